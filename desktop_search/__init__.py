@@ -1,0 +1,2 @@
+"""desktop_search: local document search."""
+__version__ = "0.1.0"

@@ -1,0 +1,296 @@
+"""Command line: `desktop-search [index|status|search|compare|eval|train] ...`; no sub-command opens the GUI."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from datetime import datetime
+from typing import Iterable
+
+from .errors import Cancelled, KnownError
+from .jobs import Progress
+
+
+def _parse_date(s: str) -> float:
+    try:
+        return datetime.fromisoformat(s).timestamp()
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {s}") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="desktop-search", description=__doc__)
+    p.add_argument("--data-dir", help="where the index lives (default: the user's data folder)")
+    p.add_argument("--model", help="sentence-transformers model: name or local path (default: all-MiniLM-L6-v2, bundled)")
+    p.add_argument("--self-test", action="store_true", help="index the bundled sample folder and check the three retrievers")
+    sub = p.add_subparsers(dest="command")
+
+    def common(sp):
+        sp.add_argument("--json", action="store_true", help="machine-readable output")
+        return sp
+
+    sp = common(sub.add_parser("index", help="add folders or files and index them (incremental)"))
+    sp.add_argument("paths", nargs="*", help="folders or files; none = update every indexed folder")
+    sp.add_argument("--retry-failed", action="store_true", help="read failed files again")
+    sp.add_argument("--no-embed", action="store_true", help="BM25 only; embed later")
+    sp.add_argument("--json-progress", action="store_true", help="one JSON progress object per line (for the GUI)")
+
+    common(sub.add_parser("status", help="folders, counts, sizes, and every skipped or failed file"))
+
+    sp = common(sub.add_parser("remove", help="remove an indexed folder and its entries"))
+    sp.add_argument("path")
+
+    for name, helptext in (("search", "ranked files for a query"), ("compare", "retrievers side by side")):
+        sp = common(sub.add_parser(name, help=helptext))
+        sp.add_argument("query")
+        sp.add_argument("-k", type=int, default=10)
+        if name == "search":
+            sp.add_argument("--retriever", choices=["bm25", "dense", "hybrid"], default="hybrid")
+        else:
+            sp.add_argument("--retrievers", default="bm25,dense,hybrid")
+        sp.add_argument("--hybrid", choices=["minmax", "rrf"], default="minmax", help="fusion method")
+        sp.add_argument("--folder", help="only files under this folder")
+        sp.add_argument("--type", dest="types", action="append", default=[], help="file extension, repeatable")
+        sp.add_argument("--after", type=_parse_date, help="modified on or after (YYYY-MM-DD)")
+        sp.add_argument("--before", type=_parse_date, help="modified on or before (YYYY-MM-DD)")
+
+    sp = common(sub.add_parser("eval", help="nDCG@10, Recall@100, MRR@10 on a BEIR-layout folder"))
+    sp.add_argument("beir_dir")
+    sp.add_argument("--retriever", default="bm25,dense,hybrid")
+    sp.add_argument("--split", default="test")
+    sp.add_argument("--max-queries", type=int, default=0)
+    sp.add_argument("--keep", help="keep the throw-away store in this folder (reused if present)")
+
+    sp = common(sub.add_parser("train", help="adapt the dense model to the indexed corpus (child process)"))
+    sp.add_argument("--steps", type=int)
+    sp.add_argument("--batch-size", type=int)
+    sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument("--weighting", choices=["relevance", "uniform"])
+    sp.add_argument("--moco", action="store_true")
+    sp.add_argument("--pair-weight", type=float)
+    sp.add_argument("--alpha", type=float, help="interpolation weight with the base model")
+    sp.add_argument("--no-activate", action="store_true")
+
+    sp = common(sub.add_parser("models", help="model versions: list, activate, rollback, delete"))
+    sp.add_argument("action", choices=["list", "activate", "rollback", "delete"], nargs="?", default="list")
+    sp.add_argument("version", nargs="?")
+    return p
+
+
+class _Bar:
+    """A progress bar on stderr (tqdm) that follows Progress reports phase by phase."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled and sys.stderr.isatty()
+        self.bar = None
+        self.phase = None
+
+    def update(self, pr: Progress) -> None:
+        if not self.enabled:
+            return
+        from tqdm import tqdm
+
+        if pr.phase != self.phase:
+            self.close()
+            self.phase = pr.phase
+            self.bar = tqdm(total=pr.total or None, desc=pr.phase, unit="item", file=sys.stderr, leave=True)
+        if self.bar is not None:
+            self.bar.n = pr.done
+            if pr.total:
+                self.bar.total = pr.total
+            self.bar.set_postfix_str(pr.current[-50:], refresh=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+def run_job(gen: Iterable[Progress], *, json_lines: bool = False, bar: bool = True) -> Progress | None:
+    """Drive a job generator, drawing a bar or printing JSON lines; returns the last report."""
+    b = _Bar(bar and not json_lines)
+    last = None
+    try:
+        for pr in gen:
+            last = pr
+            if json_lines:
+                print(json.dumps({"event": "progress", **pr.to_dict()}), flush=True)
+            b.update(pr)
+    finally:
+        b.close()
+    return last
+
+
+def _service(args, **kw):
+    from .search import SearchService
+
+    return SearchService(args.data_dir, model=args.model, **kw)
+
+
+def _filters(args):
+    from .search import Filters
+
+    return Filters(folder=args.folder, exts=tuple(args.types), modified_after=args.after, modified_before=args.before)
+
+
+def _print_hits(hits, as_json: bool) -> None:
+    if as_json:
+        return
+    if not hits:
+        print("No results.")
+    for h in hits:
+        print(f"{h.rank:>3}. {h.score:8.4f}  {h.path}")
+        print(f"      {h.marked_snippet()}")
+
+
+def cmd_index(args) -> int:
+    from .jobs import CancelToken
+
+    cancel = CancelToken()
+    import signal
+
+    def on_signal(signum, frame):
+        cancel.cancel()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    with _service(args) as svc:
+        try:
+            last = run_job(svc.index(args.paths or None, cancel=cancel, retry_failed=args.retry_failed,
+                                     embed=not args.no_embed), json_lines=args.json_progress)
+        except (Cancelled, KeyboardInterrupt):
+            msg = "Indexing cancelled; run the same command again to resume."
+            if args.json_progress or args.json:
+                print(json.dumps({"event": "cancelled", "message": msg}), flush=True)
+            else:
+                print(msg, file=sys.stderr)
+            return 130
+        stats = last.stats if last else {}
+        if args.json or args.json_progress:
+            print(json.dumps({"event": "done", **stats}), flush=True)
+        else:
+            print(f"Indexed {stats.get('indexed', 0)} files ({stats.get('chunks', 0)} passages); "
+                  f"skipped {stats.get('skipped', 0)}, failed {stats.get('failed', 0)}. "
+                  f"Run `desktop-search status` for details.")
+    return 0
+
+
+def cmd_status(args) -> int:
+    with _service(args) as svc:
+        st = svc.status()
+    if args.json:
+        print(json.dumps(st, indent=2))
+        return 0
+    print(f"Store: {st['data_dir']}")
+    sz = st["size_bytes"]
+    print(f"Size on disk: database {sz['database'] / 1e6:.1f} MB, vectors {sz['vectors'] / 1e6:.1f} MB")
+    c = st["counts"]
+    print(f"Files: {c['indexed']} indexed, {c['skipped']} skipped, {c['failed']} failed; {c['chunks']} passages")
+    for f in st["folders"]:
+        flag = "" if f["exists"] else "  (not found)"
+        print(f"  {f['path']}{flag}: {f['indexed']} indexed, {f['skipped']} skipped, {f['failed']} failed, "
+              f"{f['chunks']} passages")
+    for m in st["models"]:
+        print(f"Model {m['name']} [{m['key']}]: {m['vectors']} vectors")
+    if st["problems"]:
+        print("Not indexed:")
+        for p in st["problems"]:
+            print(f"  {p['status']:8} {p['path']}: {p['reason']}")
+    return 0
+
+
+def cmd_remove(args) -> int:
+    with _service(args) as svc:
+        n = svc.remove_folder(args.path)
+    print(json.dumps({"removed_files": n}) if args.json else f"Removed {args.path} ({n} files).")
+    return 0
+
+
+def cmd_search(args) -> int:
+    with _service(args, hybrid_method=args.hybrid) as svc:
+        t = time.perf_counter()
+        hits = svc.search(args.query, args.retriever, args.k, _filters(args))
+        ms = (time.perf_counter() - t) * 1000
+    if args.json:
+        print(json.dumps({"query": args.query, "retriever": args.retriever, "ms": round(ms, 2),
+                          "hits": [h.to_dict() for h in hits]}, indent=2))
+    else:
+        _print_hits(hits, False)
+    return 0
+
+
+def cmd_compare(args) -> int:
+    names = [r.strip() for r in args.retrievers.split(",") if r.strip()]
+    with _service(args, hybrid_method=args.hybrid) as svc:
+        res = svc.compare(args.query, names, args.k, _filters(args))
+    if args.json:
+        out = dict(res)
+        out["columns"] = {n: [h.to_dict() for h in hs] for n, hs in res["columns"].items()}
+        print(json.dumps(out, indent=2))
+        return 0
+    cols = res["columns"]
+    width = 36
+    print("rank  " + "".join(f"{n:<{width}}" for n in cols))
+    for i in range(args.k):
+        row = []
+        for n in cols:
+            hs = cols[n]
+            row.append((hs[i].name[: width - 2] if i < len(hs) else ""))
+        print(f"{i + 1:>4}  " + "".join(f"{c:<{width}}" for c in row))
+    for pair, a in res["pairs"].items():
+        tau = "n/a" if a["kendall_tau"] is None else f"{a['kendall_tau']:.2f}"
+        print(f"{pair}: overlap@{args.k} {a['overlap_at_k']:.2f}, Jaccard {a['jaccard']:.2f}, Kendall tau {tau}")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from .evaluation import evaluate_beir
+
+    names = [r.strip() for r in args.retriever.split(",") if r.strip()]
+    res = evaluate_beir(args.beir_dir, names, model=args.model, split=args.split,
+                        max_queries=args.max_queries or None, keep_dir=args.keep,
+                        progress=lambda pr: None if args.json else None, bar=not args.json)
+    if args.json:
+        print(json.dumps(res, indent=2))
+    else:
+        print(f"{res['dataset']}: {res['n_docs']} documents, {res['n_queries']} queries")
+        for name, m in res["metrics"].items():
+            print(f"  {name:8} nDCG@10 {m['ndcg@10'] * 100:5.1f}  Recall@100 {m['recall@100'] * 100:5.1f}  "
+                  f"MRR@10 {m['mrr@10'] * 100:5.1f}  p50 {m['query_ms_p50']:.1f} ms")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.self_test:
+        from .selftest import run_self_test
+
+        return run_self_test(args.data_dir)
+    if args.command is None:
+        from .app import main as gui_main
+
+        return gui_main(data_dir=args.data_dir, model=args.model)
+    handler = {
+        "index": cmd_index, "status": cmd_status, "remove": cmd_remove, "search": cmd_search,
+        "compare": cmd_compare, "eval": cmd_eval,
+    }.get(args.command)
+    if handler is None:
+        from .train_cli import main as train_main  # train / models
+
+        handler = lambda a: train_main(a)  # noqa: E731
+    try:
+        return handler(args)
+    except KnownError as e:
+        if getattr(args, "json", False):
+            print(json.dumps({"error": str(e)}))
+        else:
+            print(f"desktop-search: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

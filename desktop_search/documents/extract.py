@@ -1,0 +1,515 @@
+"""Read one file (text, code, HTML, PDF, DOCX) into normalised plain text, classifying every failure."""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import logging
+import os
+import re
+import stat
+import unicodedata
+import warnings
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any
+
+DEFAULT_MAX_BYTES = 50_000_000
+DEFAULT_MAX_CHARS = 5_000_000
+
+# pypdf logs a warning for every small spec violation; the per-file status says enough.
+logging.getLogger("pypdf").setLevel(logging.ERROR)
+
+
+class SkipFile(Exception):
+    """The file is deliberately not indexed (unsupported, too large, empty, binary, no text)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class ExtractionFailed(Exception):
+    """The file should have had text but could not be read (corrupt, encrypted, vanished...)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+@dataclass
+class Extracted:
+    """Normalised text of one file plus what was learnt while reading it."""
+
+    text: str
+    kind: str
+    encoding: str | None
+    title: str | None
+
+
+_CODE_EXTENSIONS = (
+    ".py .pyw .pyi .ipy .js .mjs .cjs .jsx .ts .tsx .vue .svelte .c .h .cc .cpp .cxx .hh .hpp .hxx"
+    " .m .mm .java .kt .kts .scala .groovy .gradle .go .rs .rb .php .pl .pm .lua .r .jl .swift"
+    " .cs .fs .vb .dart .hs .ml .mli .ex .exs .erl .clj .el .lisp .scm .zig .nim .sh .bash .zsh"
+    " .fish .ps1 .bat .cmd .sql .toml .yaml .yml .ini .cfg .conf .properties .cmake .mk .tex"
+    " .bib .sty .css .scss .sass .less .xml .xsd .xsl .svg .proto .graphql .tf .dockerfile"
+)
+_KIND_BY_EXTENSION: dict[str, str] = {
+    **{ext: "code" for ext in _CODE_EXTENSIONS.split()},
+    ".txt": "text",
+    ".text": "text",
+    ".log": "text",
+    ".md": "markdown",
+    ".markdown": "markdown",
+    ".rst": "rst",
+    ".csv": "csv",
+    ".tsv": "csv",
+    ".json": "json",
+    ".jsonl": "json",
+    ".ndjson": "json",
+    ".html": "html",
+    ".htm": "html",
+    ".xhtml": "html",
+    ".pdf": "pdf",
+    ".docx": "docx",
+}
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_KIND_BY_EXTENSION)
+
+_SNIFF_BYTES = 8192
+
+
+def kind_for(path: str | Path) -> str | None:
+    """The document kind for a path, from its extension (case-insensitive); None if unsupported."""
+    return _KIND_BY_EXTENSION.get(os.path.splitext(os.fspath(path))[1].lower())
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_bytes(path: str, max_bytes: int) -> bytes:
+    """The whole file, after checking type and size on the open descriptor (a big file is never read)."""
+    flags = os.O_RDONLY | getattr(os, "O_BINARY", 0) | getattr(os, "O_NONBLOCK", 0)
+    fd = os.open(path, flags)  # O_NONBLOCK: a FIFO named like a document must not block us
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            raise ExtractionFailed("is a folder, not a file")
+        if not stat.S_ISREG(st.st_mode):
+            raise SkipFile("not a regular file")
+        if st.st_size > max_bytes:
+            raise SkipFile(f"too large ({st.st_size} bytes > limit)")
+        if st.st_size == 0:
+            raise SkipFile("empty")
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            data = f.read(max_bytes + 1)
+    finally:
+        os.close(fd)
+    if len(data) > max_bytes:  # grew since fstat
+        raise SkipFile(f"too large (more than {max_bytes} bytes > limit)")
+    return data
+
+
+def _normalise(text: str) -> str:
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
+
+
+def _is_mostly_text(text: str) -> bool:
+    sample = text[:_SNIFF_BYTES]
+    if not sample:
+        return True
+    bad = sum(
+        1
+        for ch in sample
+        if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v\x1b")
+    )
+    return bad <= len(sample) * 0.05
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """Name of the UTF-16 flavour if NUL bytes sit in alternate positions, as in mostly-ASCII UTF-16."""
+    sample = data[:_SNIFF_BYTES]
+    if len(sample) < 4:
+        return None
+    even_nuls = sample[0::2].count(0)
+    odd_nuls = sample[1::2].count(0)
+    half = len(sample) // 2
+    if odd_nuls > half * 0.4 and even_nuls < half * 0.05:
+        return "utf-16-le"
+    if even_nuls > half * 0.4 and odd_nuls < half * 0.05:
+        return "utf-16-be"
+    return None
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+
+
+def _declared_html_charset(data: bytes) -> str | None:
+    match = _META_CHARSET.search(data[:4096])
+    if not match:
+        return None
+    try:
+        return codecs.lookup(match.group(1).decode("ascii")).name
+    except (LookupError, UnicodeDecodeError):
+        return None
+
+
+_PREFERRED_ON_TIE = ("cp1252", "latin_1", "iso8859_15", "cp1251")
+
+
+def decode_text(data: bytes, *, declared: str | None = None) -> tuple[str, str]:
+    """Decode bytes of a text file: BOM, UTF-16 pattern, strict UTF-8, declared charset, then detection.
+
+    Raises SkipFile("binary file") when the bytes do not look like text.
+    """
+    for bom, encoding in (
+        (codecs.BOM_UTF32_LE, "utf-32"),
+        (codecs.BOM_UTF32_BE, "utf-32"),
+        (codecs.BOM_UTF8, "utf-8-sig"),
+        (codecs.BOM_UTF16_LE, "utf-16"),
+        (codecs.BOM_UTF16_BE, "utf-16"),
+    ):
+        if data.startswith(bom):
+            return data.decode(encoding, errors="replace"), encoding
+
+    if b"\x00" in data[:_SNIFF_BYTES]:
+        utf16 = _utf16_without_bom(data)
+        if utf16 is not None:
+            text = data.decode(utf16, errors="replace")
+            if _is_mostly_text(text):
+                return text, utf16
+        raise SkipFile("binary file")
+
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        if not _is_mostly_text(text):
+            raise SkipFile("binary file")
+        return text, "utf-8"
+
+    if declared is not None:
+        text = data.decode(declared, errors="replace")
+        if _is_mostly_text(text):
+            return text, declared
+
+    from charset_normalizer import from_bytes
+
+    results = from_bytes(data)
+    best = results.best()
+    if best is None or best.encoding is None:
+        raise SkipFile("binary file")
+    # On short Western text the detector often ties cp1252 with cp1250/cp1257 and picks
+    # the wrong one (è -> č); break such ties towards the most common legacy codepages.
+    for preferred in _PREFERRED_ON_TIE:
+        tied = [
+            m
+            for m in results
+            if m.encoding == preferred
+            and m.chaos <= best.chaos + 0.1
+            and m.coherence >= best.coherence - 0.02
+        ]
+        if tied:
+            best = tied[0]
+            break
+    text = data.decode(best.encoding, errors="replace")
+    if not _is_mostly_text(text):
+        raise SkipFile("binary file")
+    return text, best.encoding
+
+
+# --------------------------------------------------------------------------- per kind
+
+
+_MD_HEADING = re.compile(r"^ {0,3}#\s+(.+?)\s*#*\s*$")
+_FRONT_MATTER_TITLE = re.compile(r"^title\s*:\s*(.+?)\s*$", re.IGNORECASE)
+
+
+def markdown_title(text: str) -> str | None:
+    """Front-matter ``title:``, else the first level-one heading (ATX or setext) outside code fences."""
+    lines = text.split("\n", 2000)[:2000]
+    start = 0
+    if lines and lines[0].strip() == "---":
+        for i, line in enumerate(lines[1:], start=1):
+            if line.strip() in ("---", "..."):
+                start = i + 1
+                break
+            match = _FRONT_MATTER_TITLE.match(line)
+            if match:
+                title = match.group(1).strip("\"'").strip()
+                if title:
+                    return title
+    in_fence = False
+    for i in range(start, len(lines)):
+        line = lines[i]
+        if line.lstrip().startswith(("```", "~~~")):
+            in_fence = not in_fence
+            continue
+        if in_fence:
+            continue
+        match = _MD_HEADING.match(line)
+        if match:
+            return match.group(1).strip()
+        nxt = lines[i + 1] if i + 1 < len(lines) else ""
+        if line.strip() and nxt.strip() and set(nxt.strip()) == {"="}:
+            return line.strip()
+    return None
+
+
+def _json_lines(value: Any) -> list[str]:
+    """Readable ``key: value`` lines for every scalar leaf, walked iteratively (deep nesting is fine)."""
+    lines: list[str] = []
+    stack: list[tuple[str | None, Any]] = [(None, value)]
+    while stack:
+        key, item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(reversed([(str(k), v) for k, v in item.items()]))
+        elif isinstance(item, list):
+            stack.extend(reversed([(key, v) for v in item]))
+        elif item is None or isinstance(item, bool):
+            continue
+        else:
+            lines.append(f"{key}: {item}" if key else str(item))
+    return lines
+
+
+def json_text(raw: str) -> str:
+    """Readable text of JSON or JSON Lines; invalid JSON (or any line of it) falls back to the raw text."""
+    try:
+        return "\n".join(_json_lines(json.loads(raw)))
+    except (ValueError, RecursionError):
+        pass
+    out: list[str] = []
+    for line in raw.split("\n"):
+        if not line.strip():
+            continue
+        try:
+            out.extend(_json_lines(json.loads(line)))
+        except (ValueError, RecursionError):
+            return raw
+        out.append("")
+    return "\n".join(out)
+
+
+_BLOCK_TAGS = frozenset(
+    "address article aside blockquote br dd details div dl dt figcaption figure footer form"
+    " h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table td th tr ul"
+    " caption title".split()
+)
+_DROPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg"})
+
+
+class _HtmlText(HTMLParser):
+    """Collects visible text of an HTML document; the title separately."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.parts: list[str] = []
+        self.title_parts: list[str] = []
+        self._dropped: list[str] = []
+        self._in_title = False
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "title":
+            self._in_title = True
+        elif tag in _DROPPED_TAGS:
+            self._dropped.append(tag)
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "title":
+            self._in_title = False
+        elif tag in _DROPPED_TAGS and tag in self._dropped:
+            while self._dropped and self._dropped.pop() != tag:
+                pass
+        if tag in _BLOCK_TAGS:
+            self.parts.append("\n")
+
+    def handle_data(self, data: str) -> None:
+        if self._in_title:
+            self.title_parts.append(data)
+        elif not self._dropped:
+            self.parts.append(data)
+
+
+def html_text(raw: str) -> tuple[str, str | None]:
+    """Visible text (title first, blocks on their own lines) and the <title> of an HTML document."""
+    parser = _HtmlText()
+    parser.feed(raw)
+    parser.close()
+    title = " ".join("".join(parser.title_parts).split()) or None
+    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
+    body = "\n".join(line for line in lines if line)
+    text = f"{title}\n{body}" if title and body else (title or body)
+    return text, title
+
+
+def _extract_pdf(data: bytes, max_chars: int) -> tuple[str, str | None]:
+    from pypdf import PdfReader
+    from pypdf.errors import DependencyError, FileNotDecryptedError
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            reader = PdfReader(io.BytesIO(data), strict=False)
+        except Exception as err:  # pypdf raises many types for broken structure
+            raise ExtractionFailed(_short(f"corrupt PDF: {err}")) from None
+        if reader.is_encrypted:
+            try:
+                ok = reader.decrypt("")
+            except (DependencyError, NotImplementedError) as err:
+                raise ExtractionFailed(_short(f"encrypted PDF ({err})")) from None
+            except Exception:
+                ok = 0
+            if not ok:
+                raise ExtractionFailed("encrypted PDF")
+        try:
+            pages = reader.pages
+            page_count = len(pages)
+        except FileNotDecryptedError:
+            raise ExtractionFailed("encrypted PDF") from None
+        except Exception as err:
+            raise ExtractionFailed(_short(f"corrupt PDF: {err}")) from None
+        texts: list[str] = []
+        errors: list[str] = []
+        total = 0
+        for index in range(page_count):
+            try:
+                page_text = pages[index].extract_text() or ""
+            except Exception as err:  # one broken page must not lose the others
+                errors.append(f"{type(err).__name__}: {err}")
+                page_text = ""
+            texts.append(page_text)
+            total += len(page_text) + 2
+            if total > max_chars:
+                break
+        title = None
+        try:
+            meta = reader.metadata
+            if meta is not None and meta.title:
+                title = str(meta.title).strip() or None
+        except Exception:
+            title = None
+    if not any(t.strip() for t in texts):
+        if errors:
+            raise ExtractionFailed(_short(f"corrupt PDF: {errors[0]}"))
+        raise SkipFile("PDF has no text layer (scanned?)")
+    return "\n\n".join(texts), title
+
+
+def _extract_docx(data: bytes) -> tuple[str, str | None]:
+    import docx
+    from docx.table import Table
+
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as err:  # BadZipFile, KeyError, PackageNotFoundError, XML errors...
+        raise ExtractionFailed(_short(f"not a valid DOCX: {str(err) or type(err).__name__}")) from None
+
+    lines: list[str] = []
+    heading_title: str | None = None
+    # Iterative walk over body paragraphs and (nested) table cells, in document order.
+    stack: list[Any] = list(reversed(list(document.iter_inner_content())))
+    while stack:
+        item = stack.pop()
+        if isinstance(item, Table):
+            cells: list[Any] = []
+            seen: set[int] = set()
+            for row in item.rows:
+                for cell in row.cells:
+                    if id(cell._tc) in seen:  # merged cells repeat
+                        continue
+                    seen.add(id(cell._tc))
+                    cells.extend(cell.iter_inner_content())
+            stack.extend(reversed(cells))
+        else:
+            text = item.text
+            if text.strip():
+                lines.append(text)
+                if heading_title is None:
+                    style = getattr(item.style, "name", "") or ""
+                    if style == "Title":
+                        heading_title = text.strip()
+    title = (document.core_properties.title or "").strip() or heading_title
+    return "\n".join(lines), title
+
+
+def _short(reason: str, limit: int = 200) -> str:
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def extract_text(
+    path: str | Path,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_chars: int = DEFAULT_MAX_CHARS,
+) -> Extracted:
+    """Extract normalised text from one file, read-only.
+
+    Raises SkipFile for files that are deliberately not indexed and ExtractionFailed for
+    files that could not be read; nothing else escapes for a bad file.
+    """
+    path = os.fspath(path)
+    kind = kind_for(path)
+    if kind is None:
+        ext = os.path.splitext(path)[1].lower()
+        raise SkipFile(f"unsupported file type ({ext or 'no extension'})")
+    try:
+        data = _read_bytes(path, max_bytes)
+    except FileNotFoundError:
+        raise ExtractionFailed("file vanished before it could be read") from None
+    except PermissionError:
+        raise ExtractionFailed("permission denied") from None
+    except IsADirectoryError:
+        raise ExtractionFailed("is a folder, not a file") from None
+    except OSError as err:
+        raise ExtractionFailed(_short(f"could not read file: {err.strerror or err}")) from None
+
+    encoding: str | None = None
+    try:
+        if kind == "pdf":
+            text, title = _extract_pdf(data, max_chars)
+        elif kind == "docx":
+            text, title = _extract_docx(data)
+        else:
+            text, encoding, title = _extract_text_kind(data, kind)
+    except (SkipFile, ExtractionFailed):
+        raise
+    except MemoryError:
+        raise ExtractionFailed(f"{kind} parser ran out of memory") from None
+    except Exception as err:
+        raise ExtractionFailed(_short(f"{kind} parser error: {type(err).__name__}: {err}")) from None
+
+    text = _normalise(text)
+    if not text.strip():
+        raise SkipFile("empty")
+    return Extracted(text=text[:max_chars], kind=kind, encoding=encoding, title=title)
+
+
+def _extract_text_kind(data: bytes, kind: str) -> tuple[str, str, str | None]:
+    declared = _declared_html_charset(data) if kind == "html" else None
+    raw, encoding = decode_text(data, declared=declared)
+    raw = _normalise(raw)
+    if not raw.strip():
+        raise SkipFile("empty")
+    title: str | None = None
+    if kind == "markdown":
+        title = markdown_title(raw)
+    elif kind == "json":
+        raw = json_text(raw)
+    elif kind == "html":
+        raw, title = html_text(raw)
+    return raw, encoding, title

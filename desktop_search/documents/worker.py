@@ -1,0 +1,296 @@
+"""Run extraction in a long-lived child process so a stuck or crashing parser costs one file, not the run."""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.process import BaseProcess
+from types import TracebackType
+from typing import Any
+
+from desktop_search.documents.extract import (
+    DEFAULT_MAX_BYTES,
+    DEFAULT_MAX_CHARS,
+    Extracted,
+    ExtractionFailed,
+    SkipFile,
+    extract_text,
+    kind_for,
+)
+
+DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
+_STARTUP_TIMEOUT_S = 60.0
+_KILL_GRACE_S = 1.0
+_OUT_OF_MEMORY = "parser crashed (out of memory)"
+
+ExtractFn = Callable[..., Extracted]
+
+
+@dataclass
+class Outcome:
+    """What happened to one file: "ok" with the text, or "skipped"/"failed" with a reason."""
+
+    path: str
+    status: str
+    reason: str | None
+    extracted: Extracted | None
+
+
+def _resolve(spec: str) -> ExtractFn:
+    """The function named by ``"package.module:function"``."""
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"extractor must be given as 'module:function', not {spec!r}")
+    fn = getattr(importlib.import_module(module_name), attr)
+    if not callable(fn):
+        raise TypeError(f"{spec} is not callable")
+    return fn  # type: ignore[no-any-return]
+
+
+def _run(fn: ExtractFn, path: str, max_bytes: int, max_chars: int) -> tuple[str, str | None, Extracted | None]:
+    """Call an extractor and turn its result or exception into (status, reason, extracted)."""
+    try:
+        return "ok", None, fn(path, max_bytes=max_bytes, max_chars=max_chars)
+    except SkipFile as err:
+        return "skipped", err.reason, None
+    except ExtractionFailed as err:
+        return "failed", err.reason, None
+    except MemoryError:
+        return "failed", _OUT_OF_MEMORY, None
+    except Exception as err:  # an extractor bug must still be a per-file status
+        return "failed", f"extractor error: {type(err).__name__}: {err}"[:200], None
+
+
+def _limit_child_resources(memory_limit_bytes: int | None) -> None:
+    try:
+        os.nice(5)
+    except (AttributeError, OSError):
+        pass
+    if memory_limit_bytes is None or not sys.platform.startswith("linux"):
+        return
+    try:
+        import resource
+
+        _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+        limit = memory_limit_bytes if hard == resource.RLIM_INFINITY else min(memory_limit_bytes, hard)
+        resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+    except (ImportError, ValueError, OSError):
+        pass
+
+
+def _child_main(
+    conn: Connection,
+    fn_spec: str | None,
+    max_bytes: int,
+    max_chars: int,
+    memory_limit_bytes: int | None,
+) -> None:
+    """Child loop: receive a path, reply (status, reason, extracted); exit on None or a closed pipe."""
+    try:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
+    except (ValueError, OSError):
+        pass
+    _limit_child_resources(memory_limit_bytes)
+    try:
+        fn: ExtractFn = extract_text if fn_spec is None else _resolve(fn_spec)
+    except Exception as err:
+        conn.send(("error", f"extractor unavailable: {type(err).__name__}: {err}"[:200], None))
+        return
+    conn.send(("ready", None, None))
+    while True:
+        try:
+            path = conn.recv()
+        except (EOFError, OSError):
+            return  # parent went away
+        if path is None:
+            return
+        reply = _run(fn, path, max_bytes, max_chars)
+        try:
+            conn.send(reply)
+        except Exception as err:  # e.g. a result that cannot be pickled
+            conn.send(("failed", f"could not return result: {type(err).__name__}"[:200], None))
+        if reply[1] == _OUT_OF_MEMORY:
+            return  # the heap may be fragmented or half-built objects linger: start afresh
+
+
+class ExtractorPool:
+    """One child process that extracts files one at a time, killed and replaced when it hangs or dies.
+
+    ``extract`` never raises for a bad file: a hang becomes ``failed`` "timed out after N s", a
+    dead child ``failed`` "parser crashed (...)". Kinds in ``in_process_kinds`` (e.g. {"text"})
+    are extracted in the calling process without a time limit, saving the IPC round trip.
+    ``_extract_fn`` ("module:function") replaces ``extract_text`` in the child; for tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        timeout_s: float = 60.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+        max_chars: int = DEFAULT_MAX_CHARS,
+        in_process_kinds: frozenset[str] = frozenset(),
+        memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES,
+        _extract_fn: str | None = None,
+    ) -> None:
+        if _extract_fn is not None:
+            _resolve(_extract_fn)  # fail fast here rather than on every file in the child
+        self.timeout_s = timeout_s
+        self.max_bytes = max_bytes
+        self.max_chars = max_chars
+        self.in_process_kinds = in_process_kinds
+        self.memory_limit_bytes = memory_limit_bytes
+        self._extract_fn = _extract_fn
+        self._ctx = multiprocessing.get_context("spawn")
+        self._proc: BaseProcess | None = None
+        self._conn: Connection | None = None
+        self._lock = threading.Lock()
+        self._closed = False
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def __enter__(self) -> ExtractorPool:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the child (politely, then by force). Safe to call twice and from another thread.
+
+        A file being extracted in another thread at that moment is abandoned: its ``extract``
+        call returns ``failed`` "extraction cancelled".
+        """
+        self._closed = True
+        if not self._lock.acquire(blocking=False):
+            proc = self._proc
+            if proc is not None:
+                try:
+                    proc.kill()  # the extracting thread sees the pipe close and cleans up
+                except (ValueError, OSError):
+                    pass
+            self._lock.acquire()
+        try:
+            if self._conn is not None and self._proc is not None and self._proc.is_alive():
+                try:
+                    self._conn.send(None)
+                except (OSError, ValueError):
+                    pass
+                self._proc.join(_KILL_GRACE_S)
+            self._stop_child()
+        finally:
+            self._lock.release()
+
+    @property
+    def child_pid(self) -> int | None:
+        """Process id of the current child, if one is running."""
+        return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
+
+    def _start_child(self) -> str | None:
+        """Start a child and wait until it is ready; return an error reason on failure."""
+        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
+        proc = self._ctx.Process(
+            target=_child_main,
+            args=(child_conn, self._extract_fn, self.max_bytes, self.max_chars, self.memory_limit_bytes),
+            name="desktop-search-extractor",
+            daemon=True,
+        )
+        try:
+            proc.start()
+        except Exception as err:
+            parent_conn.close()
+            child_conn.close()
+            return f"could not start extractor process: {type(err).__name__}: {err}"[:200]
+        child_conn.close()
+        self._proc, self._conn = proc, parent_conn
+        try:
+            if parent_conn.poll(max(_STARTUP_TIMEOUT_S, self.timeout_s)):
+                status, reason, _ = parent_conn.recv()
+                if status == "ready":
+                    return None
+                self._stop_child()
+                return str(reason)
+        except (EOFError, OSError):
+            pass
+        self._stop_child()
+        return "extractor process failed to start"
+
+    def _stop_child(self) -> None:
+        proc, conn = self._proc, self._conn
+        self._proc = self._conn = None
+        if conn is not None:
+            conn.close()
+        if proc is None:
+            return
+        if proc.is_alive():
+            proc.terminate()
+            proc.join(_KILL_GRACE_S)
+        if proc.is_alive():
+            proc.kill()
+            proc.join(_KILL_GRACE_S)
+        try:
+            proc.close()
+        except ValueError:
+            pass  # still running after SIGKILL (uninterruptible I/O); the OS reaps it later
+
+    # ------------------------------------------------------------------ extraction
+
+    def extract(self, path: str) -> Outcome:
+        """Extract one file; never raises for a bad file (RuntimeError only after close())."""
+        path = os.fspath(path)
+        if self._closed:
+            raise RuntimeError("ExtractorPool is closed")
+        kind = kind_for(path)
+        if kind is None or kind in self.in_process_kinds:
+            return Outcome(path, *_run(extract_text, path, self.max_bytes, self.max_chars))
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("ExtractorPool is closed")
+            return self._extract_in_child(path)
+
+    def _extract_in_child(self, path: str) -> Outcome:
+        if self._proc is not None and not self._proc.is_alive():
+            self._stop_child()  # died between files (killed from outside): not this file's fault
+        if self._conn is None:
+            error = self._start_child()
+            if error is not None:
+                return Outcome(path, "failed", error, None)
+        assert self._conn is not None and self._proc is not None
+        conn, proc = self._conn, self._proc
+        try:
+            conn.send(path)
+            if not conn.poll(self.timeout_s):
+                self._stop_child()
+                return Outcome(path, "failed", f"timed out after {self.timeout_s:.0f} s", None)
+            reply: tuple[str, Any, Any] = conn.recv()
+        except (EOFError, OSError):
+            proc.join(_KILL_GRACE_S)
+            reason = "extraction cancelled" if self._closed else _crash_reason(proc.exitcode)
+            self._stop_child()
+            return Outcome(path, "failed", reason, None)
+        status, reason, extracted = reply
+        if reason == _OUT_OF_MEMORY or not proc.is_alive():
+            self._stop_child()
+        return Outcome(path, status, reason, extracted)
+
+
+def _crash_reason(exitcode: int | None) -> str:
+    if exitcode is None:
+        return "parser crashed"
+    if exitcode < 0:
+        try:
+            return f"parser crashed (killed by {signal.Signals(-exitcode).name})"
+        except ValueError:
+            return f"parser crashed (killed by signal {-exitcode})"
+    return f"parser crashed (exit code {exitcode})"

@@ -1,0 +1,291 @@
+"""The indexing job: scan folders, extract and chunk changed files, BM25 segments, then embeddings.
+
+Every step commits in small transactions, so a job killed at any moment (kill -9 too)
+leaves a consistent store; the next run picks up what is missing: files whose size or
+mtime differ are re-read, chunks without vectors for the active model are embedded,
+and the HNSW file is reconciled with the store when opened.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator
+
+import numpy as np
+
+from .chunking import chunk_text
+from .documents import ExtractorPool, FileEntry, ScanProblem, iter_files
+from .documents.scan import DEFAULT_EXCLUDED_DIRS
+from .errors import Cancelled
+from .jobs import Progress, RateMeter
+from .retrievers.analysis import analyze
+from .retrievers.bm25 import BM25Index
+from .util import display_path, from_raw, raw_path
+
+COMMIT_EVERY_FILES = 64
+COMMIT_EVERY_S = 1.5
+EMBED_BATCH = 256
+
+
+@dataclass
+class _Pending:
+    entry: FileEntry
+    folder_id: int
+    old_id: int | None  # existing document row (changed file)
+
+
+def _hash_text(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+class Indexer:
+    """Runs the indexing phases for a SearchService (which owns store, BM25, vectors)."""
+
+    def __init__(self, service, cancel: Callable[[], bool] | None = None):
+        self.svc = service
+        self.store = service.store
+        self.settings = service.settings
+        self.cancel = cancel or (lambda: False)
+        self._moved_hashes: set[str] = set()
+
+    def _check(self) -> None:
+        if self.cancel():
+            raise Cancelled("indexing cancelled")
+
+    # -- the whole job --------------------------------------------------------------------
+    def run(self, folder_ids: list[int] | None = None, *, retry_failed: bool = False,
+            embed: bool = True) -> Iterator[Progress]:
+        folders = [f for f in self.store.folders() if folder_ids is None or f["id"] in folder_ids]
+        todo: list[_Pending] = []
+        missing: dict[int, list] = {}
+        t0 = time.monotonic()
+        yield Progress("scan", message=f"Scanning {len(folders)} folder(s)")
+        for f in folders:
+            self._check()
+            todo_f, missing_f = yield from self._scan(f, retry_failed)
+            todo.extend(todo_f)
+            missing[f["id"]] = missing_f
+        stats = {"scan_s": round(time.monotonic() - t0, 3), "to_read": len(todo)}
+        t1 = time.monotonic()
+        moved = yield from self._extract_all(todo, missing)
+        stats.update(extract_s=round(time.monotonic() - t1, 3), moved=moved)
+        self._check()
+        removed = self._remove_missing(missing)
+        stats["removed"] = removed
+        with self.store.write() as w:
+            if BM25Index.maybe_merge(w):
+                self.store.bump_generation(w)
+        if embed:
+            t2 = time.monotonic()
+            n = yield from self.embed_missing()
+            stats.update(embed_s=round(time.monotonic() - t2, 3), embedded=n)
+        self.svc.bm25.invalidate()
+        counts = self.store.counts()
+        stats.update(counts)
+        yield Progress("done", counts["indexed"], counts["indexed"], message="Index up to date", stats=stats)
+
+    # -- scan -------------------------------------------------------------------------------
+    def _scan(self, folder, retry_failed: bool):
+        root = from_raw(bytes(folder["raw_path"]))
+        fid = folder["id"]
+        known = self.store.docs_under(fid)
+        problems: list[ScanProblem] = []
+        seen: set[bytes] = set()
+        todo: list[_Pending] = []
+        if not os.path.exists(root):
+            with self.store.write() as w:
+                w.execute("DELETE FROM scan_problems WHERE folder_id=?", (fid,))
+                w.execute(
+                    "INSERT INTO scan_problems(folder_id, path, reason, at) VALUES (?, ?, ?, ?)",
+                    (fid, display_path(root), "folder not found (unplugged or removed?); its entries are kept", time.time()),
+                )
+            return todo, []
+        excluded = DEFAULT_EXCLUDED_DIRS | frozenset(self.settings.extra_excluded_dirs)
+        n = 0
+        for entry in iter_files(
+            [root], excluded_dirs=excluded, include_hidden=self.settings.include_hidden,
+            follow_symlinks=self.settings.follow_symlinks, on_problem=problems.append, cancel=self.cancel,
+        ):
+            raw = raw_path(entry.path)
+            seen.add(raw)
+            row = known.get(raw)
+            if row is None:
+                todo.append(_Pending(entry, fid, None))
+            elif row["size"] != entry.size or row["mtime_ns"] != entry.mtime_ns or (
+                retry_failed and row["status"] == "failed"
+            ):
+                todo.append(_Pending(entry, fid, row["id"]))
+            n += 1
+            if n % 500 == 0:
+                yield Progress("scan", n, 0, display_path(entry.path), message=f"Found {n} files")
+        self._check()
+        with self.store.write() as w:
+            w.execute("DELETE FROM scan_problems WHERE folder_id=?", (fid,))
+            w.executemany(
+                "INSERT INTO scan_problems(folder_id, path, reason, at) VALUES (?, ?, ?, ?)",
+                [(fid, display_path(p.path), p.reason, time.time()) for p in problems],
+            )
+        missing = [r for raw, r in known.items() if raw not in seen]
+        return todo, missing
+
+    # -- extract, chunk, BM25 ----------------------------------------------------------
+    def _extract_all(self, todo: list[_Pending], missing: dict[int, list]):
+        if not todo:
+            return 0
+        by_hash: dict[str, object] = {}
+        for rows in missing.values():
+            for r in rows:
+                if r["content_hash"] and r["status"] == "indexed":
+                    by_hash.setdefault(r["content_hash"], r)
+        meter = RateMeter(len(todo))
+        batch: list[tuple[_Pending, object]] = []
+        last_commit = time.monotonic()
+        moved = 0
+        tokenize = self.svc.tokenizer
+        s = self.settings
+        with ExtractorPool(timeout_s=s.file_timeout_s, max_bytes=s.max_file_bytes, max_chars=s.max_chars,
+                           in_process_kinds=frozenset({"text", "code", "markdown", "rst", "csv"})) as pool:
+            for i, p in enumerate(todo):
+                self._check()
+                out = pool.extract(p.entry.path)
+                batch.append((p, out))
+                if len(batch) >= COMMIT_EVERY_FILES or time.monotonic() - last_commit > COMMIT_EVERY_S:
+                    moved += self._commit(batch, by_hash, tokenize)
+                    batch = []
+                    last_commit = time.monotonic()
+                    yield meter.report("extract", i + 1, display_path(p.entry.path))
+            if batch:
+                moved += self._commit(batch, by_hash, tokenize)
+                yield meter.report("extract", len(todo), display_path(todo[-1].entry.path))
+        # the moved documents are no longer missing
+        for fid, rows in missing.items():
+            missing[fid] = [r for r in rows if r["content_hash"] not in self._moved_hashes]
+        return moved
+
+    def _commit(self, batch, by_hash, tokenize) -> int:
+        """Write one batch of extracted files: documents, chunks and a BM25 segment."""
+        s = self.settings
+        prepared = []
+        for p, out in batch:
+            chunks, terms = [], []
+            h = None
+            if out.status == "ok":
+                text = out.extracted.text
+                h = _hash_text(text)
+                if not (h in by_hash and p.old_id is None):
+                    chunks = chunk_text(text, tokenize, s.chunk_tokens, s.chunk_overlap)
+                    terms = [analyze(text[c.start : c.end]) for c in chunks]
+            prepared.append((p, out, h, chunks, terms))
+        moved = 0
+        removed_chunks: list[int] = []
+        now = time.time()
+        with self.store.write() as w:
+            seg: dict[int, list[str]] = {}
+            for p, out, h, chunks, terms in prepared:
+                e = p.entry
+                raw = raw_path(e.path)
+                name = os.path.basename(e.path)
+                ext = os.path.splitext(name)[1].lower().lstrip(".")
+                common = dict(raw_path=raw, path=display_path(e.path), folder_id=p.folder_id,
+                              name=display_path(name), ext=ext, size=e.size, mtime_ns=e.mtime_ns, inode=e.inode)
+                if p.old_id is not None:
+                    removed_chunks += [r[0] for r in w.execute("SELECT id FROM chunks WHERE doc_id=?", (p.old_id,))]
+                    w.execute("DELETE FROM chunks WHERE doc_id=?", (p.old_id,))
+                if out.status != "ok":
+                    self._upsert(w, p.old_id, dict(common, status=out.status, reason=out.reason, kind=None,
+                                                   encoding=None, title=None, text=None, content_hash=None,
+                                                   indexed_at=now))
+                    continue
+                x = out.extracted
+                src = by_hash.get(h) if p.old_id is None else None
+                if src is not None and h not in self._moved_hashes:
+                    # a moved or renamed file: keep its chunks and vectors, change its path
+                    w.execute(
+                        "UPDATE documents SET raw_path=?, path=?, folder_id=?, name=?, ext=?, size=?, mtime_ns=?, "
+                        "inode=? WHERE id=?",
+                        (raw, common["path"], p.folder_id, common["name"], ext, e.size, e.mtime_ns, e.inode, src["id"]),
+                    )
+                    self._moved_hashes.add(h)
+                    moved += 1
+                    continue
+                if src is not None:  # a second copy of a moved file: index it normally
+                    chunks = chunk_text(x.text, tokenize, s.chunk_tokens, s.chunk_overlap)
+                    terms = [analyze(x.text[c.start : c.end]) for c in chunks]
+                status, reason = ("indexed", None) if chunks else ("skipped", "no searchable text")
+                doc_id = self._upsert(w, p.old_id, dict(common, status=status, reason=reason, kind=x.kind,
+                                                        encoding=x.encoding, title=x.title, text=x.text,
+                                                        content_hash=h, indexed_at=now))
+                for o, (c, t) in enumerate(zip(chunks, terms)):
+                    cur = w.execute(
+                        "INSERT INTO chunks(doc_id, ord, start, end, n_tokens, bm25_len) VALUES (?, ?, ?, ?, ?, ?)",
+                        (doc_id, o, c.start, c.end, c.n_tokens, len(t)),
+                    )
+                    seg[cur.lastrowid] = t
+            BM25Index.write_segment(w, seg)
+            self.store.bump_generation(w)
+        self.svc.forget_vectors(removed_chunks)
+        return moved
+
+    @staticmethod
+    def _upsert(w, old_id: int | None, values: dict) -> int:
+        cols = list(values)
+        if old_id is not None:
+            w.execute(f"UPDATE documents SET {', '.join(c + '=?' for c in cols)} WHERE id=?",
+                      [values[c] for c in cols] + [old_id])
+            return old_id
+        # a row for this path may exist under another folder (nested roots): replace it
+        old = w.execute("SELECT id FROM documents WHERE raw_path=?", (values["raw_path"],)).fetchone()
+        if old is not None:
+            w.execute("DELETE FROM chunks WHERE doc_id=?", (old[0],))
+            w.execute(f"UPDATE documents SET {', '.join(c + '=?' for c in cols)} WHERE id=?",
+                      [values[c] for c in cols] + [old[0]])
+            return old[0]
+        cur = w.execute(f"INSERT INTO documents({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+                        [values[c] for c in cols])
+        return cur.lastrowid
+
+    # -- deletions ----------------------------------------------------------------------
+    def _remove_missing(self, missing: dict[int, list]) -> int:
+        ids = [r["id"] for rows in missing.values() for r in rows]
+        return self.svc.delete_documents(ids)
+
+    # -- embeddings ---------------------------------------------------------------------
+    def embed_missing(self, encoder=None, vindex=None) -> Iterator[Progress]:
+        """Embed every chunk that has no vector for the encoder's model yet."""
+        encoder = encoder or self.svc.encoder
+        conn = self.store.conn
+        todo = [r[0] for r in conn.execute(
+            "SELECT c.id FROM chunks c LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model = ? "
+            "WHERE v.chunk_id IS NULL ORDER BY c.id", (encoder.key,))]
+        if not todo:
+            return 0
+        vindex = vindex or self.svc.vector_index(encoder)
+        vindex.open()
+        meter = RateMeter(len(todo))
+        yield meter.report("embed", 0, message=f"Embedding {len(todo)} passages with {encoder.name}")
+        done = 0
+        for i in range(0, len(todo), EMBED_BATCH):
+            self._check()
+            ids = todo[i : i + EMBED_BATCH]
+            texts = self.store.chunk_texts(ids)
+            vecs = encoder.encode(texts, batch_size=self.settings.embed_batch)
+            self._check()
+            with self.store.write() as w:
+                live = {r[0] for r in w.execute(
+                    f"SELECT id FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids)}
+                rows = [(encoder.key, cid, vecs[j].astype(np.float16).tobytes())
+                        for j, cid in enumerate(ids) if cid in live]
+                w.executemany("INSERT OR REPLACE INTO vectors(model, chunk_id, vec) VALUES (?, ?, ?)", rows)
+                self.store.bump_generation(w)
+            keep = [j for j, cid in enumerate(ids) if cid in live]
+            if keep:
+                vindex.add(np.array([ids[j] for j in keep]), vecs[keep])
+            vindex.save(min_interval_s=30.0)
+            done += len(ids)
+            yield meter.report("embed", done, f"{done} of {len(todo)} passages")
+        vindex.save()
+        return done

@@ -1,0 +1,121 @@
+"""Text analysis for BM25: Unicode words, lower case, English stop words, Snowball stems, CJK bigrams."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import Stemmer
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before being
+    below between both but by can did do does doing down during each few for from further had has have
+    having he her here hers herself him himself his how i if in into is it its itself just me more most
+    my myself no nor not now of off on once only or other our ours ourselves out over own same she
+    should so some such than that the their theirs them themselves then there these they this those
+    through to too under until up very was we were what when where which while who whom why will with
+    you your yours yourself yourselves""".split()
+)
+
+_stemmer = Stemmer.Stemmer("english")
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return _stemmer.stemWord(word)
+
+
+def _expand(word: str) -> list[str]:
+    """CJK runs become overlapping character bigrams; other words stay whole."""
+    if not _CJK.search(word):
+        return [word]
+    chars = [c for c in word]
+    if len(chars) == 1:
+        return chars
+    return [chars[i] + chars[i + 1] for i in range(len(chars) - 1)]
+
+
+def analyze(text: str) -> list[str]:
+    """Terms of a text, in order (duplicates kept)."""
+    out = []
+    for m in _WORD.finditer(text.lower()):
+        for w in _expand(m.group()):
+            if w in STOPWORDS or len(w) > 64:
+                continue
+            out.append(_stem(w))
+    return out
+
+
+def analyze_with_offsets(text: str) -> list[tuple[str, int, int]]:
+    """(term, start, end) for each word of a text: used to highlight matches."""
+    out = []
+    for m in _WORD.finditer(text):
+        w = m.group().lower()
+        if _CJK.search(w):
+            for i, t in enumerate(_expand(w)):
+                out.append((t, m.start() + i, m.start() + i + len(t)))
+            continue
+        if w in STOPWORDS:
+            continue
+        out.append((_stem(w), m.start(), m.end()))
+    return out
+
+
+@dataclass(frozen=True)
+class ParsedQuery:
+    """A user query: free terms (ranked, OR), required (+word), excluded (-word), phrases ("...")."""
+
+    terms: tuple[str, ...]
+    required: tuple[str, ...] = ()
+    excluded: tuple[str, ...] = ()
+    phrases: tuple[str, ...] = ()
+
+    @property
+    def empty(self) -> bool:
+        return not (self.terms or self.required or self.phrases)
+
+
+_TOKEN = re.compile(r'([+-]?)"([^"]*)"|([+-]?)(\S+)')
+
+
+def parse_query(q: str) -> ParsedQuery:
+    """Parse `word "a phrase" +must -not`; phrase words also count as ranked terms."""
+    terms: list[str] = []
+    required: list[str] = []
+    excluded: list[str] = []
+    phrases: list[str] = []
+    for m in _TOKEN.finditer(q):
+        if m.group(2) is not None:
+            sign, body = m.group(1), m.group(2).strip()
+            if not body:
+                continue
+            if sign == "-":
+                excluded.extend(analyze(body))
+                continue
+            words = analyze(body)
+            terms.extend(words)
+            if len(_WORD.findall(body)) > 1:
+                phrases.append(body)
+            else:
+                required.extend(words)
+        else:
+            sign, body = m.group(3), m.group(4)
+            words = analyze(body)
+            if sign == "-" and len(body) > 1:
+                excluded.extend(words)
+            elif sign == "+":
+                required.extend(words)
+                terms.extend(words)
+            else:
+                terms.extend(words)
+    return ParsedQuery(tuple(terms), tuple(required), tuple(excluded), tuple(phrases))
+
+
+def phrase_pattern(phrase: str) -> re.Pattern[str]:
+    """A regex matching the phrase's words in order, separated by any non-word characters."""
+    words = _WORD.findall(phrase)
+    return re.compile(r"(?<!\w)" + r"\W+".join(re.escape(w) for w in words) + r"(?!\w)", re.IGNORECASE)

@@ -1,0 +1,135 @@
+"""Text encoders: the sentence-transformers model (lazy, offline) and a keyword-hashing fake for tests."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import threading
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from ..errors import ModelLoadError
+
+
+class Encoder(Protocol):
+    key: str  # identifies the vectors this encoder makes (model + version)
+    dim: int
+    name: str
+    path: str | None  # local model folder, if any (for the tokenizer)
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        """L2-normalised float32 vectors [len(texts), dim]."""
+        ...
+
+
+def model_key(name_or_path: str) -> str:
+    """A short, filesystem-safe id for a model: its name plus a hash of its location."""
+    base = re.sub(r"[^A-Za-z0-9_.-]+", "-", Path(name_or_path.rstrip("/\\")).name or name_or_path)[:40]
+    digest = hashlib.blake2b(name_or_path.encode("utf-8", "surrogateescape"), digest_size=4).hexdigest()
+    return f"{base}-{digest}"
+
+
+def pick_device() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+class SentenceTransformerEncoder:
+    """A sentence-transformers model, loaded on first use, offline when the path is local."""
+
+    def __init__(self, name_or_path: str, *, key: str | None = None, device: str | None = None,
+                 display_name: str | None = None):
+        self.name = display_name or name_or_path
+        self.source = name_or_path
+        self.path = name_or_path if Path(name_or_path).is_dir() else None
+        self.key = key or model_key(name_or_path)
+        self._device = device
+        self._model = None
+        self._lock = threading.Lock()
+        self._dim: int | None = None
+
+    @property
+    def model(self):
+        with self._lock:
+            if self._model is None:
+                self._model = self._load()
+            return self._model
+
+    def _load(self):
+        if self.path is not None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+        try:
+            from sentence_transformers import SentenceTransformer
+
+            m = SentenceTransformer(
+                self.source,
+                device=self._device or pick_device(),
+                trust_remote_code=False,
+                local_files_only=self.path is not None,
+                model_kwargs={"use_safetensors": True},
+            )
+        except Exception as e:  # noqa: BLE001 - any load failure is the environment's
+            raise ModelLoadError(f"Cannot load the embedding model {self.name!r}: {type(e).__name__}: {e}") from e
+        m.eval()
+        return m
+
+    @property
+    def dim(self) -> int:
+        if self._dim is None:
+            get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+            self._dim = int(get())
+        return self._dim
+
+    @property
+    def max_tokens(self) -> int:
+        return int(getattr(self.model, "max_seq_length", 256) or 256)
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        v = self.model.encode(
+            texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
+            show_progress_bar=False,
+        )
+        return np.asarray(v, dtype=np.float32)
+
+
+class HashingEncoder:
+    """A deterministic fake: each stemmed word hashes to a dimension (for fast tests).
+
+    Texts sharing words get high cosine similarity, so ranking behaves sensibly.
+    """
+
+    def __init__(self, dim: int = 256, key: str = "hashing-fake"):
+        self.dim = dim
+        self.key = key
+        self.name = key
+        self.path = None
+        self.max_tokens = 256
+        self.calls = 0
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        from .analysis import analyze
+
+        self.calls += 1
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for i, t in enumerate(texts):
+            for w in analyze(t):
+                h = int.from_bytes(hashlib.blake2b(w.encode(), digest_size=4).digest(), "little")
+                out[i, h % self.dim] += 1.0
+            norm = np.linalg.norm(out[i])
+            if norm > 0:
+                out[i] /= norm
+            else:
+                out[i, 0] = 1.0
+        return out

@@ -1,0 +1,43 @@
+"""The result type shared by every retriever, the CLI and the GUI."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+RETRIEVERS = ("bm25", "dense", "hybrid")
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One file in a ranking, with its best passage."""
+
+    rank: int
+    doc_id: int
+    path: str
+    name: str
+    folder: str
+    score: float
+    chunk_id: int
+    start: int  # passage offsets in the document's extracted text
+    end: int
+    snippet: str
+    spans: tuple[tuple[int, int], ...] = ()  # matched words, offsets into `snippet`
+    kind: str | None = None
+    mtime: float = 0.0
+    retriever: str = ""
+    extra: dict = field(default_factory=dict, compare=False)
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d["spans"] = [list(s) for s in self.spans]
+        return d
+
+    def marked_snippet(self, left: str = "[", right: str = "]") -> str:
+        """The snippet with matched words wrapped in markers (for terminals and JSON)."""
+        out, pos = [], 0
+        for a, b in self.spans:
+            out.append(self.snippet[pos:a])
+            out.append(left + self.snippet[a:b] + right)
+            pos = b
+        out.append(self.snippet[pos:])
+        return "".join(out)

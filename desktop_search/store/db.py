@@ -1,0 +1,340 @@
+"""The SQLite store: connection policy (WAL, one writer), schema migrations and typed queries."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import sqlite_utils
+
+from ..errors import KnownError
+
+SCHEMA_VERSION = 1
+
+_MIGRATIONS: dict[int, str] = {
+    1: """
+    CREATE TABLE IF NOT EXISTS folders (
+        id INTEGER PRIMARY KEY,
+        raw_path BLOB NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        added_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS documents (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        raw_path BLOB NOT NULL UNIQUE,
+        path TEXT NOT NULL,
+        folder_id INTEGER,
+        name TEXT NOT NULL,
+        ext TEXT NOT NULL,
+        size INTEGER NOT NULL DEFAULT 0,
+        mtime_ns INTEGER NOT NULL DEFAULT 0,
+        inode INTEGER NOT NULL DEFAULT 0,
+        content_hash TEXT,
+        status TEXT NOT NULL,
+        reason TEXT,
+        kind TEXT,
+        encoding TEXT,
+        title TEXT,
+        text TEXT,
+        indexed_at REAL
+    );
+    CREATE INDEX IF NOT EXISTS documents_hash ON documents(content_hash);
+    CREATE INDEX IF NOT EXISTS documents_status ON documents(status);
+    CREATE INDEX IF NOT EXISTS documents_folder ON documents(folder_id);
+    CREATE TABLE IF NOT EXISTS chunks (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        doc_id INTEGER NOT NULL REFERENCES documents(id) ON DELETE CASCADE,
+        ord INTEGER NOT NULL,
+        start INTEGER NOT NULL,
+        end INTEGER NOT NULL,
+        n_tokens INTEGER NOT NULL,
+        bm25_len INTEGER NOT NULL
+    );
+    CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+    CREATE TABLE IF NOT EXISTS bm25_segments (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        n_postings INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS bm25_postings (
+        segment_id INTEGER NOT NULL REFERENCES bm25_segments(id) ON DELETE CASCADE,
+        term TEXT NOT NULL,
+        ids BLOB NOT NULL,
+        tfs BLOB NOT NULL,
+        PRIMARY KEY (term, segment_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS bm25_postings_segment ON bm25_postings(segment_id);
+    CREATE TABLE IF NOT EXISTS models (
+        key TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        dim INTEGER NOT NULL,
+        created_at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS vectors (
+        model TEXT NOT NULL,
+        chunk_id INTEGER NOT NULL REFERENCES chunks(id) ON DELETE CASCADE,
+        vec BLOB NOT NULL,
+        PRIMARY KEY (model, chunk_id)
+    ) WITHOUT ROWID;
+    CREATE INDEX IF NOT EXISTS vectors_chunk ON vectors(chunk_id);
+    CREATE TABLE IF NOT EXISTS scan_problems (
+        id INTEGER PRIMARY KEY,
+        folder_id INTEGER NOT NULL REFERENCES folders(id) ON DELETE CASCADE,
+        path TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        at REAL NOT NULL
+    );
+    CREATE TABLE IF NOT EXISTS meta (
+        key TEXT PRIMARY KEY,
+        value TEXT
+    );
+    INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
+    """,
+}
+
+
+@dataclass(frozen=True)
+class DocRow:
+    """One file as the store knows it."""
+
+    id: int
+    path: str
+    raw_path: bytes
+    name: str
+    ext: str
+    size: int
+    mtime_ns: int
+    status: str
+    reason: str | None
+    kind: str | None
+    title: str | None
+    folder_id: int | None
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> "DocRow":
+        return cls(
+            id=r["id"], path=r["path"], raw_path=bytes(r["raw_path"]), name=r["name"], ext=r["ext"],
+            size=r["size"], mtime_ns=r["mtime_ns"], status=r["status"], reason=r["reason"],
+            kind=r["kind"], title=r["title"], folder_id=r["folder_id"],
+        )
+
+
+DOC_COLUMNS = "id, path, raw_path, name, ext, size, mtime_ns, status, reason, kind, title, folder_id"
+
+
+class Store:
+    """SQLite database of the library. Reads from any thread (one connection per thread);
+    writes go through `write()`, which serialises them inside this process, and SQLite's
+    own locking (WAL, busy timeout) between processes."""
+
+    def __init__(self, path: Path, *, readonly: bool = False):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.readonly = readonly
+        self._local = threading.local()
+        self._write_lock = threading.RLock()
+        try:
+            self._migrate()
+        except sqlite3.DatabaseError as e:
+            raise KnownError(f"The index database {self.path} cannot be opened: {e}") from e
+
+    # -- connections -------------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=30000")
+        conn.execute("PRAGMA cache_size=-32000")
+        return conn
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        c = getattr(self._local, "conn", None)
+        if c is None:
+            c = self._connect()
+            self._local.conn = c
+            conns = self.__dict__.setdefault("_all_conns", [])
+            conns.append(c)
+        return c
+
+    @property
+    def db(self) -> sqlite_utils.Database:
+        """A sqlite-utils view of this thread's connection."""
+        d = getattr(self._local, "db", None)
+        if d is None:
+            d = sqlite_utils.Database(self.conn)
+            self._local.db = d
+        return d
+
+    def close(self) -> None:
+        for c in self.__dict__.get("_all_conns", []):
+            try:
+                c.close()
+            except sqlite3.Error:
+                pass
+        self.__dict__["_all_conns"] = []
+        self._local = threading.local()
+
+    @contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any error."""
+        with self._write_lock:
+            c = self.conn
+            try:
+                c.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as e:
+                raise _known(e, self.path) from e
+            try:
+                yield c
+            except BaseException:
+                c.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    c.execute("COMMIT")
+                except sqlite3.OperationalError as e:
+                    c.execute("ROLLBACK")
+                    raise _known(e, self.path) from e
+
+    def _migrate(self) -> None:
+        c = self.conn
+        version = c.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise KnownError(
+                f"The index at {self.path} was made by a newer version (schema {version}); "
+                "update desktop-search or choose another data folder."
+            )
+        for v in range(version + 1, SCHEMA_VERSION + 1):
+            with self.write() as w:
+                for stmt in _split_sql(_MIGRATIONS[v]):
+                    w.execute(stmt)
+                w.execute(f"PRAGMA user_version={v}")
+
+    # -- generation: bumped on every change that affects search ------------------------
+    def generation(self) -> int:
+        return int(self.conn.execute("SELECT value FROM meta WHERE key='generation'").fetchone()[0])
+
+    @staticmethod
+    def bump_generation(w: sqlite3.Connection) -> None:
+        w.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key='generation'")
+
+    def get_meta(self, key: str, default: str | None = None) -> str | None:
+        r = self.conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
+        return r[0] if r else default
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.write() as w:
+            w.execute("INSERT OR REPLACE INTO meta(key, value) VALUES (?, ?)", (key, value))
+
+    # -- folders ----------------------------------------------------------------------
+    def add_folder(self, raw: bytes, display: str) -> int:
+        with self.write() as w:
+            w.execute(
+                "INSERT OR IGNORE INTO folders(raw_path, path, added_at) VALUES (?, ?, ?)",
+                (raw, display, time.time()),
+            )
+            return w.execute("SELECT id FROM folders WHERE raw_path=?", (raw,)).fetchone()[0]
+
+    def folders(self) -> list[sqlite3.Row]:
+        return self.conn.execute("SELECT id, raw_path, path, added_at FROM folders ORDER BY path").fetchall()
+
+    # -- documents --------------------------------------------------------------------
+    def docs_under(self, folder_id: int) -> dict[bytes, sqlite3.Row]:
+        rows = self.conn.execute(
+            "SELECT id, raw_path, size, mtime_ns, inode, status, content_hash FROM documents WHERE folder_id=?",
+            (folder_id,),
+        ).fetchall()
+        return {bytes(r["raw_path"]): r for r in rows}
+
+    def doc(self, doc_id: int) -> DocRow | None:
+        r = self.conn.execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE id=?", (doc_id,)).fetchone()
+        return DocRow.from_row(r) if r else None
+
+    def doc_by_path(self, raw: bytes) -> DocRow | None:
+        r = self.conn.execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE raw_path=?", (raw,)).fetchone()
+        return DocRow.from_row(r) if r else None
+
+    def doc_text(self, doc_id: int) -> str:
+        r = self.conn.execute("SELECT text FROM documents WHERE id=?", (doc_id,)).fetchone()
+        return (r[0] or "") if r else ""
+
+    def docs(self, status: str | None = None, folder_id: int | None = None) -> list[DocRow]:
+        sql = f"SELECT {DOC_COLUMNS} FROM documents"
+        cond, args = [], []
+        if status:
+            cond.append("status=?")
+            args.append(status)
+        if folder_id is not None:
+            cond.append("folder_id=?")
+            args.append(folder_id)
+        if cond:
+            sql += " WHERE " + " AND ".join(cond)
+        sql += " ORDER BY path"
+        return [DocRow.from_row(r) for r in self.conn.execute(sql, args)]
+
+    def docs_by_hash(self, content_hash: str) -> list[sqlite3.Row]:
+        return self.conn.execute(
+            "SELECT id, raw_path FROM documents WHERE content_hash=? AND status='indexed'", (content_hash,)
+        ).fetchall()
+
+    def counts(self) -> dict[str, int]:
+        out = {"indexed": 0, "skipped": 0, "failed": 0, "pending": 0}
+        for r in self.conn.execute("SELECT status, COUNT(*) FROM documents GROUP BY status"):
+            out[r[0]] = r[1]
+        out["chunks"] = self.conn.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+        return out
+
+    # -- chunks -----------------------------------------------------------------------
+    def chunk_rows(self, chunk_ids: Iterable[int]) -> dict[int, sqlite3.Row]:
+        ids = list(chunk_ids)
+        out: dict[int, sqlite3.Row] = {}
+        for i in range(0, len(ids), 900):
+            part = ids[i : i + 900]
+            q = ",".join("?" * len(part))
+            for r in self.conn.execute(
+                f"SELECT id, doc_id, ord, start, end FROM chunks WHERE id IN ({q})", part
+            ):
+                out[r["id"]] = r
+        return out
+
+    def chunk_texts(self, chunk_ids: list[int]) -> list[str]:
+        """Texts of chunks, in the order given (reads each document's text once)."""
+        rows = self.chunk_rows(chunk_ids)
+        by_doc: dict[int, str] = {}
+        out = []
+        for cid in chunk_ids:
+            r = rows[cid]
+            if r["doc_id"] not in by_doc:
+                by_doc[r["doc_id"]] = self.doc_text(r["doc_id"])
+            out.append(by_doc[r["doc_id"]][r["start"] : r["end"]])
+        return out
+
+    def size_on_disk(self) -> int:
+        total = 0
+        for suffix in ("", "-wal", "-shm"):
+            p = Path(str(self.path) + suffix)
+            if p.exists():
+                total += p.stat().st_size
+        return total
+
+
+def _split_sql(script: str) -> list[str]:
+    return [s.strip() for s in script.split(";") if s.strip()]
+
+
+def _known(e: sqlite3.OperationalError, path: Path) -> Exception:
+    msg = str(e).lower()
+    if "locked" in msg or "busy" in msg:
+        return KnownError(f"The index database {path} is locked by another program; try again shortly.")
+    if "disk" in msg and ("full" in msg or "i/o" in msg):
+        return KnownError(f"Cannot write the index database {path}: {e} (is the disk full?)")
+    if "readonly" in msg or "read-only" in msg:
+        return KnownError(f"The index database {path} is read-only: {e}")
+    return e

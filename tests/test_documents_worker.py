@@ -1,0 +1,143 @@
+"""Tests for desktop_search.documents.worker: the child process, its time limit and crash recovery."""
+
+from __future__ import annotations
+
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import fixtures_bad_files
+from desktop_search.documents.worker import ExtractorPool, Outcome
+from fixtures_bad_files import make_bytes_named_file, make_corrupt_pdf, make_text_pdf
+
+MISBEHAVING = f"{fixtures_bad_files.misbehaving_extract.__module__}:misbehaving_extract"
+TIMEOUT_S = 1.0
+
+
+@pytest.fixture(scope="module")
+def pool() -> Iterator[ExtractorPool]:
+    with ExtractorPool(timeout_s=TIMEOUT_S, _extract_fn=MISBEHAVING) as p:
+        yield p
+
+
+def write(path: Path, text: str = "plain words") -> str:
+    path.write_text(text)
+    return str(path)
+
+
+def test_ok_skipped_and_failed_outcomes(pool: ExtractorPool, tmp_path: Path) -> None:
+    ok = pool.extract(write(tmp_path / "a.txt", "hello from the child"))
+    assert ok.status == "ok" and ok.reason is None
+    assert ok.extracted is not None and ok.extracted.text == "hello from the child"
+
+    empty = pool.extract(write(tmp_path / "empty.txt", ""))
+    assert (empty.status, empty.reason, empty.extracted) == ("skipped", "empty", None)
+
+    corrupt = pool.extract(str(make_corrupt_pdf(tmp_path / "bad.pdf")))
+    assert corrupt.status == "failed" and corrupt.reason is not None
+    assert corrupt.reason.startswith("corrupt PDF: ")
+
+    unsupported = pool.extract(str(tmp_path / "photo.jpg"))
+    assert (unsupported.status, unsupported.reason) == ("skipped", "unsupported file type (.jpg)")
+
+    vanished = pool.extract(str(tmp_path / "never-existed.txt"))
+    assert (vanished.status, vanished.reason) == ("failed", "file vanished before it could be read")
+
+
+def test_non_utf8_file_name_round_trips(pool: ExtractorPool, tmp_path: Path) -> None:
+    odd = make_bytes_named_file(tmp_path, b"r\xe9sum\xe9.txt", b"odd name")
+    outcome = pool.extract(odd)
+    assert outcome.path == odd and outcome.status == "ok"
+    assert outcome.extracted is not None and outcome.extracted.text == "odd name"
+
+
+def test_large_text_passes_back(pool: ExtractorPool, tmp_path: Path) -> None:
+    text = "lorem ipsum " * 300_000  # 3.6 MB
+    outcome = pool.extract(write(tmp_path / "big.txt", text))
+    assert outcome.status == "ok" and outcome.extracted is not None
+    assert outcome.extracted.text == text
+
+
+def test_hanging_parser_is_killed_and_next_file_works(pool: ExtractorPool, tmp_path: Path) -> None:
+    assert pool.extract(write(tmp_path / "warm.txt")).status == "ok"  # child is up
+    old_pid = pool.child_pid
+    assert old_pid is not None
+    started = time.monotonic()
+    outcome = pool.extract(write(tmp_path / "HANG.txt"))
+    elapsed = time.monotonic() - started
+    assert outcome == Outcome(str(tmp_path / "HANG.txt"), "failed", "timed out after 1 s", None)
+    assert elapsed < TIMEOUT_S + 2
+    assert pool.child_pid is None  # killed, restarted lazily
+
+    after = pool.extract(str(make_text_pdf(tmp_path / "after.pdf")))
+    assert after.status == "ok" and after.extracted is not None
+    assert "Hello" in after.extracted.text
+    assert pool.child_pid not in (None, old_pid)
+
+
+def test_crashing_parser_reported_and_next_file_works(pool: ExtractorPool, tmp_path: Path) -> None:
+    outcome = pool.extract(write(tmp_path / "CRASH.txt"))
+    assert outcome.status == "failed"
+    assert outcome.reason == "parser crashed (exit code 1)"
+    after = pool.extract(write(tmp_path / "next.txt", "still fine"))
+    assert after.status == "ok" and after.extracted is not None
+    assert after.extracted.text == "still fine"
+
+
+def test_extractor_exception_is_a_failed_outcome(pool: ExtractorPool, tmp_path: Path) -> None:
+    outcome = pool.extract(write(tmp_path / "BUG.txt"))
+    assert (outcome.status, outcome.reason) == (
+        "failed",
+        "extractor error: RuntimeError: simulated extractor bug",
+    )
+    assert pool.extract(write(tmp_path / "fine.txt")).status == "ok"
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="memory cap is Linux-only")
+def test_out_of_memory_is_a_crash_and_next_file_works(pool: ExtractorPool, tmp_path: Path) -> None:
+    outcome = pool.extract(write(tmp_path / "OOM.txt"))
+    assert (outcome.status, outcome.reason) == ("failed", "parser crashed (out of memory)")
+    assert pool.extract(write(tmp_path / "fine.txt")).status == "ok"
+
+
+def test_close_from_another_thread_abandons_a_stuck_file(tmp_path: Path) -> None:
+    p = ExtractorPool(timeout_s=30, _extract_fn=MISBEHAVING)
+    assert p.extract(write(tmp_path / "warm.txt")).status == "ok"
+    results: list[Outcome] = []
+    worker = threading.Thread(target=lambda: results.append(p.extract(write(tmp_path / "HANG.txt"))))
+    worker.start()
+    time.sleep(0.3)
+    started = time.monotonic()
+    p.close()
+    worker.join(5)
+    assert time.monotonic() - started < 3
+    assert [(r.status, r.reason) for r in results] == [("failed", "extraction cancelled")]
+    assert p.child_pid is None
+
+
+def test_in_process_kinds_skip_the_child(tmp_path: Path) -> None:
+    with ExtractorPool(in_process_kinds=frozenset({"text"}), _extract_fn=MISBEHAVING) as p:
+        outcome = p.extract(write(tmp_path / "quick.txt", "fast path"))
+        assert outcome.status == "ok" and outcome.extracted is not None
+        assert outcome.extracted.text == "fast path"
+        assert p.child_pid is None
+
+
+def test_close_is_idempotent_and_stops_the_child(tmp_path: Path) -> None:
+    p = ExtractorPool()
+    assert p.extract(write(tmp_path / "a.md", "# T\nbody")).status == "ok"
+    assert p.child_pid is not None
+    p.close()
+    assert p.child_pid is None
+    p.close()
+    with pytest.raises(RuntimeError):
+        p.extract(write(tmp_path / "b.md", "# T\nbody"))
+
+
+def test_bad_extractor_spec_rejected_early() -> None:
+    with pytest.raises(ValueError):
+        ExtractorPool(_extract_fn="no_colon_here")

@@ -1,0 +1,1 @@
+"""Adapting the dense retriever to the user corpus."""
