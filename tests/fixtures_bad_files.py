@@ -30,7 +30,7 @@ def minimal_pdf_bytes(pages: list[str], *, title: str | None = None) -> bytes:
         + b"] /Count %d >>" % n_pages,
         font_id: b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
     }
-    for pid, text in zip(page_ids, pages):
+    for pid, text in zip(page_ids, pages, strict=True):
         content = b"BT /F1 12 Tf 72 720 Td " + _pdf_string(text) + b" Tj ET" if text else b""
         objects[pid] = (
             b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents %d 0 R"
@@ -142,6 +142,7 @@ def misbehaving_extract(path: str, **limits: Any) -> Extracted:
     """Hangs for names containing HANG, exits for CRASH, exhausts memory for OOM, raises for BUG."""
     name = os.path.basename(path)
     if "HANG" in name:
+        Path(path + ".started").touch()  # lets a test see that the child is stuck now
         time.sleep(3600)
     if "CRASH" in name:
         os._exit(1)

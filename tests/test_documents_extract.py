@@ -52,10 +52,9 @@ def test_kind_for_is_case_insensitive_and_covers_the_spec() -> None:
     assert kind_for("main.rs") == "code"
     assert kind_for("photo.jpg") is None
     assert kind_for("Makefile") is None
-    for ext in ".py .js .ts .c .h .cpp .java .go .rs .rb .sh .sql .toml .yaml .yml .ini .cfg .tex .log".split():
-        assert ext in SUPPORTED_EXTENSIONS
-    for ext in ".txt .md .markdown .rst .csv .tsv .json .jsonl .html .htm .xml .pdf .docx".split():
-        assert ext in SUPPORTED_EXTENSIONS
+    code = ".py .js .ts .c .h .cpp .java .go .rs .rb .sh .sql .toml .yaml .yml .ini .cfg .tex .log"
+    documents = ".txt .md .markdown .rst .csv .tsv .json .jsonl .html .htm .xml .pdf .docx"
+    assert set(f"{code} {documents}".split()) <= SUPPORTED_EXTENSIONS
 
 
 def test_unsupported_extension_is_skipped_without_opening(tmp_path: Path) -> None:
@@ -91,14 +90,26 @@ def test_control_garbage_without_nul_is_skipped_as_binary(tmp_path: Path) -> Non
 
 
 LEGACY_SAMPLES = [
-    ("latin-1", "Le gar\u00e7on \u00e9tait tr\u00e8s content de voir sa soeur \u00e0 la f\u00eate. "
-     "\u00c7a co\u00fbte cher, n'est-ce pas? \u00dcber Stra\u00dfe gr\u00fc\u00dfen M\u00fcller."),
-    ("cp1252", "\u201cSmart quotes\u201d \u2013 a euro sign \u20ac costs 5 \u20ac. Na\u00efve caf\u00e9 "
-     "d\u00e9j\u00e0 vu, the se\u00f1or\u2019s pi\u00f1ata\u2026"),
-    ("shift_jis", "日本語のテキストです。これはシフトJISでエンコードされた文章で、文字コードの判定を"
-     "確認するためのものです。東京都は日本の首都であり、多くの人々が住んでいます。"),
-    ("cp1251", "Привет, мир! Это русский текст в кодировке Windows-1251. Съешь же ещё этих "
-     "мягких французских булок, да выпей чаю."),
+    (
+        "latin-1",
+        "Le gar\u00e7on \u00e9tait tr\u00e8s content de voir sa soeur \u00e0 la f\u00eate. "
+        "\u00c7a co\u00fbte cher, n'est-ce pas? \u00dcber Stra\u00dfe gr\u00fc\u00dfen M\u00fcller.",
+    ),
+    (
+        "cp1252",
+        "\u201cSmart quotes\u201d \u2013 a euro sign \u20ac costs 5 \u20ac. Na\u00efve caf\u00e9 "
+        "d\u00e9j\u00e0 vu, the se\u00f1or\u2019s pi\u00f1ata\u2026",
+    ),
+    (
+        "shift_jis",
+        "日本語のテキストです。これはシフトJISでエンコードされた文章で、文字コードの判定を"
+        "確認するためのものです。東京都は日本の首都であり、多くの人々が住んでいます。",
+    ),
+    (
+        "cp1251",
+        "Привет, мир! Это русский текст в кодировке Windows-1251. Съешь же ещё этих "
+        "мягких французских булок, да выпей чаю.",
+    ),
     ("utf-16", "UTF-16 with a BOM: \u00fcn\u00efc\u00f6d\u00e9 and \u65e5\u672c."),
     ("utf-16-le", "UTF-16 without a BOM, mostly ASCII so the NUL pattern gives it away."),
     ("utf-8-sig", "UTF-8 with a BOM: \u00e9t\u00e9."),
@@ -176,7 +187,7 @@ def test_markdown_title_is_first_heading_outside_code(tmp_path: Path) -> None:
 
 
 def test_markdown_front_matter_title_and_no_title(tmp_path: Path) -> None:
-    (tmp_path / "a.md").write_text("---\ntitle: \"From front matter\"\n---\n# Heading\n")
+    (tmp_path / "a.md").write_text('---\ntitle: "From front matter"\n---\n# Heading\n')
     (tmp_path / "b.markdown").write_text("just text\n## second level only\n")
     assert extract_text(tmp_path / "a.md").title == "From front matter"
     assert extract_text(tmp_path / "b.markdown").title is None

@@ -31,10 +31,25 @@ def scan(*roots: Path, **kwargs: object) -> tuple[list[FileEntry], list[ScanProb
 
 def test_default_excluded_dirs() -> None:
     expected = {
-        ".git", ".hg", ".svn", "node_modules", "__pycache__", ".venv", "venv", "env", ".tox",
-        ".mypy_cache", ".pytest_cache", ".idea", ".vscode", "build", "dist", "site-packages", ".cache",
+        ".git",
+        ".hg",
+        ".svn",
+        "node_modules",
+        "__pycache__",
+        ".venv",
+        "venv",
+        "env",
+        ".tox",
+        ".mypy_cache",
+        ".pytest_cache",
+        ".idea",
+        ".vscode",
+        "build",
+        "dist",
+        "site-packages",
+        ".cache",
     }
-    assert DEFAULT_EXCLUDED_DIRS == expected
+    assert expected == DEFAULT_EXCLUDED_DIRS
 
 
 def test_depth_first_sorted_order_and_entry_fields(tmp_path: Path) -> None:

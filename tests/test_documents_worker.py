@@ -110,13 +110,29 @@ def test_close_from_another_thread_abandons_a_stuck_file(tmp_path: Path) -> None
     results: list[Outcome] = []
     worker = threading.Thread(target=lambda: results.append(p.extract(write(tmp_path / "HANG.txt"))))
     worker.start()
-    time.sleep(0.3)
+    deadline = time.monotonic() + 10
+    while not (tmp_path / "HANG.txt.started").exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
     started = time.monotonic()
     p.close()
     worker.join(5)
     assert time.monotonic() - started < 3
     assert [(r.status, r.reason) for r in results] == [("failed", "extraction cancelled")]
     assert p.child_pid is None
+
+
+def test_child_that_cannot_start_fails_fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Present in this process only: the spawned child cannot import it.
+    monkeypatch.setattr(
+        fixtures_bad_files, "parent_only", fixtures_bad_files.misbehaving_extract, raising=False
+    )
+    spec = f"{fixtures_bad_files.__name__}:parent_only"
+    with ExtractorPool(_extract_fn=spec) as p:
+        outcomes = [p.extract(write(tmp_path / f"{i}.md", "# x")) for i in range(5)]
+        module = fixtures_bad_files.__name__
+        reason = f"extractor unavailable: AttributeError: module '{module}' has no attribute 'parent_only'"
+        assert {(o.status, o.reason) for o in outcomes} == {("failed", reason)}
+        assert p._start_failures == 3
 
 
 def test_in_process_kinds_skip_the_child(tmp_path: Path) -> None:

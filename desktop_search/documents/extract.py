@@ -9,7 +9,6 @@ import logging
 import os
 import re
 import stat
-import unicodedata
 import warnings
 from dataclasses import dataclass
 from html.parser import HTMLParser
@@ -117,16 +116,13 @@ def _normalise(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "")
 
 
+# Control characters (C0 other than whitespace and ESC, DEL, C1) and the replacement character.
+_NON_TEXT = re.compile("[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f-\x9f\ufffd]")
+
+
 def _is_mostly_text(text: str) -> bool:
     sample = text[:_SNIFF_BYTES]
-    if not sample:
-        return True
-    bad = sum(
-        1
-        for ch in sample
-        if ch == "\ufffd" or (unicodedata.category(ch) == "Cc" and ch not in "\t\n\r\f\v\x1b")
-    )
-    return bad <= len(sample) * 0.05
+    return len(_NON_TEXT.findall(sample)) <= len(sample) * 0.05
 
 
 def _utf16_without_bom(data: bytes) -> str | None:
@@ -365,12 +361,12 @@ def _extract_pdf(data: bytes, max_chars: int) -> tuple[str, str | None]:
             raise ExtractionFailed(_short(f"corrupt PDF: {err}")) from None
         if reader.is_encrypted:
             try:
-                ok = reader.decrypt("")
+                decrypted = bool(reader.decrypt(""))
             except (DependencyError, NotImplementedError) as err:
                 raise ExtractionFailed(_short(f"encrypted PDF ({err})")) from None
             except Exception:
-                ok = 0
-            if not ok:
+                decrypted = False
+            if not decrypted:
                 raise ExtractionFailed("encrypted PDF")
         try:
             pages = reader.pages

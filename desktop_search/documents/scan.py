@@ -228,7 +228,5 @@ def iter_files(
                     continue
                 if stat.S_ISREG(st.st_mode):
                     yield _file_entry(path, st, entry)
-            elif is_link:
-                # follow_symlinks is on and the target is neither file nor folder.
-                if not os.path.exists(path):
-                    report(path, "broken symbolic link")
+            elif is_link and not os.path.exists(path):
+                report(path, "broken symbolic link")  # only reachable with follow_symlinks

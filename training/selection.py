@@ -1,0 +1,320 @@
+"""Label-free model selection: pseudo-queries built without crops, exact search, choice of the interpolation weight."""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "PseudoQuerySet",
+    "AlphaSelection",
+    "build_pseudo_queries",
+    "retrieval_metrics",
+    "evaluate",
+    "model_encoder",
+    "choose_alpha",
+]
+
+Encoder = Callable[[list[str]], np.ndarray]  # texts -> [N, D] float array
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=[\"'(\[]?[A-Z0-9])")
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+@dataclass
+class PseudoQuerySet:
+    """Pseudo-queries and the corpus to search them in.
+
+    queries:  [(query_text, relevant_group_id)]
+    passages: [(group_id, text)], the input passages with each query's source
+              text (the first sentence or heading it was taken from) removed, so a
+              query never finds its own words verbatim.
+    """
+
+    queries: list[tuple[str, str]]
+    passages: list[tuple[str, str]]
+
+    def __len__(self) -> int:
+        return len(self.queries)
+
+
+@dataclass
+class AlphaSelection:
+    """Outcome of `choose_alpha`: the chosen weight (0.0 = keep the base) and metrics per candidate."""
+
+    alpha: float
+    metrics: dict[float, dict[str, float]] = field(default_factory=dict)
+    metric: str = "ndcg@10"
+    margin: float = 0.005
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "alpha": self.alpha,
+            "metric": self.metric,
+            "margin": self.margin,
+            "metrics": {f"{a:g}": m for a, m in self.metrics.items()},
+        }
+
+
+def _n_words(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def _clean_title(title: str) -> str:
+    """A file name or heading as query text: no extension, separators as spaces."""
+    t = title.strip()
+    t = re.sub(r"^#+\s*", "", t)  # markdown heading marks
+    base, ext = os.path.splitext(t)
+    if ext and 1 < len(ext) <= 5 and " " not in ext:
+        t = base
+    t = re.sub(r"[_\-]+", " ", t)
+    return re.sub(r"\s+", " ", t).strip()
+
+
+def _first_sentence(text: str) -> tuple[str, str] | None:
+    """(first sentence, rest of the text), or None when there is no clean split."""
+    stripped = text.strip()
+    parts = _SENTENCE_END.split(stripped, maxsplit=1)
+    if len(parts) != 2:
+        return None
+    first, rest = parts[0].strip(), parts[1].strip()
+    return (first, rest) if first and rest else None
+
+
+def _heading(text: str) -> tuple[str, str] | None:
+    """(first line, rest) when the first line looks like a heading: short, no final full stop."""
+    lines = text.strip().split("\n", 1)
+    if len(lines) != 2:
+        return None
+    head, rest = lines[0].strip(), lines[1].strip()
+    if not head or not rest or head.endswith((".", ",", ";", ":")) or not 2 <= _n_words(head) <= 12:
+        return None
+    return head, rest
+
+
+def build_pseudo_queries(
+    passages: Sequence[tuple[str, str]],
+    titles: Mapping[str, str] | None = None,
+    max_queries: int = 200,
+    seed: int = 0,
+    *,
+    min_query_words: int = 4,
+    max_query_words: int = 40,
+    min_rest_words: int = 20,
+) -> PseudoQuerySet:
+    """Pseudo-queries without crops: titles/headings -> their file, first sentences -> the rest of their file.
+
+    - title: `titles[group]` when given, else a heading-like first line of the
+      group's first passage (which is then removed from the corpus) -> the group;
+    - first sentence of one passage per group (4-40 words) -> the group, with the
+      sentence removed from that passage; the group must keep >= `min_rest_words`
+      words so there is something left to find.
+
+    About half of the queries are of each kind when both are available, at
+    most one of each kind per group, `max_queries` in all, chosen with `seed`.
+    """
+    rng = np.random.default_rng(seed)
+    passages = [(str(g), str(t)) for g, t in passages]
+    by_group: dict[str, list[int]] = {}
+    for i, (g, _) in enumerate(passages):
+        by_group.setdefault(g, []).append(i)
+    group_words = {g: sum(_n_words(passages[i][1]) for i in idx) for g, idx in by_group.items()}
+
+    # (query, group, passage index whose text the query was taken from, that text)
+    title_q: list[tuple[str, str, int | None, str | None]] = []
+    sent_q: list[tuple[str, str, int | None, str | None]] = []
+    for g, idx in by_group.items():
+        # title -> file
+        if titles is not None:
+            if titles.get(g):
+                t = _clean_title(titles[g])
+                if len(t) >= 3 and not t.isdigit():
+                    title_q.append((t, g, None, None))
+        else:
+            h = _heading(passages[idx[0]][1])
+            if h is not None and group_words[g] - _n_words(h[0]) >= min_rest_words:
+                title_q.append((_clean_title(h[0]), g, idx[0], h[0]))
+        # first sentence (after a heading line, if any) -> the rest of the file
+        order = [idx[int(k)] for k in rng.permutation(len(idx))]
+        for i in order:
+            text = passages[i][1]
+            h = _heading(text)
+            split = _first_sentence(h[1] if h is not None else text)
+            if split is None:
+                continue
+            first = split[0]
+            nw = _n_words(first)
+            if min_query_words <= nw <= max_query_words and group_words[g] - nw >= min_rest_words:
+                sent_q.append((first, g, i, first))
+                break
+
+    def pick(items: list, k: int) -> list:
+        if len(items) <= k:
+            return list(items)
+        sel = rng.choice(len(items), size=k, replace=False)
+        return [items[int(j)] for j in sorted(sel)]
+
+    n_title = min(len(title_q), max(max_queries // 2, max_queries - len(sent_q)))
+    chosen = pick(title_q, n_title) + pick(sent_q, max_queries - n_title)
+
+    texts = [t for _, t in passages]
+    queries: list[tuple[str, str]] = []
+    for query, g, i, source in chosen:
+        if i is not None and source:
+            texts[i] = texts[i].replace(source, " ", 1).strip()  # the query's own words leave the corpus
+        queries.append((query, g))
+    eval_passages = [(g, t) for (g, _), t in zip(passages, texts) if t.strip()]
+    return PseudoQuerySet(queries, eval_passages)
+
+
+def retrieval_metrics(
+    query_emb: np.ndarray,
+    passage_emb: np.ndarray,
+    query_groups: Sequence[str],
+    passage_groups: Sequence[str],
+    k: int = 10,
+) -> dict[str, float]:
+    """MRR@k, nDCG@k and recall@k of exact inner-product search, at the group (file) level.
+
+    query_emb [Q, D], passage_emb [P, D]: normalise them first for cosine. A
+    file's score is its best passage's score; each query has one relevant file.
+    """
+    q = np.asarray(query_emb, dtype=np.float32)
+    p = np.asarray(passage_emb, dtype=np.float32)
+    if len(q) == 0:
+        return {f"mrr@{k}": 0.0, f"ndcg@{k}": 0.0, f"recall@{k}": 0.0, "n_queries": 0}
+    groups = sorted(set(passage_groups))
+    gidx = {g: i for i, g in enumerate(groups)}
+    pg = np.array([gidx[g] for g in passage_groups])  # [P]
+    scores = q @ p.T  # [Q, P]
+    group_scores = np.full((len(q), len(groups)), -np.inf, dtype=np.float32)  # [Q, G]
+    np.maximum.at(group_scores, (slice(None), pg), scores)  # max over each group's passages
+    mrr = ndcg = recall = 0.0
+    for qi, g in enumerate(query_groups):
+        if g not in gidx:
+            continue
+        target = group_scores[qi, gidx[g]]
+        # rank = 1 + number of files scoring strictly higher (ties favour the relevant file)
+        rank = 1 + int(np.sum(group_scores[qi] > target))
+        if rank <= k:
+            mrr += 1.0 / rank
+            ndcg += 1.0 / math.log2(rank + 1)
+            recall += 1.0
+    n = len(q)
+    return {f"mrr@{k}": mrr / n, f"ndcg@{k}": ndcg / n, f"recall@{k}": recall / n, "n_queries": n}
+
+
+def evaluate(encode: Encoder, pseudo: PseudoQuerySet, k: int = 10) -> dict[str, float]:
+    """Encode queries and passages with `encode` and score them with `retrieval_metrics`."""
+    q_emb = _unit(encode([q for q, _ in pseudo.queries]))
+    p_emb = _unit(encode([t for _, t in pseudo.passages]))
+    return retrieval_metrics(q_emb, p_emb, [g for _, g in pseudo.queries], [g for g, _ in pseudo.passages], k)
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float32)
+    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
+
+
+def model_encoder(model: Any, batch_size: int = 32, max_seq_length: int | None = 128) -> Encoder:
+    """An `Encoder` over a SentenceTransformer (normalised embeddings, optional shorter max length)."""
+
+    def encode(texts: list[str]) -> np.ndarray:
+        old = model.max_seq_length
+        if max_seq_length is not None:
+            model.max_seq_length = min(old, max_seq_length) if old else max_seq_length
+        try:
+            return model.encode(
+                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+            )
+        finally:
+            model.max_seq_length = old
+
+    return encode
+
+
+def subsample(pseudo: PseudoQuerySet, max_passages: int, seed: int = 0) -> PseudoQuerySet:
+    """At most `max_passages` passages: the queries' files first, then random distractors.
+
+    Keeps the cost of scoring each candidate bounded on large corpora; queries
+    whose file lost all its passages are dropped.
+    """
+    if len(pseudo.passages) <= max_passages:
+        return pseudo
+    rng = np.random.default_rng(seed)
+    wanted = {g for _, g in pseudo.queries}
+    order = rng.permutation(len(pseudo.passages)).tolist()
+    first = [i for i in order if pseudo.passages[i][0] in wanted]
+    rest = [i for i in order if pseudo.passages[i][0] not in wanted]
+    # at most half of the budget for relevant files, so there are distractors
+    keep = first[: max(max_passages // 2, max_passages - len(rest))]
+    keep += rest[: max_passages - len(keep)]
+    keep.sort()
+    passages = [pseudo.passages[i] for i in keep]
+    present = {g for g, _ in passages}
+    return PseudoQuerySet([(q, g) for q, g in pseudo.queries if g in present], passages)
+
+
+def choose_alpha(
+    base: Any,
+    trained_state: Mapping[str, Any],
+    pseudo: PseudoQuerySet,
+    candidates: Sequence[float] = (0.0, 0.3, 0.5, 0.7),
+    *,
+    metric: str = "ndcg@10",
+    margin: float = 0.005,
+    device: str = "cpu",
+    batch_size: int = 32,
+    max_seq_length: int | None = 128,
+    max_passages: int = 1000,
+    seed: int = 0,
+    should_stop: Callable[[], bool] | None = None,
+    progress: Callable[[dict], None] | None = None,
+) -> AlphaSelection:
+    """Pick the interpolation weight with the best `metric` on pseudo-queries.
+
+    `base` is a model folder or a loaded SentenceTransformer (its weights are
+    restored afterwards). Returns alpha = 0.0 (keep the base model) unless
+    some candidate beats alpha = 0 by more than `margin` (absolute, e.g.
+    0.005 = half an nDCG point, about the seed noise). Ties go to the
+    smaller alpha. Raises InterruptedError if `should_stop()` turns True.
+    """
+    import torch
+
+    from .trainer import interpolate_state, load_model
+
+    if len(pseudo) == 0:
+        return AlphaSelection(0.0, {}, metric, margin)
+    pseudo = subsample(pseudo, max_passages, seed)
+    model = base if not isinstance(base, (str, os.PathLike)) else load_model(base, device)
+    base_state = {key: v.detach().to("cpu").clone() for key, v in model.state_dict().items()}
+    k = int(metric.split("@")[1]) if "@" in metric else 10
+    cands = sorted({0.0, *(float(a) for a in candidates)})
+    results: dict[float, dict[str, float]] = {}
+    was_training = model.training
+    model.eval()
+    try:
+        for a in cands:
+            if should_stop is not None and should_stop():
+                raise InterruptedError("alpha selection cancelled")
+            model.load_state_dict(interpolate_state(base_state, trained_state, a), strict=True)
+            with torch.no_grad():
+                results[a] = evaluate(model_encoder(model, batch_size, max_seq_length), pseudo, k)
+            if progress is not None:
+                progress({"event": "alpha_metrics", "alpha": a, "metrics": results[a]})
+    finally:
+        model.load_state_dict(base_state, strict=True)
+        model.train(was_training)
+    best = 0.0
+    base_score = results[0.0][metric]
+    for a in cands:
+        if a == 0.0:
+            continue
+        if results[a][metric] > base_score + margin and results[a][metric] > results[best][metric]:
+            best = a
+    return AlphaSelection(best, results, metric, margin)
