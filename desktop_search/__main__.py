@@ -1,7 +1,10 @@
 """`python -m desktop_search`: the same entry point as the `desktop-search` command."""
 
+import multiprocessing
 import sys
 
-from .cli import main
+from desktop_search.cli import main
 
-sys.exit(main())
+if __name__ == "__main__":
+    multiprocessing.freeze_support()  # the extraction worker in a frozen app
+    sys.exit(main())

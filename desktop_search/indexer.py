@@ -147,8 +147,8 @@ class Indexer:
         moved = 0
         tokenize = self.svc.tokenizer
         s = self.settings
-        with ExtractorPool(timeout_s=s.file_timeout_s, max_bytes=s.max_file_bytes, max_chars=s.max_chars,
-                           in_process_kinds=frozenset({"text", "code", "markdown", "rst", "csv"})) as pool:
+        # every file goes through the child process, so a stuck read or parser is stopped
+        with ExtractorPool(timeout_s=s.file_timeout_s, max_bytes=s.max_file_bytes, max_chars=s.max_chars) as pool:
             for i, p in enumerate(todo):
                 self._check()
                 out = pool.extract(p.entry.path)
@@ -260,7 +260,7 @@ class Indexer:
         conn = self.store.conn
         todo = [r[0] for r in conn.execute(
             "SELECT c.id FROM chunks c LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model = ? "
-            "WHERE v.chunk_id IS NULL ORDER BY c.id", (encoder.key,))]
+            "WHERE v.chunk_id IS NULL ORDER BY c.n_tokens, c.id", (encoder.key,))]
         if not todo:
             return 0
         vindex = vindex or self.svc.vector_index(encoder)

@@ -1,0 +1,62 @@
+"""Shared helpers for the benchmarks: machine description, timing, peak memory, SciFact location."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+SHARED = Path(os.environ.get("DS_SHARED", Path(__file__).resolve().parents[2] / "shared"))
+SCIFACT = SHARED / "data" / "beir" / "scifact"
+
+
+def machine() -> dict:
+    import numpy
+
+    info = {"python": platform.python_version(), "cpus": os.cpu_count(), "platform": platform.platform(),
+            "processor": platform.processor() or platform.machine(), "numpy": numpy.__version__}
+    try:
+        import torch
+
+        info["torch"] = torch.__version__
+        info["torch_threads"] = torch.get_num_threads()
+        info["cuda"] = torch.cuda.is_available()
+    except ImportError:
+        pass
+    return info
+
+
+def percentiles(ms: list[float]) -> dict:
+    s = sorted(ms)
+    return {"p50_ms": round(statistics.median(s), 3), "p95_ms": round(s[int(0.95 * (len(s) - 1))], 3),
+            "mean_ms": round(statistics.fmean(s), 3), "n": len(s)}
+
+
+def time_calls(fn, items) -> list[float]:
+    out = []
+    for x in items:
+        t = time.perf_counter()
+        fn(x)
+        out.append((time.perf_counter() - t) * 1000)
+    return out
+
+
+def peak_rss_mb() -> float:
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(r / 1024 if sys.platform != "darwin" else r / 1e6, 1)
+
+
+def emit(result: dict) -> None:
+    result.setdefault("machine", machine())
+    print(json.dumps(result, indent=2))
+
+
+def require_scifact() -> Path:
+    if not (SCIFACT / "queries.jsonl").exists():
+        sys.exit(f"SciFact not found at {SCIFACT}; set DS_SHARED to the folder holding data/beir")
+    return SCIFACT

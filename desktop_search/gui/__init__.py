@@ -1,0 +1,1 @@
+"""The PySide6 desktop window: search, compare, library and training tabs wired to SearchService."""

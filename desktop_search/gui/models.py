@@ -1,0 +1,335 @@
+"""Item models over immutable rows: search hits, compare columns, agreement pairs, folders and files."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any, NamedTuple, Sequence
+
+from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
+from PySide6.QtGui import QIcon
+
+from ..retrievers.types import Hit
+
+HIT_ROLE = Qt.ItemDataRole.UserRole + 1
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2
+TWINS_ROLE = Qt.ItemDataRole.UserRole + 3  # {column name: rank} of the same file in the other columns
+ONLY_ROLE = Qt.ItemDataRole.UserRole + 4  # True when no other column found this file
+ROW_ROLE = Qt.ItemDataRole.UserRole + 5  # the immutable row object behind a table row
+
+RETRIEVER_LABELS = {"bm25": "BM25", "dense": "Dense", "hybrid": "Hybrid"}
+
+_RIGHT = int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+_LEFT = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+
+Index = QModelIndex | QPersistentModelIndex
+
+
+def retriever_label(name: str) -> str:
+    base, _, version = name.partition(":")
+    label = RETRIEVER_LABELS.get(base, base)
+    return f"{label} ({version})" if version else label
+
+
+def format_time(ts: float) -> str:
+    if not ts:
+        return ""
+    try:
+        return datetime.fromtimestamp(ts).strftime("%Y-%m-%d %H:%M")
+    except (OverflowError, OSError, ValueError):
+        return ""
+
+
+def format_size(n: float) -> str:
+    for unit in ("bytes", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1000 or unit == "TB":
+            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
+        n /= 1000.0
+    return f"{n:.1f} TB"
+
+
+_icon_cache: dict[str, QIcon] = {}
+
+
+def file_icon(path: str) -> QIcon:
+    """A themed icon for the file's type (cached per extension)."""
+    ext = os.path.splitext(path)[1].lower()
+    icon = _icon_cache.get(ext)
+    if icon is None:
+        from PySide6.QtCore import QMimeDatabase
+
+        mime = QMimeDatabase().mimeTypeForFile(path, QMimeDatabase.MatchMode.MatchExtension)
+        icon = QIcon.fromTheme(mime.iconName())
+        if icon.isNull():
+            icon = QIcon.fromTheme(mime.genericIconName())
+        if icon.isNull():
+            from PySide6.QtWidgets import QApplication, QStyle
+
+            icon = QApplication.style().standardIcon(QStyle.StandardPixmap.SP_FileIcon)
+        _icon_cache[ext] = icon
+    return icon
+
+
+class _TableModel(QAbstractTableModel):
+    """Rows of immutable objects; subclasses describe columns."""
+
+    HEADERS: tuple[str, ...] = ()
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._rows: tuple = ()
+
+    def set_rows(self, rows: Sequence) -> None:
+        self.beginResetModel()
+        self._rows = tuple(rows)
+        self.endResetModel()
+
+    @property
+    def rows(self) -> tuple:
+        return self._rows
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._rows)
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self.HEADERS)
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole and 0 <= section < len(self.HEADERS):
+            return self.HEADERS[section]
+        return None
+
+    def row_at(self, row: int):
+        return self._rows[row] if 0 <= row < len(self._rows) else None
+
+
+class ResultsModel(_TableModel):
+    """Search results: one immutable Hit per row."""
+
+    HEADERS = ("#", "Name", "Snippet", "Folder", "Score", "Modified")
+    RANK, NAME, SNIPPET, FOLDER, SCORE, MODIFIED = range(6)
+
+    def set_hits(self, hits: Sequence[Hit]) -> None:
+        self.set_rows(hits)
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        return self._rows
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+            return None
+        h: Hit = self._rows[index.row()]
+        c = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (str(h.rank), h.name, h.snippet, h.folder, f"{h.score:.3f}", format_time(h.mtime))[c]
+        if role == SORT_ROLE:
+            return (h.rank, h.name.lower(), h.snippet, h.folder.lower(), h.score, h.mtime)[c]
+        if role in (HIT_ROLE, ROW_ROLE):
+            return h
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return h.path if c != self.SNIPPET else h.marked_snippet("«", "»")
+        if role == Qt.ItemDataRole.DecorationRole and c == self.NAME:
+            return file_icon(h.path)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if c in (self.RANK, self.SCORE) else _LEFT
+        return None
+
+
+class CompareColumnModel(QAbstractListModel):
+    """One retriever's ranking in the compare view, knowing where each file sits in the other columns."""
+
+    def __init__(self, name: str, parent=None) -> None:
+        super().__init__(parent)
+        self.name = name
+        self._hits: tuple[Hit, ...] = ()
+        self._twins: tuple[dict[str, int], ...] = ()
+
+    def set_hits(self, hits: Sequence[Hit], others: dict[str, Sequence[Hit]]) -> None:
+        self.beginResetModel()
+        self._hits = tuple(hits)
+        ranks = {n: {h.doc_id: h.rank for h in hs} for n, hs in others.items() if n != self.name}
+        self._twins = tuple({n: r[h.doc_id] for n, r in ranks.items() if h.doc_id in r} for h in self._hits)
+        self.endResetModel()
+
+    @property
+    def hits(self) -> tuple[Hit, ...]:
+        return self._hits
+
+    def only_here(self) -> list[Hit]:
+        return [h for h, t in zip(self._hits, self._twins) if not t]
+
+    def row_of(self, doc_id: int) -> int:
+        return next((i for i, h in enumerate(self._hits) if h.doc_id == doc_id), -1)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:
+        return 0 if parent.isValid() else len(self._hits)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._hits)) or index.column() != 0:
+            return None
+        h = self._hits[index.row()]
+        twins = self._twins[index.row()]
+        if role == Qt.ItemDataRole.DisplayRole:
+            return f"{h.rank}. {h.name}"
+        if role in (HIT_ROLE, ROW_ROLE):
+            return h
+        if role == TWINS_ROLE:
+            return dict(twins)
+        if role == ONLY_ROLE:
+            return not twins
+        if role == Qt.ItemDataRole.ToolTipRole:
+            where = ", ".join(f"#{r} in {retriever_label(n)}" for n, r in twins.items())
+            return f"{h.path}\n" + (f"Also {where}" if where else f"Only {retriever_label(self.name)} found this")
+        if role == Qt.ItemDataRole.DecorationRole:
+            return file_icon(h.path)
+        return None
+
+
+class PairRow(NamedTuple):
+    first: str
+    second: str
+    overlap: float
+    jaccard: float
+    tau: float | None
+    only_first: int
+    only_second: int
+    shared_ranks: tuple[tuple[int, int], ...]  # (rank in first, rank in second) of shared files
+
+
+class PairsModel(_TableModel):
+    """Agreement figures of each pair of compared retrievers."""
+
+    HEADERS = ("Pair", "Overlap@k", "Jaccard", "Kendall τ", "Only first", "Only second")
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+            return None
+        p: PairRow = self._rows[index.row()]
+        c = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            tau = "n/a" if p.tau is None else f"{p.tau:+.2f}"
+            return (f"{retriever_label(p.first)} vs {retriever_label(p.second)}", f"{p.overlap:.2f}",
+                    f"{p.jaccard:.2f}", tau, str(p.only_first), str(p.only_second))[c]
+        if role == SORT_ROLE:
+            return (p.first + p.second, p.overlap, p.jaccard, -2.0 if p.tau is None else p.tau, p.only_first,
+                    p.only_second)[c]
+        if role == ROW_ROLE:
+            return p
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return ("Which pair of retrievers", "Share of the top k found by both",
+                    "Shared files / files found by either", "Rank correlation on the shared files (−1 … +1)",
+                    f"Files only {retriever_label(p.first)} found", f"Files only {retriever_label(p.second)} found")[c]
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _LEFT if c == 0 else _RIGHT
+        return None
+
+
+class FolderRow(NamedTuple):
+    id: int
+    path: str
+    files: int
+    indexed: int
+    skipped: int
+    failed: int
+    chunks: int
+    exists: bool
+
+
+class FoldersModel(_TableModel):
+    HEADERS = ("Folder", "Files", "Indexed", "Skipped", "Failed", "Passages", "State")
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+            return None
+        f: FolderRow = self._rows[index.row()]
+        c = index.column()
+        state = "found" if f.exists else "not found"
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (f.path, f"{f.files:,}", f"{f.indexed:,}", f"{f.skipped:,}", f"{f.failed:,}", f"{f.chunks:,}", state)[c]
+        if role == SORT_ROLE:
+            return (f.path.lower(), f.files, f.indexed, f.skipped, f.failed, f.chunks, state)[c]
+        if role == ROW_ROLE:
+            return f
+        if role == Qt.ItemDataRole.ToolTipRole and c == 0:
+            return f.path if f.exists else f"{f.path}\nNot found (unplugged or removed?); its entries are kept."
+        if role == Qt.ItemDataRole.DecorationRole and c == 0:
+            from PySide6.QtWidgets import QApplication, QStyle
+
+            pm = QStyle.StandardPixmap.SP_DirIcon if f.exists else QStyle.StandardPixmap.SP_MessageBoxWarning
+            return QApplication.style().standardIcon(pm)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _LEFT if c in (0, 6) else _RIGHT
+        return None
+
+
+class FileRow(NamedTuple):
+    path: str
+    name: str
+    ext: str
+    size: int
+    mtime: float
+    status: str  # indexed / skipped / failed / pending
+    reason: str
+    doc_id: int | None
+
+
+class FilesModel(_TableModel):
+    HEADERS = ("Name", "Status", "Reason", "Type", "Size", "Modified", "Folder")
+    NAME, STATUS, REASON, TYPE, SIZE, MODIFIED, FOLDER = range(7)
+
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if not index.isValid() or not (0 <= index.row() < len(self._rows)):
+            return None
+        f: FileRow = self._rows[index.row()]
+        c = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return (f.name, f.status, f.reason, f.ext, format_size(f.size) if f.doc_id is not None else "",
+                    format_time(f.mtime), os.path.dirname(f.path))[c]
+        if role == SORT_ROLE:
+            return (f.name.lower(), f.status, f.reason, f.ext, f.size, f.mtime, f.path.lower())[c]
+        if role == ROW_ROLE:
+            return f
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return f"{f.path}\n{f.reason}" if f.reason else f.path
+        if role == Qt.ItemDataRole.DecorationRole and c == self.NAME:
+            return file_icon(f.path)
+        if role == Qt.ItemDataRole.TextAlignmentRole:
+            return _RIGHT if c == self.SIZE else _LEFT
+        return None
+
+
+class FilesFilter(QSortFilterProxyModel):
+    """Files by status (indexed / skipped / failed / everything) and a name filter."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._status: str | None = None
+        self._text = ""
+        self.setSortRole(SORT_ROLE)
+
+    def set_status(self, status: str | None) -> None:
+        self._change("_status", status or None)
+
+    def set_text(self, text: str) -> None:
+        self._change("_text", text.strip().lower())
+
+    def _change(self, attr: str, value) -> None:
+        begin = getattr(self, "beginFilterChange", None)  # Qt >= 6.9
+        if begin is not None:
+            begin()
+        setattr(self, attr, value)
+        if begin is not None:
+            self.endFilterChange(QSortFilterProxyModel.Direction.Rows)
+        else:
+            self.invalidateRowsFilter()
+
+    def filterAcceptsRow(self, source_row: int, source_parent: Index) -> bool:
+        f = self.sourceModel().row_at(source_row)
+        if f is None:
+            return False
+        if self._status and f.status != self._status:
+            return False
+        if self._text and self._text not in f.path.lower() and self._text not in (f.reason or "").lower():
+            return False
+        return True

@@ -1,0 +1,122 @@
+"""A folder full of bad files beside good ones: each bad file gets a clear status, every good file is found."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from conftest import run
+from desktop_search.search import SearchService
+from fixtures_bad_files import (
+    make_binary_file,
+    make_blank_pdf,
+    make_bytes_named_file,
+    make_corrupt_pdf,
+    make_docx,
+    make_encrypted_pdf,
+    make_sparse_file,
+    make_text_pdf,
+)
+
+GOOD = {
+    "good-plain.txt": "aardvark burrows at night",
+    "good-notes.md": "# Notes\n\nbadger setts are underground",
+    "sub/good-code.py": "def capybara():\n    return 'largest rodent'\n",
+}
+
+
+def _build(root):
+    for rel, text in GOOD.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text)
+    (root / "empty.txt").write_text("")
+    make_binary_file(root / "binary.txt")
+    make_corrupt_pdf(root / "corrupt.pdf")
+    make_encrypted_pdf(root / "encrypted.pdf", user_password="secret")
+    make_blank_pdf(root / "scanned.pdf")
+    make_text_pdf(root / "good-paper.pdf", ["dromedary caravans cross deserts"])
+    make_docx(root / "good-report.docx")
+    (root / "notazip.docx").write_bytes(b"this is not a zip archive")
+    make_sparse_file(root / "huge.txt", 200 * 1024 * 1024)
+    (root / "latin1.txt").write_bytes("Le garçon mangea une crème brûlée à l'hôtel élégant".encode("latin-1"))
+    (root / "utf16.txt").write_text("echidna spines and platypus venom", encoding="utf-16")
+    (root / "sjis.txt").write_bytes(("東京の天気は晴れです。" * 20).encode("shift_jis"))
+    make_bytes_named_file(root, b"caf\xe9-menu.txt", b"espresso macchiato cortado")
+    (root / ("n" * 240 + ".txt")).write_text("longname flamingo")
+    loop = root / "loop"
+    loop.mkdir()
+    os.symlink(root, loop / "back")  # a symlink loop
+    return root
+
+
+@pytest.mark.parametrize("follow", [False, True])
+def test_bad_files_get_status_good_files_are_found(tmp_path, fake_encoder, follow):
+    from desktop_search.config import IndexSettings
+
+    root = _build(tmp_path / "docs")
+    settings = IndexSettings(follow_symlinks=follow, max_file_bytes=50_000_000)
+    with SearchService(tmp_path / "store", encoder=fake_encoder, settings=settings) as svc:
+        last = run(svc.index([root]))
+        assert last.phase == "done"
+        by_name = {d.name: d for d in svc.files()}
+        expect = {
+            "empty.txt": ("skipped", "empty"),
+            "binary.txt": ("skipped", "binary"),
+            "corrupt.pdf": ("failed", "PDF"),
+            "encrypted.pdf": ("failed", "encrypted"),
+            "scanned.pdf": ("skipped", "no text layer"),
+            "notazip.docx": ("failed", "DOCX"),
+            "huge.txt": ("skipped", "too large"),
+        }
+        for name, (status, words) in expect.items():
+            d = by_name[name]
+            assert d.status == status, (name, d.status, d.reason)
+            assert words.lower() in (d.reason or "").lower(), (name, d.reason)
+        for q, name in [("aardvark", "good-plain.txt"), ("badger", "good-notes.md"), ("capybara", "good-code.py"),
+                        ("dromedary", "good-paper.pdf"), ("crème brûlée", "latin1.txt"), ("platypus", "utf16.txt"),
+                        ("東京の天気", "sjis.txt"), ("macchiato", "caf\ufffd-menu.txt"), ("flamingo", "n" * 240 + ".txt")]:
+            for r in ("bm25", "hybrid"):
+                hits = svc.search(q, r, k=3)
+                assert hits and hits[0].name == name, (q, r, [h.name for h in hits])
+        assert svc.search("report", "bm25") or by_name["good-report.docx"].status == "indexed"
+        # nothing indexed twice through the loop
+        paths = [d.path for d in svc.files()]
+        assert len(paths) == len(set(paths))
+        # a second run reads nothing again, failed files included
+        assert run(svc.index()).stats["to_read"] == 0
+        # retry failed re-reads only the failed ones
+        again = run(svc.index(retry_failed=True))
+        assert again.stats["to_read"] == sum(1 for d in svc.files() if d.status == "failed")
+
+
+def test_folder_vanishing_during_indexing(tmp_path, fake_encoder, monkeypatch):
+    import shutil
+
+    from desktop_search.documents import worker
+
+    root = tmp_path / "docs"
+    (root / "a").mkdir(parents=True)
+    (root / "b").mkdir()
+    for i in range(5):
+        (root / "a" / f"a{i}.txt").write_text(f"alpha file {i}")
+        (root / "b" / f"b{i}.txt").write_text(f"beta file {i}")
+    orig = worker.ExtractorPool.extract
+
+    def vanish_then_extract(self, path):
+        if os.path.isdir(root / "b"):
+            shutil.rmtree(root / "b")  # the folder disappears after the listing
+        return orig(self, path)
+
+    monkeypatch.setattr(worker.ExtractorPool, "extract", vanish_then_extract)
+    with SearchService(tmp_path / "store", encoder=fake_encoder) as svc:
+        last = run(svc.index([root]))
+        assert last.phase == "done"
+        st = {d.name: d for d in svc.files()}
+        assert all(st[f"a{i}.txt"].status == "indexed" for i in range(5))
+        assert all(st[f"b{i}.txt"].status == "failed" and "vanish" in st[f"b{i}.txt"].reason for i in range(5))
+        assert svc.search("alpha", "bm25", k=10)
+        monkeypatch.setattr(worker.ExtractorPool, "extract", orig)
+        run(svc.index())  # the next run forgets the vanished files
+        assert not any(d.name.startswith("b") for d in svc.files())
