@@ -67,9 +67,9 @@ def main() -> None:
         build_s = time.perf_counter() - t
 
         qtexts = list(queries.values())
-        enc.encode(["warm up"])
+        enc.encode_query("warm up")
         qv = []
-        enc_ms = time_calls(lambda q: qv.append(enc.encode([q])[0]), qtexts)
+        enc_ms = time_calls(lambda q: qv.append(enc.encode_query(q)), qtexts)
         qv = np.stack(qv)
         found = []
         hnsw_ms = time_calls(lambda v: found.append([c for c, _ in vi.search(v, 50)]), qv)

@@ -280,7 +280,7 @@ class SearchService:
         vi = self.vector_index(encoder)
         if len(vi.open()) == 0:
             return []
-        qv = encoder.encode([query])[0]
+        qv = encoder.encode_query(query)
         allowed_chunks = None
         if allowed is not None:
             allowed_chunks = set()

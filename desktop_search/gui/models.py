@@ -200,7 +200,7 @@ class PairRow(NamedTuple):
 class PairsModel(_TableModel):
     """Agreement figures of each pair of compared retrievers."""
 
-    HEADERS = ("Pair", "Overlap@k", "Jaccard", "Kendall τ", "Only first", "Only second")
+    HEADERS = ("Pair", "Overlap@k", "Jaccard", "Kendall τ", "Only 1st", "Only 2nd")
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self._rows)):
@@ -209,7 +209,7 @@ class PairsModel(_TableModel):
         c = index.column()
         if role == Qt.ItemDataRole.DisplayRole:
             tau = "n/a" if p.tau is None else f"{p.tau:+.2f}"
-            return (f"{retriever_label(p.first)} vs {retriever_label(p.second)}", f"{p.overlap:.2f}",
+            return (f"{retriever_label(p.first)} / {retriever_label(p.second)}", f"{p.overlap:.2f}",
                     f"{p.jaccard:.2f}", tau, str(p.only_first), str(p.only_second))[c]
         if role == SORT_ROLE:
             return (p.first + p.second, p.overlap, p.jaccard, -2.0 if p.tau is None else p.tau, p.only_first,

@@ -1,0 +1,373 @@
+"""The Compare tab: one query through two or three retrievers, columns aligned by rank, agreement figures."""
+
+from __future__ import annotations
+
+import time
+
+from PySide6.QtCore import QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPalette
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListView,
+                               QPushButton, QSpinBox, QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
+
+from ..retrievers.types import RETRIEVERS, Hit
+from .charts import AgreementChart, RankPlot
+from .delegates import CompareDelegate
+from .highlight import series_colors
+from .models import HIT_ROLE, ROW_ROLE, SORT_ROLE, CompareColumnModel, PairRow, PairsModel, retriever_label
+from .preview import PreviewPane
+from .search_tab import DEBOUNCE_MS, hits_context_menu
+
+
+def pair_rows(result: dict) -> list[PairRow]:
+    """PairRows from SearchService.compare()'s "pairs" and "columns"."""
+    cols: dict[str, list[Hit]] = result["columns"]
+    out = []
+    for key, a in result["pairs"].items():
+        first, second = key.split("|", 1)
+        rb = {h.doc_id: h.rank for h in cols.get(second, [])}
+        shared = tuple((h.rank, rb[h.doc_id]) for h in cols.get(first, []) if h.doc_id in rb)
+        out.append(PairRow(first, second, float(a["overlap_at_k"]), float(a["jaccard"]), a["kendall_tau"],
+                           len(a["only_first"]), len(a["only_second"]), shared))
+    return out
+
+
+class CompareColumn(QFrame):
+    """One retriever's ranking: a header, the list, and what only this retriever found."""
+
+    def __init__(self, tab: "CompareTab", name: str):
+        super().__init__()
+        self.tab = tab
+        self.name = name
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.setSpacing(4)
+        self.header = QLabel()
+        f = self.header.font()
+        f.setBold(True)
+        self.header.setFont(f)
+        lay.addWidget(self.header)
+        self.model = CompareColumnModel(name, self)
+        self.view = QListView()
+        self.view.setModel(self.model)
+        self.view.setItemDelegate(CompareDelegate(tab, self.view))
+        self.view.setMouseTracking(True)
+        self.view.setUniformItemSizes(True)
+        self.view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.view.setAlternatingRowColors(True)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.view.entered.connect(self._on_view_entered)
+        self.view.viewport().installEventFilter(self)
+        self.view.clicked.connect(self._on_view_clicked)
+        self.view.activated.connect(self._on_view_clicked)
+        self.view.doubleClicked.connect(self._on_view_double_clicked)
+        self.view.customContextMenuRequested.connect(self._on_view_context_menu_requested)
+        self.view.selectionModel().currentChanged.connect(self._on_view_current_changed)
+        lay.addWidget(self.view, 1)
+        self.footer = QLabel()
+        self.footer.setWordWrap(True)
+        self.footer.setTextFormat(Qt.TextFormat.PlainText)
+        self.footer.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.footer.setAlignment(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignTop)
+        self.footer.setMinimumHeight(self.footer.fontMetrics().lineSpacing() * 2 + 2)  # lists end level
+        lay.addWidget(self.footer)
+        self.set_hits([], {})
+
+    def set_hits(self, hits: list[Hit], columns: dict[str, list[Hit]]) -> None:
+        self.model.set_hits(hits, columns)
+        label = retriever_label(self.name)
+        col = self.tab.column_color(self.name)
+        self.header.setText(f"<span style='color:{col.name()}'>&#9632;</span> {label} · {len(hits)} "
+                            f"result{'s' if len(hits) != 1 else ''}")
+        only = self.model.only_here()
+        if not hits:
+            self.footer.setText("No results." if columns else "")
+        elif len(columns) < 2:
+            self.footer.setText("")
+        elif not only:
+            self.footer.setText(f"Only {label} found: none; every file here is in another column too.")
+        else:
+            names = ", ".join(h.name for h in only[:4]) + ("…" if len(only) > 4 else "")
+            self.footer.setText(f"Only {label} found {len(only)}: {names}")
+
+    def _on_view_entered(self, index: QModelIndex) -> None:
+        hit = index.data(HIT_ROLE)
+        self.tab.set_hover(hit.doc_id if hit else None)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.Leave:
+            self.tab.set_hover(None)
+        return super().eventFilter(obj, event)
+
+    def _on_view_clicked(self, index: QModelIndex) -> None:
+        hit = index.data(HIT_ROLE)
+        if hit is not None:
+            self.tab.show_preview(hit)
+
+    def _on_view_current_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        if current.isValid():
+            self._on_view_clicked(current)
+
+    def _on_view_double_clicked(self, index: QModelIndex) -> None:
+        hit = index.data(HIT_ROLE)
+        if hit is not None:
+            self.tab.ctx.open_path(hit.path)
+
+    def _on_view_context_menu_requested(self, pos) -> None:
+        idx = self.view.indexAt(pos)
+        hit = idx.data(HIT_ROLE) if idx.isValid() else None
+        if hit is not None:
+            hits_context_menu(self, self.tab.ctx, hit, self.view.viewport().mapToGlobal(pos))
+
+
+class CompareTab(QWidget):
+    """Columns of results per retriever; shared files are marked, and hovering one lights up its twins."""
+
+    compared = Signal(dict)  # SearchService.compare()'s result
+
+    def __init__(self, ctx, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self._seq = 0
+        self._pending = None
+        self._preview_seq = 0
+        self.hover_doc_id: int | None = None
+        self.result: dict | None = None
+        self.columns: dict[str, CompareColumn] = {}
+
+        lay = QVBoxLayout(self)
+        row = QHBoxLayout()
+        self.query = QLineEdit()
+        self.query.setPlaceholderText("Compare retrievers on a query")
+        self.query.setClearButtonEnabled(True)
+        f = self.query.font()
+        f.setPointSizeF(f.pointSizeF() * 1.2)
+        self.query.setFont(f)
+        self.query.setMinimumHeight(self.query.sizeHint().height() + 6)
+        self.query.textChanged.connect(self._on_query_text_changed)
+        self.query.returnPressed.connect(self.compare_now)
+        row.addWidget(self.query, 1)
+        self.buttons: dict[str, QToolButton] = {}
+        for name in RETRIEVERS:
+            b = QToolButton()
+            b.setText(retriever_label(name))
+            b.setCheckable(True)
+            b.setChecked(True)
+            b.setMinimumHeight(self.query.minimumHeight())
+            b.setMinimumWidth(64)
+            b.setToolTip(f"Include {retriever_label(name)} (pick two or three)")
+            b.toggled.connect(self._on_retriever_button_toggled)
+            self.buttons[name] = b
+            row.addWidget(b)
+        row.addWidget(QLabel("Top"))
+        self.k_spin = QSpinBox()
+        self.k_spin.setRange(3, 100)
+        self.k_spin.setValue(10)
+        self.k_spin.setToolTip("How many results per retriever (the k in overlap@k)")
+        self.k_spin.valueChanged.connect(self._on_query_text_changed)
+        row.addWidget(self.k_spin)
+        self.run_button = QPushButton("Compare")
+        self.run_button.setDefault(True)
+        self.run_button.clicked.connect(self.compare_now)
+        row.addWidget(self.run_button)
+        lay.addLayout(row)
+
+        self.columns_box = QWidget()
+        self.columns_layout = QHBoxLayout(self.columns_box)
+        self.columns_layout.setContentsMargins(0, 0, 0, 0)
+        self.hint = QLabel("Type a query to see the same search through BM25, Dense and Hybrid side by side. Files "
+                           "found by more than one retriever carry chips with their rank elsewhere (\u201cD 3\u201d: "
+                           "#3 in Dense); hover one to light up its twins.")
+        self.hint.setWordWrap(True)
+        self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+
+        right = QWidget()
+        rl = QVBoxLayout(right)
+        rl.setContentsMargins(0, 0, 0, 0)
+        self.pairs_model = PairsModel(self)
+        self.pairs_proxy = QSortFilterProxyModel(self)
+        self.pairs_proxy.setSourceModel(self.pairs_model)
+        self.pairs_proxy.setSortRole(SORT_ROLE)
+        self.pairs_view = QTableView()
+        self.pairs_view.setModel(self.pairs_proxy)
+        self.pairs_view.verticalHeader().hide()
+        self.pairs_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.pairs_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.pairs_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        ph = self.pairs_view.horizontalHeader()
+        ph.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        ph.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        self.pairs_view.verticalHeader().setDefaultSectionSize(self.pairs_view.fontMetrics().lineSpacing() + 6)
+        self.pairs_view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.pairs_view.setFixedHeight(ph.sizeHint().height() + 3 * (self.pairs_view.fontMetrics().lineSpacing() + 6) + 4)
+        self.pairs_view.selectionModel().currentRowChanged.connect(self._on_pairs_current_row_changed)
+        rl.addWidget(self.pairs_view)
+        self.chart = AgreementChart()
+        self.rank_plot = RankPlot()
+        rl.addWidget(self.chart, 1)
+        rl.addWidget(self.rank_plot, 1)
+
+        top = QWidget()
+        tl = QVBoxLayout(top)
+        tl.setContentsMargins(0, 0, 0, 0)
+        tl.addWidget(self.hint)
+        tl.addWidget(self.columns_box, 1)
+        self.h_split = QSplitter(Qt.Orientation.Horizontal)
+        self.h_split.addWidget(top)
+        self.h_split.addWidget(right)
+        self.h_split.setStretchFactor(0, 3)
+        self.h_split.setStretchFactor(1, 2)
+        self.h_split.setSizes([720, 460])
+        self.h_split.setChildrenCollapsible(False)
+        self.preview = PreviewPane()
+        self.preview.open_requested.connect(ctx.open_path)
+        self.preview.reveal_requested.connect(ctx.reveal_path)
+        self.v_split = QSplitter(Qt.Orientation.Vertical)
+        self.v_split.addWidget(self.h_split)
+        self.v_split.addWidget(self.preview)
+        self.v_split.setStretchFactor(0, 3)
+        self.v_split.setStretchFactor(1, 1)
+        self.v_split.setSizes([560, 160])
+        self.v_split.setChildrenCollapsible(False)
+        lay.addWidget(self.v_split, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(DEBOUNCE_MS * 2)
+        self.timer.timeout.connect(self.compare_now)
+        self._set_columns(self.selected_retrievers())
+
+    # -- choices --------------------------------------------------------------------------------
+    def selected_retrievers(self) -> list[str]:
+        return [n for n, b in self.buttons.items() if b.isChecked()]
+
+    def set_retrievers(self, names) -> None:
+        for n, b in self.buttons.items():
+            b.blockSignals(True)
+            b.setChecked(n in names)
+            b.blockSignals(False)
+        self._on_retriever_button_toggled(True)
+
+    def _on_retriever_button_toggled(self, checked: bool) -> None:
+        chosen = self.selected_retrievers()
+        if len(chosen) < 2:  # keep at least two: re-check the one just unchecked
+            b = self.sender()
+            if isinstance(b, QToolButton):
+                b.blockSignals(True)
+                b.setChecked(True)
+                b.blockSignals(False)
+            self.ctx.post_status("Compare needs at least two retrievers.", 3000)
+            return
+        self._set_columns(chosen)
+        if self.query.text().strip():
+            self.compare_now()
+
+    def column_color(self, name: str) -> QColor:
+        names = list(RETRIEVERS) + [n for n in self.columns if n not in RETRIEVERS]
+        cols = series_colors(self.palette(), max(3, len(names)))
+        return cols[names.index(name) % len(cols)] if name in names else cols[0]
+
+    def _set_columns(self, names: list[str]) -> None:
+        if list(self.columns) == names:
+            return
+        for c in self.columns.values():
+            self.columns_layout.removeWidget(c)
+            c.deleteLater()
+        self.columns = {}
+        for n in names:
+            c = CompareColumn(self, n)
+            self.columns[n] = c
+            self.columns_layout.addWidget(c, 1)
+
+    # -- running ------------------------------------------------------------------------------
+    def _on_query_text_changed(self, *_args) -> None:
+        if self.query.text().strip():
+            self.timer.start()
+        else:
+            self.timer.stop()
+
+    def compare_now(self) -> None:
+        self.timer.stop()
+        svc = self.ctx.service
+        query = self.query.text().strip()
+        if not query or svc is None:
+            return
+        names = self.selected_retrievers()
+        k = self.k_spin.value()
+        self._seq += 1
+        seq = self._seq
+        self.ctx.pool.take(self._pending)
+        self.ctx.model_use_started(names)
+
+        def run():
+            t = time.perf_counter()
+            res = svc.compare(query, names, k)
+            res["ms"] = (time.perf_counter() - t) * 1000.0
+            return res
+
+        self._pending = self.ctx.submit(run, on_result=lambda r: self._on_compare_result(seq, names, r),
+                                        on_error=lambda e: self._on_compare_error(names, e))
+
+    def _on_compare_error(self, names, exc) -> None:
+        self.ctx.model_use_finished(names, False)
+        self.ctx.handle_error(exc)
+
+    def _on_compare_result(self, seq: int, names: list[str], res: dict) -> None:
+        self.ctx.model_use_finished(names, True)
+        if seq != self._seq:
+            return
+        self.result = res
+        cols = res["columns"]
+        self._set_columns(list(cols))
+        for n, c in self.columns.items():
+            c.set_hits(list(cols.get(n, [])), cols)
+        self.hint.hide()
+        pairs = pair_rows(res)
+        self.pairs_model.set_rows(pairs)
+        self.chart.set_pairs(pairs, res["k"])
+        if pairs:
+            self.pairs_view.selectRow(0)
+        self.rank_plot.set_pair(pairs[0] if pairs else None, res["k"])
+        self.ctx.post_status(f"Compared {len(cols)} retrievers for “{res['query']}” in {res.get('ms', 0):.0f} ms", 5000)
+        self.compared.emit(res)
+
+    def _on_pairs_current_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        pr = current.data(ROW_ROLE) if current.isValid() else None
+        if pr is not None:
+            self.rank_plot.set_pair(pr, self.result["k"] if self.result else self.k_spin.value())
+
+    # -- hover twins and preview -------------------------------------------------------------
+    def set_hover(self, doc_id: int | None) -> None:
+        if doc_id == self.hover_doc_id:
+            return
+        self.hover_doc_id = doc_id
+        for c in self.columns.values():
+            c.view.viewport().update()
+
+    def twins_of(self, doc_id: int) -> dict[str, int]:
+        """Rows of a file in each column (for tests and keyboard users)."""
+        return {n: c.model.row_of(doc_id) for n, c in self.columns.items() if c.model.row_of(doc_id) >= 0}
+
+    def show_preview(self, hit: Hit) -> None:
+        svc = self.ctx.service
+        if svc is None:
+            return
+        self._preview_seq += 1
+        seq = self._preview_seq
+        self.preview.show_loading(hit)
+        query = self.result["query"] if self.result else self.query.text()
+
+        def done(pv):
+            if seq == self._preview_seq:
+                self.preview.show_preview(hit, pv)
+
+        self.ctx.submit(svc.preview, hit.doc_id, hit.chunk_id, query, on_result=done)
+
+    def refresh(self) -> None:
+        if self.result is not None and self.query.text().strip():
+            self.compare_now()
+
+    def focus_query(self) -> None:
+        self.query.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.query.selectAll()

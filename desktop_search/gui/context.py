@@ -1,0 +1,157 @@
+"""What every tab shares: the service, the worker pool, error reporting, model state, library snapshots."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+from PySide6.QtCore import QObject, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QGuiApplication
+
+from .errors import ErrorReporter, known_message
+from .models import FileRow, FolderRow
+from .workers import Worker, WorkerPool
+
+MODEL_RETRIEVERS = frozenset({"dense", "hybrid"})
+
+
+@dataclass(frozen=True)
+class LibrarySnapshot:
+    """The library as the Library tab, the filters and the status bar show it (built off the GUI thread)."""
+
+    folders: tuple[FolderRow, ...] = ()
+    files: tuple[FileRow, ...] = ()
+    counts: dict = field(default_factory=dict)
+    size_bytes: dict = field(default_factory=dict)
+    models: tuple[dict, ...] = ()
+    exts: tuple[tuple[str, int], ...] = ()  # (extension, indexed files), most common first
+    model_key: str = ""
+    data_dir: str = ""
+
+    @property
+    def model_vectors(self) -> int:
+        return next((m["vectors"] for m in self.models if m["key"] == self.model_key), 0)
+
+    @property
+    def total_bytes(self) -> int:
+        return int(sum(self.size_bytes.values()))
+
+
+def load_library_snapshot(svc) -> LibrarySnapshot:
+    """Worker-thread function: SearchService.status() and .files() as immutable rows."""
+    st = svc.status()
+    folders = tuple(FolderRow(f["id"], f["path"], f["files"], f["indexed"], f["skipped"], f["failed"], f["chunks"],
+                              bool(f["exists"])) for f in st["folders"])
+    docs = svc.files()
+    rows = [FileRow(d.path, d.name, d.ext, d.size, d.mtime_ns / 1e9, d.status, d.reason or "", d.id) for d in docs]
+    known = {d.path for d in docs}
+    for p in st.get("problems", ()):
+        if p["path"] not in known:  # unreadable folders and other scan problems have no document row
+            rows.append(FileRow(p["path"], os.path.basename(p["path"].rstrip("/\\")) or p["path"], "", 0, 0.0,
+                                p.get("status", "failed"), p.get("reason") or "", None))
+    exts: dict[str, int] = {}
+    for d in docs:
+        if d.status == "indexed" and d.ext:
+            exts[d.ext] = exts.get(d.ext, 0) + 1
+    try:
+        key = svc.encoder.key
+    except Exception:  # noqa: BLE001 - a model that cannot be described is reported when it is used
+        key = ""
+    return LibrarySnapshot(folders, tuple(rows), dict(st["counts"]), dict(st["size_bytes"]),
+                           tuple(st.get("models", ())), tuple(sorted(exts.items(), key=lambda x: (-x[1], x[0]))),
+                           key, st.get("data_dir", ""))
+
+
+class AppContext(QObject):
+    """Shared by the main window and its tabs."""
+
+    service_attached = Signal(object)
+    status_posted = Signal(str, int)  # message, timeout in ms (0: until replaced)
+    known_error_raised = Signal(str)
+    model_state_changed = Signal(str)  # "unloaded", "loading", "ready"
+    library_updated = Signal(object)  # LibrarySnapshot
+
+    def __init__(self, pool: WorkerPool, reporter: ErrorReporter, parent: QObject | None = None):
+        super().__init__(parent)
+        self.pool = pool
+        self.reporter = reporter
+        self.service = None
+        self.library = LibrarySnapshot()
+        self.model_state = "unloaded"
+
+    def attach(self, service) -> None:
+        self.service = service
+        enc = getattr(service, "_encoder", None)  # never touch `encoder.model`: that loads torch
+        if enc is not None and (not hasattr(type(enc), "model") or getattr(enc, "_model", None) is not None):
+            self.model_state = "ready"  # an injected or already loaded encoder needs no loading
+        self.service_attached.emit(service)
+
+    # -- work -------------------------------------------------------------------------------
+    def submit(self, fn: Callable, *args, on_result=None, on_error=None, on_finished=None, **kwargs) -> Worker:
+        return self.pool.submit(fn, *args, on_result=on_result, on_error=on_error or self.handle_error,
+                                on_finished=on_finished, **kwargs)
+
+    def handle_error(self, exc: BaseException) -> None:
+        msg = known_message(exc)
+        if msg is not None:
+            self.known_error_raised.emit(msg)
+        else:
+            self.reporter.show_bug(exc)
+
+    def post_status(self, message: str, timeout_ms: int = 0) -> None:
+        self.status_posted.emit(message, timeout_ms)
+
+    # -- the embedding model: loaded on the first dense search, in a worker -------------------
+    def needs_model(self, retrievers: Sequence[str]) -> bool:
+        return any(r.split(":")[0] in MODEL_RETRIEVERS for r in retrievers)
+
+    def model_use_started(self, retrievers: Sequence[str]) -> None:
+        if self.needs_model(retrievers) and self.model_state == "unloaded":
+            self._set_model_state("loading")
+
+    def model_use_finished(self, retrievers: Sequence[str], ok: bool) -> None:
+        if self.needs_model(retrievers) and self.model_state == "loading":
+            self._set_model_state("ready" if ok else "unloaded")
+
+    def warm_model(self) -> None:
+        """Load the embedding model and vector index in a worker now, so the first dense search is quick."""
+        svc = self.service
+        if svc is None or self.model_state != "unloaded":
+            return
+        self.model_use_started(["dense"])
+
+        def failed(exc: BaseException) -> None:
+            self.model_use_finished(["dense"], False)
+            self.handle_error(exc)
+
+        self.submit(svc.search, "warm up", "dense", 1,
+                    on_result=lambda _: self.model_use_finished(["dense"], True), on_error=failed)
+
+    def _set_model_state(self, state: str) -> None:
+        self.model_state = state
+        self.model_state_changed.emit(state)
+
+    def set_library(self, snap: LibrarySnapshot) -> None:
+        self.library = snap
+        self.library_updated.emit(snap)
+
+    # -- files ------------------------------------------------------------------------------
+    def open_path(self, path: str) -> None:
+        if not os.path.exists(path):
+            self.known_error_raised.emit(f"{path} no longer exists; it leaves the index on the next update.")
+            return
+        if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+            self.known_error_raised.emit(f"No application could open {path}.")
+
+    def reveal_path(self, path: str) -> None:
+        from .preview import reveal_in_file_manager
+
+        if not os.path.exists(os.path.dirname(path) or path):
+            self.known_error_raised.emit(f"The folder of {path} no longer exists.")
+            return
+        reveal_in_file_manager(path)
+
+    def copy_path(self, path: str) -> None:
+        QGuiApplication.clipboard().setText(path)
+        self.post_status(f"Copied {path}", 3000)

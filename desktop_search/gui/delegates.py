@@ -1,0 +1,144 @@
+"""Item delegates: snippets with highlighted matches, and compare rows with twin markers."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QModelIndex, QPointF, QRect, QRectF, QSize, Qt
+from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QTextOption
+from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+
+from .highlight import mix, snippet_document
+from .models import HIT_ROLE, TWINS_ROLE, retriever_label
+
+SNIPPET_LINES = 2
+
+
+class SnippetDelegate(QStyledItemDelegate):
+    """Paints Hit.snippet as rich text: matched words (Hit.spans) bold on a palette-derived tint."""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        hit = index.data(HIT_ROLE)
+        if hit is None:
+            return super().paint(painter, option, index)
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        rect = opt.rect.adjusted(3, 1, -3, -1)
+        doc = snippet_document(hit.snippet, hit.spans, opt.font, opt.palette, selected=selected, width=rect.width())
+        # show whole lines only: a half-cut third line looks broken
+        line = QFontMetrics(opt.font).lineSpacing()
+        lines = max(1, int((rect.height() - 2 * doc.documentMargin()) // line))
+        painter.save()
+        painter.translate(rect.topLeft())
+        clip = QRectF(0, 0, rect.width(), min(rect.height(), lines * line + doc.documentMargin() + 1))
+        painter.setClipRect(clip)
+        doc.drawContents(painter, clip)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        fm = QFontMetrics(option.font)
+        return QSize(320, fm.lineSpacing() * SNIPPET_LINES + 8)
+
+
+class CompareDelegate(QStyledItemDelegate):
+    """A compare row: rank, name, twin chips ("D 3": also #3 in Dense) or "only here", and the snippet.
+
+    `context` supplies `hover_doc_id` (the file under the mouse in any column) and `column_color(name)`.
+    """
+
+    def __init__(self, context, parent=None) -> None:
+        super().__init__(parent)
+        self.context = context
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        fm = QFontMetrics(option.font)
+        return QSize(120, fm.lineSpacing() * 2 + 12)
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        hit = index.data(HIT_ROLE)
+        if hit is None:
+            return super().paint(painter, option, index)
+        twins: dict = index.data(TWINS_ROLE) or {}
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        pal = opt.palette
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        hovered_twin = getattr(self.context, "hover_doc_id", None) == hit.doc_id
+        painter.save()
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        r = opt.rect
+        if selected:
+            painter.fillRect(r, pal.color(QPalette.ColorRole.Highlight))
+        elif hovered_twin:
+            painter.fillRect(r, mix(pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Highlight), 0.35))
+        elif opt.features & QStyleOptionViewItem.ViewItemFeature.Alternate:
+            painter.fillRect(r, pal.color(QPalette.ColorRole.AlternateBase))
+        fg = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        dim = mix(fg, pal.color(QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Base), 0.4)
+        fm = QFontMetrics(opt.font)
+        line = fm.lineSpacing()
+        x, y = r.left() + 6, r.top() + 5
+        # a stripe in the column's colour marks files other columns found too
+        if twins:
+            painter.fillRect(QRect(r.left(), r.top() + 2, 3, r.height() - 4), self.context.column_color(index.model().name))
+        # rank
+        painter.setPen(dim)
+        rank_w = fm.horizontalAdvance("100.")
+        painter.drawText(QRect(x, y, rank_w, line), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
+                         f"{hit.rank}.")
+        x += rank_w + 6
+        # chips on the right
+        small = QFont(opt.font)
+        small.setPointSizeF(max(6.0, opt.font.pointSizeF() * 0.85))
+        sfm = QFontMetrics(small)
+        chips = []
+        for name, rank in twins.items():
+            chips.append((f"{retriever_label(name)[:1]} {rank}", self.context.column_color(name), True,
+                          f"#{rank} in {retriever_label(name)}"))
+        if not twins:
+            chips.append(("only here", pal.color(QPalette.ColorRole.Mid), False, ""))
+        cx = r.right() - 4
+        painter.setFont(small)
+        for text, color, filled, _ in reversed(chips):
+            w = sfm.horizontalAdvance(text) + 10
+            chip = QRectF(cx - w, y + (line - sfm.height()) / 2 - 1, w, sfm.height() + 2)
+            if filled:
+                painter.setPen(Qt.PenStyle.NoPen)
+                painter.setBrush(color)
+                painter.drawRoundedRect(chip, 4, 4)
+                painter.setPen(_contrast(color, pal))
+            else:
+                painter.setPen(QPen(dim, 1))
+                painter.setBrush(Qt.BrushStyle.NoBrush)
+                painter.drawRoundedRect(chip, 4, 4)
+                painter.setPen(dim)
+            painter.drawText(chip, int(Qt.AlignmentFlag.AlignCenter), text)
+            cx -= w + 4
+        # name
+        bold = QFont(opt.font)
+        bold.setBold(True)
+        painter.setFont(bold)
+        painter.setPen(fg)
+        bfm = QFontMetrics(bold)
+        name_w = max(10, int(cx - x - 4))
+        painter.drawText(QRect(x, y, name_w, line), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
+                         bfm.elidedText(hit.name, Qt.TextElideMode.ElideMiddle, name_w))
+        # snippet on the second line, highlighted, clipped
+        doc = snippet_document(hit.snippet, hit.spans, opt.font, pal, selected=selected)
+        o = QTextOption(doc.defaultTextOption())
+        o.setWrapMode(QTextOption.WrapMode.NoWrap)
+        doc.setDefaultTextOption(o)
+        doc.setDocumentMargin(0)
+        painter.translate(QPointF(x, y + line + 1))
+        clip = QRectF(0, 0, r.right() - x - 4, line + 2)
+        painter.setClipRect(clip)
+        doc.drawContents(painter, clip)
+        painter.restore()
+
+
+def _contrast(c: QColor, pal: QPalette) -> QColor:
+    """The palette's text or base colour, whichever stands out more on `c`."""
+    a, b = pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.Base)
+    return a if abs(a.lightness() - c.lightness()) >= abs(b.lightness() - c.lightness()) else b

@@ -1,0 +1,431 @@
+"""The Search tab: query box (search as you type), retriever toggle, filters, results table and preview."""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime, timedelta
+
+from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
+from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QDateEdit, QHBoxLayout, QHeaderView,
+                               QLabel, QLineEdit, QMenu, QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
+
+from ..retrievers.types import RETRIEVERS, Hit
+from .delegates import SnippetDelegate
+from .models import HIT_ROLE, SORT_ROLE, ResultsModel, retriever_label
+from .preview import PreviewPane
+
+DEBOUNCE_MS = 250
+RESULTS_K = 50
+DATE_PRESETS = (("Any time", None), ("Past 24 hours", 1), ("Past week", 7), ("Past month", 31),
+                ("Past year", 365), ("Custom range…", "custom"))
+
+
+class PlaceholderTableView(QTableView):
+    """A table that paints a hint in its empty viewport."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.placeholder = ""
+
+    def set_placeholder(self, text: str) -> None:
+        self.placeholder = text
+        self.viewport().update()
+
+    def paintEvent(self, event) -> None:
+        super().paintEvent(event)
+        model = self.model()
+        if self.placeholder and (model is None or model.rowCount() == 0):
+            p = QPainter(self.viewport())
+            p.setPen(self.palette().color(QPalette.ColorRole.PlaceholderText))
+            r = self.viewport().rect().adjusted(24, 24, -24, -24)
+            p.drawText(r, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.placeholder)
+
+
+def hits_context_menu(parent: QWidget, ctx, hit: Hit, pos) -> None:
+    menu = QMenu(parent)
+    a_open = menu.addAction("Open")
+    a_open.setShortcut(QKeySequence(Qt.Key.Key_Return))
+    a_reveal = menu.addAction("Open containing folder")
+    menu.addSeparator()
+    a_copy = menu.addAction("Copy path")
+    a_copy.setShortcut(QKeySequence.StandardKey.Copy)
+    a_open.triggered.connect(lambda: ctx.open_path(hit.path))
+    a_reveal.triggered.connect(lambda: ctx.reveal_path(hit.path))
+    a_copy.triggered.connect(lambda: ctx.copy_path(hit.path))
+    menu.popup(pos)
+
+
+class SearchTab(QWidget):
+    """Search as you type (debounced); results arrive from a worker thread, newest query wins."""
+
+    results_shown = Signal(int)  # number of hits now in the table
+    retriever_changed = Signal(str)
+    preview_shown = Signal(object)  # the Hit
+
+    def __init__(self, ctx, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.ctx = ctx
+        self._seq = 0
+        self._pending = None  # the queued search worker, dropped if a newer query arrives first
+        self._preview_seq = 0
+        self._last_query = ""
+        self.last_hits: tuple[Hit, ...] = ()
+
+        lay = QVBoxLayout(self)
+        # query row
+        row = QHBoxLayout()
+        self.query = QLineEdit()
+        self.query.setPlaceholderText('Search your files: words, "exact phrases", +required, -excluded')
+        self.query.setClearButtonEnabled(True)
+        f = self.query.font()
+        f.setPointSizeF(f.pointSizeF() * 1.2)
+        self.query.setFont(f)
+        self.query.setMinimumHeight(self.query.sizeHint().height() + 6)
+        self.query.textChanged.connect(self._on_query_text_changed)
+        self.query.returnPressed.connect(self._on_query_return_pressed)
+        self.query.installEventFilter(self)
+        row.addWidget(self.query, 1)
+        self.retriever_group = QButtonGroup(self)
+        self.retriever_group.setExclusive(True)
+        self.retriever_buttons: dict[str, QToolButton] = {}
+        for i, name in enumerate(RETRIEVERS):
+            b = QToolButton()
+            b.setText(retriever_label(name))
+            b.setCheckable(True)
+            b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
+            b.setMinimumHeight(self.query.minimumHeight())
+            b.setMinimumWidth(64)
+            b.setToolTip({"bm25": "Keyword search: exact words and phrases (Ctrl+1)",
+                          "dense": "Meaning search with the embedding model (Ctrl+2)",
+                          "hybrid": "Keywords and meaning combined (Ctrl+3)"}[name])
+            self.retriever_group.addButton(b, i)
+            self.retriever_buttons[name] = b
+            row.addWidget(b)
+        self.retriever_buttons["bm25"].setChecked(True)
+        bold = self.retriever_buttons["bm25"].font()
+        bold.setBold(True)
+        self.retriever_buttons["bm25"].setFont(bold)
+        self.retriever_group.idToggled.connect(self._on_retriever_group_id_toggled)
+        lay.addLayout(row)
+
+        # filters row
+        frow = QHBoxLayout()
+        self.folder_combo = QComboBox()
+        self.folder_combo.setMinimumContentsLength(18)
+        self.folder_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.folder_combo.addItem("All folders", None)
+        self.type_combo = QComboBox()
+        self.type_combo.addItem("All types", None)
+        self.type_combo.setMinimumContentsLength(10)
+        self.date_combo = QComboBox()
+        for label, val in DATE_PRESETS:
+            self.date_combo.addItem(label, val)
+        self.date_from = QDateEdit(QDate.currentDate().addMonths(-1))
+        self.date_to = QDateEdit(QDate.currentDate())
+        for d in (self.date_from, self.date_to):
+            d.setCalendarPopup(True)
+            d.setDisplayFormat("yyyy-MM-dd")
+            d.hide()
+            d.dateChanged.connect(self._on_filter_changed)
+        self.date_dash = QLabel("to")
+        self.date_dash.hide()
+        for label, w in (("Folder", self.folder_combo), ("Type", self.type_combo), ("Modified", self.date_combo)):
+            lab = QLabel(label)
+            lab.setBuddy(w)
+            frow.addWidget(lab)
+            frow.addWidget(w)
+        frow.addWidget(self.date_from)
+        frow.addWidget(self.date_dash)
+        frow.addWidget(self.date_to)
+        frow.addStretch(1)
+        self.summary = QLabel()
+        self.summary.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        frow.addWidget(self.summary)
+        self.folder_combo.currentIndexChanged.connect(self._on_filter_changed)
+        self.type_combo.currentIndexChanged.connect(self._on_filter_changed)
+        self.date_combo.currentIndexChanged.connect(self._on_date_combo_changed)
+        lay.addLayout(frow)
+
+        # results and preview
+        self.model = ResultsModel(self)
+        self.proxy = QSortFilterProxyModel(self)
+        self.proxy.setSourceModel(self.model)
+        self.proxy.setSortRole(SORT_ROLE)
+        self.table = PlaceholderTableView()
+        self.table.setModel(self.proxy)
+        self.table.setSortingEnabled(True)
+        self.table.sortByColumn(ResultsModel.RANK, Qt.SortOrder.AscendingOrder)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setAlternatingRowColors(True)
+        self.table.setWordWrap(False)
+        self.table.setShowGrid(False)
+        self.table.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+        self.table.verticalHeader().hide()
+        self.snippet_delegate = SnippetDelegate(self.table)
+        self.table.setItemDelegateForColumn(ResultsModel.SNIPPET, self.snippet_delegate)
+        fm = self.table.fontMetrics()
+        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        self.table.verticalHeader().setDefaultSectionSize(fm.lineSpacing() * 2 + 10)
+        hh = self.table.horizontalHeader()
+        hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
+        hh.setSectionResizeMode(ResultsModel.SNIPPET, QHeaderView.ResizeMode.Stretch)
+        hh.resizeSection(ResultsModel.RANK, fm.horizontalAdvance("0000") + 8)
+        hh.resizeSection(ResultsModel.NAME, fm.horizontalAdvance("m") * 15)
+        hh.resizeSection(ResultsModel.FOLDER, fm.horizontalAdvance("m") * 14)
+        hh.resizeSection(ResultsModel.SCORE, fm.horizontalAdvance("0.0000") + 16)
+        hh.resizeSection(ResultsModel.MODIFIED, fm.horizontalAdvance("2000-00-00 00:00") + 16)
+        self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.table.customContextMenuRequested.connect(self._on_table_context_menu_requested)
+        self.table.doubleClicked.connect(self._on_table_double_clicked)
+        self.table.selectionModel().currentRowChanged.connect(self._on_table_current_row_changed)
+        self.table.installEventFilter(self)
+        self.table.set_placeholder("Type to search.\n\nDrop folders or files onto this window (or use File › Add "
+                                   "folder…) to add them to your library.")
+        self.preview = PreviewPane()
+        self.preview.open_requested.connect(ctx.open_path)
+        self.preview.reveal_requested.connect(ctx.reveal_path)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(self.preview)
+        self.splitter.setStretchFactor(0, 3)
+        self.splitter.setStretchFactor(1, 2)
+        self.splitter.setSizes([480, 300])
+        self.splitter.setChildrenCollapsible(False)
+        lay.addWidget(self.splitter, 1)
+
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(DEBOUNCE_MS)
+        self.timer.timeout.connect(self.search_now)
+        ctx.library_updated.connect(self._on_ctx_library_updated)
+
+        self.copy_action = QAction("Copy path", self.table)
+        self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.copy_action.triggered.connect(self._on_copy_action_triggered)
+        self.table.addAction(self.copy_action)
+
+    # -- retriever -------------------------------------------------------------------------
+    @property
+    def retriever(self) -> str:
+        return RETRIEVERS[max(0, self.retriever_group.checkedId())]
+
+    def set_retriever(self, name: str) -> None:
+        if name in self.retriever_buttons:
+            self.retriever_buttons[name].setChecked(True)
+
+    def _on_retriever_group_id_toggled(self, button_id: int, checked: bool) -> None:
+        b = self.retriever_group.button(button_id)
+        f = b.font()
+        f.setBold(checked)  # the checked state alone is faint in some styles and palettes
+        b.setFont(f)
+        if checked:
+            self.retriever_changed.emit(RETRIEVERS[button_id])
+            if self.query.text().strip():
+                self.search_now()
+            else:
+                self._update_placeholder()
+                if self.ctx.needs_model([RETRIEVERS[button_id]]):
+                    self.ctx.warm_model()  # load while the user types
+
+    # -- filters -----------------------------------------------------------------------------
+    def filters(self):
+        from ..search import Filters
+
+        folder = self.folder_combo.currentData()
+        ext = self.type_combo.currentData()
+        after = before = None
+        preset = self.date_combo.currentData()
+        if preset == "custom":
+            d0, d1 = self.date_from.date(), self.date_to.date()
+            after = datetime(d0.year(), d0.month(), d0.day()).timestamp()
+            before = (datetime(d1.year(), d1.month(), d1.day()) + timedelta(days=1)).timestamp() - 1e-3
+        elif preset:
+            after = time.time() - float(preset) * 86400
+        return Filters(folder=folder, exts=(ext,) if ext else (), modified_after=after, modified_before=before)
+
+    def _on_date_combo_changed(self) -> None:
+        custom = self.date_combo.currentData() == "custom"
+        for w in (self.date_from, self.date_dash, self.date_to):
+            w.setVisible(custom)
+        self._on_filter_changed()
+
+    def _on_filter_changed(self, *_args) -> None:
+        if self.query.text().strip():
+            self.search_now()
+
+    def _on_ctx_library_updated(self, snap) -> None:
+        """Refill the folder and type filters, keeping the current choices."""
+        self._refill(self.folder_combo, "All folders", [(f.path, f.path) for f in snap.folders])
+        self._refill(self.type_combo, "All types", [(f"{e} ({n:,})", e) for e, n in snap.exts])
+        self._update_placeholder()
+
+    @staticmethod
+    def _refill(combo: QComboBox, all_label: str, items: list[tuple[str, str]]) -> None:
+        cur = combo.currentData()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItem(all_label, None)
+        for label, data in items:
+            combo.addItem(label, data)
+        i = combo.findData(cur) if cur is not None else 0
+        combo.setCurrentIndex(max(0, i))
+        combo.blockSignals(False)
+        if cur is not None and i < 0:
+            combo.currentIndexChanged.emit(0)
+
+    # -- searching ---------------------------------------------------------------------------
+    def _on_query_text_changed(self, text: str) -> None:
+        if not text.strip():
+            self.timer.stop()
+            self._seq += 1  # late results of older queries are ignored
+            self.model.set_hits(())
+            self.last_hits = ()
+            self.summary.setText("")
+            self.preview.clear()
+            self._update_placeholder()
+            return
+        self.timer.start()
+
+    def _on_query_return_pressed(self) -> None:
+        self.timer.stop()
+        self.search_now()
+
+    def refresh(self) -> None:
+        """Run the current query again (the library changed)."""
+        if self.query.text().strip():
+            self.search_now(keep_selection=True)
+
+    def search_now(self, keep_selection: bool = False) -> None:
+        self.timer.stop()
+        svc = self.ctx.service
+        query = self.query.text().strip()
+        if not query or svc is None:
+            return
+        self._seq += 1
+        seq = self._seq
+        self.ctx.pool.take(self._pending)  # a queued older search never needs to run
+        retriever = self.retriever
+        filters = self.filters()
+        self.ctx.model_use_started([retriever])
+        selected = self.current_hit().doc_id if keep_selection and self.current_hit() else None
+
+        def run():
+            t = time.perf_counter()
+            hits = svc.search(query, retriever, RESULTS_K, filters)
+            return hits, (time.perf_counter() - t) * 1000.0
+
+        self._pending = self.ctx.submit(
+            run,
+            on_result=lambda r: self._on_search_result(seq, query, retriever, r, selected),
+            on_error=lambda e: self._on_search_error(seq, retriever, e),
+        )
+
+    def _on_search_result(self, seq: int, query: str, retriever: str, result, selected_doc) -> None:
+        self.ctx.model_use_finished([retriever], True)
+        if seq != self._seq:
+            return  # a newer query superseded this one
+        hits, ms = result
+        self._last_query = query
+        self.last_hits = tuple(hits)
+        self.model.set_hits(hits)
+        label = retriever_label(retriever)
+        n = len(hits)
+        more = "+" if n >= RESULTS_K else ""
+        self.summary.setText(f"{n}{more} file{'s' if n != 1 else ''} · {ms:.0f} ms · {label}")
+        self.ctx.post_status(f"{n}{more} results for “{query}” in {ms:.0f} ms ({label})", 5000)
+        self._update_placeholder(query)
+        row = 0
+        if selected_doc is not None:
+            row = next((i for i, h in enumerate(hits) if h.doc_id == selected_doc), 0)
+        if hits:
+            src = self.model.index(row, 0)
+            self.table.selectRow(self.proxy.mapFromSource(src).row())
+        else:
+            self.preview.clear("No results.")
+        self.results_shown.emit(n)
+
+    def _on_search_error(self, seq: int, retriever: str, exc: BaseException) -> None:
+        self.ctx.model_use_finished([retriever], False)
+        if seq == self._seq:
+            self.summary.setText("Search failed")
+        self.ctx.handle_error(exc)
+
+    def _update_placeholder(self, query: str = "") -> None:
+        snap = self.ctx.library
+        if not snap.folders:
+            text = ("Your library is empty.\n\nDrop folders or files onto this window, or use File › Add folder…, "
+                    "to index them. Searching works while indexing runs.")
+        elif not query:
+            text = "Type to search.\n\nEnter searches at once; Ctrl+1, Ctrl+2, Ctrl+3 switch between BM25, Dense and Hybrid."
+        elif self.retriever in ("dense", "hybrid") and snap.counts.get("chunks", 0) and snap.model_vectors == 0:
+            text = (f"No results for “{query}”.\n\nNo passages are embedded for this model yet; Dense search works "
+                    "once indexing has embedded them. BM25 (Ctrl+1) works already.")
+        else:
+            text = f"No results for “{query}”.\n\nTry other words, another retriever, or fewer filters."
+        self.table.set_placeholder(text)
+
+    # -- results -------------------------------------------------------------------------------
+    def current_hit(self) -> Hit | None:
+        idx = self.table.currentIndex()
+        return idx.data(HIT_ROLE) if idx.isValid() else None
+
+    def _on_table_current_row_changed(self, current: QModelIndex, previous: QModelIndex) -> None:
+        hit = current.data(HIT_ROLE) if current.isValid() else None
+        if hit is None:
+            return
+        self.show_preview(hit)
+
+    def show_preview(self, hit: Hit) -> None:
+        svc = self.ctx.service
+        if svc is None:
+            return
+        self._preview_seq += 1
+        seq = self._preview_seq
+        query = self._last_query or self.query.text()
+        self.preview.show_loading(hit)
+        self.ctx.submit(svc.preview, hit.doc_id, hit.chunk_id, query,
+                        on_result=lambda pv: self._on_preview_result(seq, hit, pv))
+
+    def _on_preview_result(self, seq: int, hit: Hit, pv: dict) -> None:
+        if seq == self._preview_seq:
+            self.preview.show_preview(hit, pv)
+            self.preview_shown.emit(hit)
+
+    def _on_table_double_clicked(self, index: QModelIndex) -> None:
+        hit = index.data(HIT_ROLE)
+        if hit is not None:
+            self.ctx.open_path(hit.path)
+
+    def _on_table_context_menu_requested(self, pos) -> None:
+        idx = self.table.indexAt(pos)
+        hit = idx.data(HIT_ROLE) if idx.isValid() else None
+        if hit is not None:
+            hits_context_menu(self, self.ctx, hit, self.table.viewport().mapToGlobal(pos))
+
+    def _on_copy_action_triggered(self) -> None:
+        hit = self.current_hit()
+        if hit is not None:
+            self.ctx.copy_path(hit.path)
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:
+        if event.type() == QEvent.Type.KeyPress:
+            key = event.key()
+            if obj is self.table and key in (Qt.Key.Key_Return, Qt.Key.Key_Enter):
+                hit = self.current_hit()
+                if hit is not None:
+                    self.ctx.open_path(hit.path)
+                    return True
+            if obj is self.query and key == Qt.Key.Key_Down and self.model.rowCount():
+                self.table.setFocus()
+                if not self.table.currentIndex().isValid():
+                    self.table.selectRow(0)
+                return True
+        return super().eventFilter(obj, event)
+
+    def focus_query(self) -> None:
+        self.query.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.query.selectAll()
