@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import zlib
+from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -145,3 +146,32 @@ def test_real_tokenizer_gives_ids_without_special_tokens() -> None:
     ids = tokenize_texts(tok, ["hello world", "the quick brown fox"])
     assert ids[0] == tok.convert_tokens_to_ids(["hello", "world"])
     assert tok.cls_token_id not in ids[1] and tok.sep_token_id not in ids[1]
+
+
+def test_training_package_is_standalone() -> None:
+    """No Qt and nothing from desktop_search anywhere in training/ (it runs as a child process)."""
+    import ast
+
+    root = Path(__file__).resolve().parents[1] / "training"
+    for path in sorted(root.glob("*.py")):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0:
+                names = [node.module or ""]
+            for name in names:
+                top = name.split(".")[0]
+                assert top not in {"PySide6", "PyQt5", "PyQt6", "desktop_search"}, f"{path.name} imports {name}"
+
+
+def test_importing_the_package_is_light() -> None:
+    """`import training` must not pull in torch (the GUI imports it lazily)."""
+    import subprocess
+    import sys
+
+    code = "import sys, training; assert 'torch' not in sys.modules; print(training.__all__[:1])"
+    root = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr

@@ -10,14 +10,16 @@ CONFIG.json:
       "titles_file": "titles.json",            # optional: {"group": "title"} or jsonl of {"group","title"}
       "select_alpha": true,                     # optional: choose alpha on pseudo-queries (else config's alpha)
       "alpha_candidates": [0.0, 0.3, 0.5, 0.7], # optional
-      "activate": false                         # optional: make the new version active
+      "activate": false,                        # optional: make the new version active
+      "stop_file": "/path/STOP"                 # optional: cancel when this file appears (works on Windows too)
     }
 
 Events (one JSON object per line, flushed): start, train_start, resumed, step,
 checkpoint, alpha_metrics, selected_alpha, done | cancelled | error.
 "done" has "version" and "path"; both are null (with "kept_base": true) when
 selection found no gain over the base model, in which case no version is made.
-Exit codes: 0 done, 1 error, 2 bad usage, 3 cancelled (SIGTERM / SIGINT).
+Exit codes: 0 done, 1 error, 2 bad usage, 3 cancelled (SIGTERM / SIGINT / stop_file);
+a cancelled run leaves a checkpoint in work_dir, and the same CONFIG.json resumes it.
 """
 
 from __future__ import annotations
@@ -137,8 +139,7 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
         if key not in spec:
             raise ValueError(f"config is missing {key!r}")
 
-    import torch  # noqa: F401  (heavy imports only after the arguments are known to be sane)
-
+    # heavy imports (torch, transformers) only once the arguments look sane
     from .selection import build_pseudo_queries, choose_alpha
     from .trainer import TrainConfig, TrainingCancelled, defaults_for, load_trained_state, resolve_device, train
     from .versions import VersionStore
@@ -151,6 +152,12 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
     base_model = str(spec["base_model"])
     work_dir = Path(spec["work_dir"])
     select = bool(spec.get("select_alpha", True))
+    stop_file = Path(spec["stop_file"]) if spec.get("stop_file") else None
+
+    def should_stop() -> bool:
+        if not stop.is_set() and stop_file is not None and stop_file.exists():
+            stop.set()
+        return stop.is_set()
 
     emit(
         {
@@ -168,7 +175,7 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
         emit(_clean(event))
 
     try:
-        model_dir = train(config, passages, base_model, work_dir, progress, stop.is_set)
+        model_dir = train(config, passages, base_model, work_dir, progress, should_stop)
         alpha = config.interpolation_alpha
         metrics: dict[str, Any] = {}
         if select:
@@ -180,7 +187,7 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
                 spec.get("alpha_candidates", (0.0, 0.3, 0.5, 0.7)),
                 device=resolve_device(config.device),
                 seed=config.seed,
-                should_stop=stop.is_set,
+                should_stop=should_stop,
                 progress=progress,
             )
             alpha = selection.alpha

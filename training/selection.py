@@ -199,8 +199,9 @@ def retrieval_metrics(
         if g not in gidx:
             continue
         target = group_scores[qi, gidx[g]]
-        # rank = 1 + number of files scoring strictly higher (ties favour the relevant file)
-        rank = 1 + int(np.sum(group_scores[qi] > target))
+        # pessimistic ties: every other file scoring >= the relevant one ranks above it,
+        # so a collapsed model (all scores equal) does not look perfect
+        rank = int(np.sum(group_scores[qi] >= target))
         if rank <= k:
             mrr += 1.0 / rank
             ndcg += 1.0 / math.log2(rank + 1)

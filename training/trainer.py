@@ -11,7 +11,7 @@ import shutil
 import time
 import uuid
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -40,6 +40,7 @@ Progress = Callable[[dict], None]
 ShouldStop = Callable[[], bool]
 
 CHECKPOINT_FORMAT = 1
+_ENCODE_CHUNK_CPU = 40  # sequences per forward pass on CPU
 
 # Settings that do not change what training computes: a checkpoint made under
 # different values of these is still resumable.
@@ -174,19 +175,24 @@ def resolve_precision(precision: str, device: str) -> str:
 def defaults_for(device: str = "auto", n_passages: int = 5000) -> TrainConfig:
     """Sensible settings for a device and corpus size.
 
-    GPU: 128 units x 4 positives, 600 steps, crops <= 128 tokens (the measured
-    reference: about 35 s on an H100). CPU: 16 units x 4 positives, crops <= 64
-    tokens, steps scaled with the corpus (about 3 passes over it) between 60 and
-    200 -- at the measured ~3-4 s per step on 2 cores this keeps a 5,000-document
-    corpus around 10-13 minutes of training.
+    GPU: 128 units x 4 positives, crops <= 128 tokens, 600 steps from about
+    5,000 passages up (the measured reference: about 35 s on an H100), fewer
+    (>= 100) on small corpora.
+
+    CPU: 32 units x 4 positives, crops <= 64 tokens (the CPU-sized setting
+    measured in TRAINING.md), about three passes over the corpus, between 50 and
+    180 steps. One step took 3.7-5 s on a lightly loaded 2-core machine (fp32;
+    16 x 4 took about 2.4 s), so a 5,000-passage corpus trains in about 11-15
+    minutes; alpha selection adds about 1.5 minutes (1,000 passages x 4 weights
+    at ~45 passages/s).
     """
     dev = resolve_device(device)
     n = max(int(n_passages), 0)
     if dev.startswith("cuda"):
-        steps = int(min(600, max(100, math.ceil(3 * n / 128))))
+        steps = int(min(600, max(100, math.ceil(16 * n / 128))))  # ~16 passes, at most 600 steps
         return TrainConfig(steps=steps, batch_size=128, max_crop_tokens=128, device=dev, checkpoint_every=100)
-    batch = 16
-    steps = int(min(200, max(60, math.ceil(3 * n / batch))))
+    batch = 32
+    steps = int(min(180, max(50, math.ceil(3 * n / batch))))
     return TrainConfig(steps=steps, batch_size=batch, max_crop_tokens=64, device=dev, checkpoint_every=25)
 
 
@@ -387,6 +393,12 @@ def train(
     passages = [(str(g), str(t)) for g, t in passages]
     meta = _meta(config, base_model, passages_fingerprint(passages))
 
+    for stale in work_dir.glob(".*.tmp-*"):  # left by a crash in the middle of a save
+        if stale.is_dir():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+
     model = load_model(base_model, device)
     base_state = _cpu_state(model)
 
@@ -463,10 +475,22 @@ def _train_loop(
         },
     )
 
+    # Crops vary a lot in length (ratio 0.1-0.5): on CPU, encoding them in a few
+    # length-sorted chunks avoids most of the padding. The result is the same.
+    chunk = _ENCODE_CHUNK_CPU if device == "cpu" else 1 << 30
+
     def encode(m: SentenceTransformer, crops: list[list[int]]) -> torch.Tensor:
-        feats = collate(crops, device=device, **ids)
-        with _autocast(device, precision):
-            return m(feats)["sentence_embedding"]  # [N, D]
+        order = sorted(range(len(crops)), key=lambda i: len(crops[i]))
+        parts = []
+        for start in range(0, len(order), chunk):
+            idx = order[start : start + chunk]
+            feats = collate([crops[i] for i in idx], device=device, **ids)
+            with _autocast(device, precision):
+                parts.append(m(feats)["sentence_embedding"])  # [chunk, D]
+        sorted_emb = torch.cat(parts, dim=0)  # [N, D] in length order
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order, dtype=torch.long)] = torch.arange(len(order))
+        return sorted_emb[inverse.to(sorted_emb.device)]  # [N, D] in input order
 
     t0 = time.monotonic()
     done_here = 0
