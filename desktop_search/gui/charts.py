@@ -16,7 +16,7 @@ class _Chart(QWidget):
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
-        self.setMinimumSize(220, 170)
+        self.setMinimumSize(200, 110)
 
     def sizeHint(self) -> QSize:
         return QSize(320, 220)

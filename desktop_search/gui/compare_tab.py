@@ -329,6 +329,12 @@ class CompareTab(QWidget):
         if pairs:
             self.pairs_view.selectRow(0)
         self.rank_plot.set_pair(pairs[0] if pairs else None, res["k"])
+        first = next((hs[0] for hs in cols.values() if hs), None)
+        if first is not None and (self.preview.hit is None or self.preview.hit.doc_id not in
+                                  {h.doc_id for hs in cols.values() for h in hs}):
+            self.show_preview(first)  # something useful below until the user picks a result
+        elif first is None:
+            self.preview.clear("No results.")
         self.ctx.post_status(f"Compared {len(cols)} retrievers for “{res['query']}” in {res.get('ms', 0):.0f} ms", 5000)
         self.compared.emit(res)
 

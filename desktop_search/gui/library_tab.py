@@ -10,7 +10,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeade
 from .context import LibrarySnapshot
 from .models import ROW_ROLE, SORT_ROLE, FilesFilter, FilesModel, FoldersModel, format_size
 
-STATUSES = (("All files", None), ("Indexed", "indexed"), ("Skipped", "skipped"), ("Failed", "failed"),
+STATUSES = (("All files", ""), ("Indexed", "indexed"), ("Skipped", "skipped"), ("Failed", "failed"),
             ("Pending", "pending"))
 
 
@@ -85,6 +85,7 @@ class LibraryTab(QWidget):
         frow = QHBoxLayout()
         frow.addWidget(QLabel("Files"))
         self.status_combo = QComboBox()
+        self.status_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         for label, st in STATUSES:
             self.status_combo.addItem(label, st)
         self.status_combo.currentIndexChanged.connect(self._on_status_combo_changed)
@@ -107,7 +108,7 @@ class LibraryTab(QWidget):
         fh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         fm = self.files_view.fontMetrics()
         em = fm.horizontalAdvance("m")
-        for col, w in ((FilesModel.NAME, 18), (FilesModel.STATUS, 6), (FilesModel.REASON, 24), (FilesModel.TYPE, 4),
+        for col, w in ((FilesModel.NAME, 18), (FilesModel.STATUS, 7), (FilesModel.REASON, 24), (FilesModel.TYPE, 4),
                        (FilesModel.SIZE, 6), (FilesModel.MODIFIED, 10)):
             fh.resizeSection(col, em * w)
         fh.setStretchLastSection(True)
@@ -151,12 +152,12 @@ class LibraryTab(QWidget):
         self.models_label.setText(" · ".join(models) if models else "No embeddings yet")
         self.models_label.setToolTip(f"Index stored in {snap.data_dir}" if snap.data_dir else "")
         for i, (label, st) in enumerate(STATUSES):
-            n = len(snap.files) if st is None else sum(1 for f in snap.files if f.status == st)
+            n = len(snap.files) if not st else sum(1 for f in snap.files if f.status == st)
             self.status_combo.setItemText(i, f"{label} ({n:,})")
         if cur is not None:
-            for r in range(self.folders_proxy.rowCount()):
-                if self.folders_proxy.index(r, 0).data(ROW_ROLE).path == cur:
-                    self.folders_view.selectRow(r)
+            self.select_folder(cur)
+        if self.selected_folder() is None and self.folders_proxy.rowCount():
+            self.folders_view.selectRow(0)
         self._update_files_count()
         self._update_buttons()
 
@@ -172,7 +173,7 @@ class LibraryTab(QWidget):
                 return
 
     def set_status_filter(self, status: str | None) -> None:
-        i = next((i for i, (_, st) in enumerate(STATUSES) if st == status), 0)
+        i = next((i for i, (_, st) in enumerate(STATUSES) if st == (status or "")), 0)
         self.status_combo.setCurrentIndex(i)
 
     def visible_files(self):

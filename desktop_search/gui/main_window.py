@@ -170,6 +170,7 @@ class MainWindow(QMainWindow):
     library_refreshed = Signal(object)  # LibrarySnapshot
     indexing_finished = Signal(object)  # IndexOutcome
     folder_removed = Signal(str)
+    folder_watched = Signal(str)
 
     def __init__(self, service=None, *, model: str | None = None, settings: QSettings | None = None,
                  runner: IndexRunner | None = None, resume_on_start: bool = True, watch: bool = True,
@@ -306,6 +307,7 @@ class MainWindow(QMainWindow):
 
             self.watcher = FolderWatcher(self.watch_debounce_ms, ignore=(str(service.data_dir),), parent=self)
             self.watcher.changed.connect(self._on_watcher_changed)
+            self.watcher.watch_started.connect(self.folder_watched)
         self.statusBar().showMessage("Ready", 3000)
         self.refresh_library()
         if self.ctx.needs_model([self.search_tab.retriever]):
@@ -354,10 +356,18 @@ class MainWindow(QMainWindow):
         s.sync()
 
     def saved_folders(self) -> list[str]:
+        """The library's folders as of the last refresh (kept in QSettings with the window state)."""
         return _as_list(self.settings.value("library/folders"))
 
     def _save_folders(self, folders) -> None:
         self.settings.setValue("library/folders", sorted(set(folders)))
+
+    def pending_adds(self) -> list[str]:
+        """Folders the user added that the store has not registered yet (a crash in between re-adds them)."""
+        return _as_list(self.settings.value("library/pending"))
+
+    def _set_pending_adds(self, paths) -> None:
+        self.settings.setValue("library/pending", sorted(set(paths)))
 
     # -- showing ----------------------------------------------------------------------------------
     def showEvent(self, event) -> None:
@@ -448,7 +458,7 @@ class MainWindow(QMainWindow):
             ok.append(ap)
         if not ok:
             return False
-        self._save_folders(self.saved_folders() + ok)
+        self._set_pending_adds(self.pending_adds() + ok)
         self.runner.enqueue(IndexRequest(tuple(ok), reason="add"))
         names = ", ".join(os.path.basename(p) or p for p in ok[:3]) + ("…" if len(ok) > 3 else "")
         self.statusBar().showMessage(f"Adding {names} to the library", 5000)
@@ -559,8 +569,11 @@ class MainWindow(QMainWindow):
         self.library_label.setText(f"{c.get('indexed', 0):,} files · {c.get('chunks', 0):,} passages"
                                    if snap.folders else "Library empty")
         folders = [f.path for f in snap.folders]
-        if folders:
-            self._save_folders(folders)
+        self._save_folders(folders)
+        pending = self.pending_adds()
+        left = [p for p in pending if not _covered(p, folders)]
+        if left != pending:
+            self._set_pending_adds(left)
         if self.watcher is not None:
             self.watcher.set_roots([f.path for f in snap.folders if f.exists])
         if self._resume_pending:
@@ -573,8 +586,8 @@ class MainWindow(QMainWindow):
             return
         if store_folders:
             self.runner.enqueue(IndexRequest(reason="resume"))
-        extra = [p for p in self.saved_folders() if p not in store_folders and os.path.exists(p)]
-        if extra:  # added before a crash but never registered
+        extra = [p for p in self.pending_adds() if not _covered(p, store_folders) and os.path.exists(p)]
+        if extra:  # added just before a crash, never registered
             self.runner.enqueue(IndexRequest(tuple(extra), reason="resume"))
 
     def remove_folder(self, path: str) -> None:
@@ -602,6 +615,7 @@ class MainWindow(QMainWindow):
     def _on_folders_removed(self, removed) -> None:
         gone = {p for p, _ in removed}
         self._save_folders([p for p in self.saved_folders() if p not in gone])
+        self._set_pending_adds([p for p in self.pending_adds() if not _covered(p, gone)])
         n = sum(k for _, k in removed)
         self.statusBar().showMessage(f"Removed {', '.join(gone)} ({n:,} files left the index)", 8000)
         self.refresh_library()
@@ -629,6 +643,10 @@ class MainWindow(QMainWindow):
         if self.owns_service and self.service is not None:
             self.service.close()
         super().closeEvent(event)
+
+
+def _covered(path: str, folders) -> bool:
+    return any(path == f or path.startswith(f.rstrip("/\\") + os.sep) for f in folders)
 
 
 def _as_list(v) -> list[str]:

@@ -17,7 +17,7 @@ from .preview import PreviewPane
 
 DEBOUNCE_MS = 250
 RESULTS_K = 50
-DATE_PRESETS = (("Any time", None), ("Past 24 hours", 1), ("Past week", 7), ("Past month", 31),
+DATE_PRESETS = (("Any time", 0), ("Past 24 hours", 1), ("Past week", 7), ("Past month", 31),
                 ("Past year", 365), ("Custom range…", "custom"))
 
 
@@ -114,9 +114,9 @@ class SearchTab(QWidget):
         self.folder_combo = QComboBox()
         self.folder_combo.setMinimumContentsLength(18)
         self.folder_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.folder_combo.addItem("All folders", None)
+        self.folder_combo.addItem("All folders", "")
         self.type_combo = QComboBox()
-        self.type_combo.addItem("All types", None)
+        self.type_combo.addItem("All types", "")
         self.type_combo.setMinimumContentsLength(10)
         self.date_combo = QComboBox()
         for label, val in DATE_PRESETS:
@@ -235,8 +235,9 @@ class SearchTab(QWidget):
     def filters(self):
         from ..search import Filters
 
-        folder = self.folder_combo.currentData()
-        ext = self.type_combo.currentData()
+        # (item data is never None: PySide6 6.12 mishandles None coming back from Qt)
+        folder = self.folder_combo.currentData() or None
+        ext = self.type_combo.currentData() or None
         after = before = None
         preset = self.date_combo.currentData()
         if preset == "custom":
@@ -268,13 +269,13 @@ class SearchTab(QWidget):
         cur = combo.currentData()
         combo.blockSignals(True)
         combo.clear()
-        combo.addItem(all_label, None)
+        combo.addItem(all_label, "")
         for label, data in items:
             combo.addItem(label, data)
-        i = combo.findData(cur) if cur is not None else 0
+        i = combo.findData(cur) if cur else 0
         combo.setCurrentIndex(max(0, i))
         combo.blockSignals(False)
-        if cur is not None and i < 0:
+        if cur and i < 0:  # the chosen folder or type is gone: search without it
             combo.currentIndexChanged.emit(0)
 
     # -- searching ---------------------------------------------------------------------------
@@ -312,6 +313,9 @@ class SearchTab(QWidget):
         filters = self.filters()
         self.ctx.model_use_started([retriever])
         selected = self.current_hit().doc_id if keep_selection and self.current_hit() else None
+        if not self.model.rowCount():
+            self.table.set_placeholder("Loading the embedding model…" if self.ctx.model_state == "loading"
+                                       and self.ctx.needs_model([retriever]) else "Searching…")
 
         def run():
             t = time.perf_counter()
@@ -352,6 +356,7 @@ class SearchTab(QWidget):
         self.ctx.model_use_finished([retriever], False)
         if seq == self._seq:
             self.summary.setText("Search failed")
+            self.table.set_placeholder("The search failed; see the message above.")
         self.ctx.handle_error(exc)
 
     def _update_placeholder(self, query: str = "") -> None:

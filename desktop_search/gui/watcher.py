@@ -15,6 +15,7 @@ class FolderWatcher(QObject):
     """Emits `changed(root)` `debounce_ms` after the last change under an indexed root."""
 
     changed = Signal(str)
+    watch_started = Signal(str)  # a root is now watched (scheduling runs on a helper thread)
     _raw_event = Signal(str, str)  # root, path (from watchdog's thread to the GUI thread)
 
     def __init__(self, debounce_ms: int = 3000, ignore: tuple[str, ...] = (), parent: QObject | None = None):
@@ -53,9 +54,15 @@ class FolderWatcher(QObject):
             self._watch(r)
 
     def _watch(self, root: str) -> None:
+        """Schedule a watch on a helper thread: inotify walks the whole tree, which can take seconds."""
         obs = self._ensure_observer()
         if obs is None:
             return
+        with self._lock:
+            self._watches[root] = None
+        threading.Thread(target=self._schedule, args=(obs, root), name="watch-scheduler", daemon=True).start()
+
+    def _schedule(self, obs, root: str) -> None:  # helper thread
         from watchdog.events import FileSystemEventHandler
 
         watcher = self
@@ -79,12 +86,24 @@ class FolderWatcher(QObject):
 
         target = os.path.dirname(root) if is_file else root
         try:
-            self._watches[root] = obs.schedule(Handler(), target, recursive=not is_file)
-        except (OSError, RuntimeError):  # too many watches, unreadable folder: a rescan on start still works
-            self._watches[root] = None
+            w = obs.schedule(Handler(), target, recursive=not is_file)
+        except (OSError, RuntimeError):  # too many watches, unreadable folder: the rescan on start still works
+            return
+        with self._lock:
+            keep = root in self._watches and self._observer is obs
+            if keep:
+                self._watches[root] = w
+        if keep:
+            self.watch_started.emit(root)
+        else:
+            try:
+                obs.unschedule(w)
+            except (KeyError, RuntimeError):
+                pass
 
     def _unwatch(self, root: str) -> None:
-        w = self._watches.pop(root, None)
+        with self._lock:
+            w = self._watches.pop(root, None)
         t = self._timers.pop(root, None)
         if t is not None:
             t.stop()
@@ -110,7 +129,8 @@ class FolderWatcher(QObject):
         for t in self._timers.values():
             t.stop()
         self._timers.clear()
-        self._watches.clear()
+        with self._lock:
+            self._watches.clear()
         if self._observer is not None:
             try:
                 self._observer.stop()

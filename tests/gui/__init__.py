@@ -1,0 +1,1 @@
+"""GUI tests (pytest-qt); a package so its conftest does not shadow tests/conftest.py."""
