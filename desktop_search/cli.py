@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--pair-weight", type=float)
     sp.add_argument("--alpha", type=float, help="interpolation weight with the base model")
     sp.add_argument("--no-activate", action="store_true")
+    sp.add_argument("--json-progress", action="store_true", help="one JSON progress object per line (for the GUI)")
 
     sp = common(sub.add_parser("models", help="model versions: list, activate, rollback, delete"))
     sp.add_argument("action", choices=["list", "activate", "rollback", "delete"], nargs="?", default="list")
@@ -262,7 +263,25 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _run_module(argv: list[str]) -> int:
+    """`--run-module MOD ARGS`: run a package module as `python -m` would (the frozen app has no python)."""
+    import runpy
+
+    sys.argv = [argv[0], *argv[1:]]
+    try:
+        runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
+    except SystemExit as e:
+        return int(e.code or 0) if not isinstance(e.code, str) else 1
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--run-module"] and len(argv) >= 2:
+        if argv[1] not in ("training.run",):
+            print(f"desktop-search: --run-module does not run {argv[1]}", file=sys.stderr)
+            return 2
+        return _run_module(argv[1:])
     args = build_parser().parse_args(argv)
     if args.self_test:
         from .selftest import run_self_test

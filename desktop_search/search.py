@@ -63,13 +63,73 @@ class SearchService:
     # -- lazy heavy parts ------------------------------------------------------------------
     @property
     def encoder(self):
+        """The encoder of the active model version (the base model unless one was activated)."""
         with self._lock:
             if self._encoder is None:
-                from .retrievers.encoder import SentenceTransformerEncoder
-
-                self._encoder = SentenceTransformerEncoder(resolve_model(self.settings.model),
-                                                           display_name=self.settings.model)
+                self._encoder = self.encoder_for(self.versions.active_id())
             return self._encoder
+
+    # -- model versions (made by training; see adaptation.py) ------------------------------
+    def base_model_path(self) -> str | None:
+        p = resolve_model(self.settings.model)
+        return p if os.path.isdir(p) else None
+
+    @property
+    def versions(self):
+        from training.versions import VersionStore
+
+        return VersionStore(self.data_dir, base_model=resolve_model(self.settings.model))
+
+    def encoder_for(self, version_id: str = "base"):
+        """An encoder for a model version ("base" = the configured model); cached per version."""
+        from .retrievers.encoder import SentenceTransformerEncoder
+
+        with self._lock:
+            enc = self._encoders.get(version_id)
+            if enc is None:
+                if version_id == "base":
+                    enc = SentenceTransformerEncoder(resolve_model(self.settings.model), display_name=self.settings.model)
+                else:
+                    v = self.versions.get(version_id)
+                    enc = SentenceTransformerEncoder(str(v.path), display_name=f"{self.settings.model} {v.id}")
+                self._encoders[version_id] = enc
+            return enc
+
+    def activate_version(self, version_id: str) -> None:
+        """Search with another model version from now on (its vectors must exist: see `embed`)."""
+        self.versions.activate(version_id)
+        with self._lock:
+            self._encoder = None
+
+    def rollback(self) -> None:
+        self.activate_version("base")
+
+    def delete_version(self, version_id: str) -> None:
+        """Delete a trained version with its vectors and HNSW file (not the active one)."""
+        enc = self.encoder_for(version_id)
+        self.versions.delete(version_id)
+        with self.store.write() as w:
+            w.execute("DELETE FROM vectors WHERE model=?", (enc.key,))
+            w.execute("DELETE FROM models WHERE key=?", (enc.key,))
+        with self._lock:
+            vi = self._vindexes.pop(enc.key, None)
+            self._encoders.pop(version_id, None)
+        if vi is not None:
+            vi.discard()
+        for suffix in (".hnsw", ".json"):
+            (self.data_dir / "vectors" / f"{enc.key}{suffix}").unlink(missing_ok=True)
+
+    def train(self, overrides: dict | None = None, **kw) -> Iterator[Progress]:
+        from .adaptation import train_job
+
+        return train_job(self, overrides, **kw)
+
+    def refresh(self) -> None:
+        """See what another process (the indexing child) wrote: vectors, chunks, versions."""
+        self.bm25.invalidate()
+        with self._lock:
+            for vi in self._vindexes.values():
+                vi.reconcile()
 
     @property
     def tokenizer(self):

@@ -191,6 +191,19 @@ class VectorIndex:
             labels, dists = self._index.knn_query(np.asarray(vec, dtype=np.float32).reshape(1, -1), k=k, filter=flt)
             return [(int(l), float(1.0 - d)) for l, d in zip(labels[0], dists[0])]
 
+    def reconcile(self) -> None:
+        """Pick up vectors another process added or removed since this index was opened."""
+        with self._lock:
+            if self._index is not None:
+                self._reconcile()
+
+    def discard(self) -> None:
+        """Forget the in-memory index without saving (its model version was deleted)."""
+        with self._lock:
+            self._index = None
+            self._labels = set()
+            self._dirty = False
+
     def close(self) -> None:
         with self._lock:
             self.save()
