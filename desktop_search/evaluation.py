@@ -87,6 +87,27 @@ def write_corpus(corpus: dict[str, tuple[str, str]], folder: Path) -> dict[str, 
     return names
 
 
+def score_retriever(svc, queries: dict[str, str], qrels: dict, names: dict[str, str], retriever: str, *,
+                    depth: int = 100, encoder=None) -> dict[str, float]:
+    """Run every query through one retriever of an indexed store and score the ranking."""
+    run: dict[str, dict[str, float]] = {}
+    times = []
+    for qid, text in queries.items():
+        t = time.perf_counter()
+        hits = svc.search(text, retriever, depth, encoder=encoder)
+        times.append((time.perf_counter() - t) * 1000)
+        scores = {}
+        for h in hits:
+            did = names.get(h.name)
+            if did is not None:
+                scores[did] = float(h.score) - h.rank * 1e-9  # break ties by rank
+        run[qid] = scores or {"__none__": 0.0}
+    m = evaluate_run(qrels, run)
+    m["query_ms_p50"] = statistics.median(times)
+    m["query_ms_p95"] = sorted(times)[int(0.95 * (len(times) - 1))]
+    return m
+
+
 def evaluate_beir(beir_dir: str | Path, retrievers: Sequence[str], *, model: str | None = None, split: str = "test",
                   max_queries: int | None = None, keep_dir: str | None = None, encoder=None,
                   progress: Callable | None = None, bar: bool = False, depth: int = 100,
@@ -114,24 +135,7 @@ def evaluate_beir(beir_dir: str | Path, retrievers: Sequence[str], *, model: str
             need_dense = any(r in ("dense", "hybrid") for r in retrievers)
             last = run_job(svc.index([docs_dir], embed=need_dense), bar=bar)
             index_s = time.perf_counter() - t1
-            metrics = {}
-            for r in retrievers:
-                run: dict[str, dict[str, float]] = {}
-                times = []
-                for qid, text in queries.items():
-                    t = time.perf_counter()
-                    hits = svc.search(text, r, depth)
-                    times.append((time.perf_counter() - t) * 1000)
-                    scores = {}
-                    for h in hits:
-                        did = names.get(h.name)
-                        if did is not None:
-                            scores[did] = float(h.score) - h.rank * 1e-9  # break ties by rank
-                    run[qid] = scores or {"__none__": 0.0}
-                m = evaluate_run(qrels, run)
-                m["query_ms_p50"] = statistics.median(times)
-                m["query_ms_p95"] = sorted(times)[int(0.95 * (len(times) - 1))]
-                metrics[r] = m
+            metrics = {r: score_retriever(svc, queries, qrels, names, r, depth=depth) for r in retrievers}
             stats = last.stats if last else {}
     finally:
         if not keep_dir:

@@ -1,0 +1,92 @@
+"""Base vs adapted nDCG@10 on a BEIR folder: index it, train with the default settings (or
+variants), re-embed with each new version and score dense retrieval on the test queries.
+
+The baseline named here is the base model on the same store in the same run.
+
+    python benchmarks/train_quality.py ../shared/data/beir/scifact --work /tmp/tq-scifact \\
+        [--seeds 0] [--variants default] [--steps N]
+
+Variants: default (relevance weights, in-batch, label-free alpha selection), fixed05 (alpha 0.5),
+uniform, moco, pair (PAIR a = 0.1); several can be given comma-separated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import emit, peak_rss_mb  # noqa: E402
+
+VARIANTS = {
+    "default": ({}, True),
+    "fixed05": ({"interpolation_alpha": 0.5}, False),
+    "uniform": ({"weighting": "uniform", "interpolation_alpha": 0.5}, False),
+    "moco": ({"negatives": "moco", "interpolation_alpha": 0.5}, False),
+    "pair": ({"pair_alpha": 0.1, "interpolation_alpha": 0.5}, False),
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("beir_dir")
+    ap.add_argument("--work", required=True, help="store folder, reused between runs")
+    ap.add_argument("--seeds", default="0")
+    ap.add_argument("--variants", default="default")
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+
+    from desktop_search.cli import run_job
+    from desktop_search.evaluation import load_beir, score_retriever, write_corpus
+    from desktop_search.search import SearchService
+
+    corpus, queries, qrels = load_beir(args.beir_dir)
+    work = Path(args.work)
+    if not (work / "names.json").exists():
+        write_corpus(corpus, work / "docs")
+    names = json.loads((work / "names.json").read_text("utf-8"))
+    svc = SearchService(work / "store")
+    svc.rollback()
+    t = time.perf_counter()
+    run_job(svc.index([work / "docs"]), bar=False)
+    index_s = time.perf_counter() - t
+    base = score_retriever(svc, queries, qrels, names, "dense")
+    rows = []
+    for variant in args.variants.split(","):
+        overrides, select = VARIANTS[variant]
+        for seed in [int(s) for s in args.seeds.split(",")]:
+            ov = {**overrides, "seed": seed, "device": args.device}
+            if args.steps:
+                ov["steps"] = args.steps
+            t = time.perf_counter()
+            last = run_job(svc.train(ov, select_alpha=select, activate=False), bar=False)
+            total_s = time.perf_counter() - t
+            st = last.stats
+            vid = st.get("version")
+            m = score_retriever(svc, queries, qrels, names, "dense", encoder=svc.encoder_for(vid)) if vid else base
+            rows.append({"variant": variant, "seed": seed, "version": vid, "alpha": st.get("alpha"),
+                         "kept_base": st.get("kept_base"), "train_s": st.get("train_s"),
+                         "embed_s": st.get("embed_s"), "total_s": round(total_s, 1),
+                         "ndcg@10": round(m["ndcg@10"] * 100, 2), "recall@100": round(m["recall@100"] * 100, 2),
+                         "gain_ndcg@10": round((m["ndcg@10"] - base["ndcg@10"]) * 100, 2)})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            if vid:
+                svc.delete_version(vid)
+    summary = {}
+    for variant in args.variants.split(","):
+        gains = [r["gain_ndcg@10"] for r in rows if r["variant"] == variant]
+        summary[variant] = {"mean_gain_ndcg@10": round(statistics.fmean(gains), 2), "runs": len(gains)}
+    svc.close()
+    emit({"benchmark": "train_quality", "dataset": Path(args.beir_dir).name, "index_s": round(index_s, 1),
+          "baseline_base_model": {"ndcg@10": round(base["ndcg@10"] * 100, 2),
+                                  "recall@100": round(base["recall@100"] * 100, 2)},
+          "runs": rows, "summary": summary, "peak_rss_mb": peak_rss_mb()})
+
+
+if __name__ == "__main__":
+    main()
