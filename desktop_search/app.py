@@ -47,9 +47,11 @@ def main(data_dir: str | None = None, model: str | None = None) -> int:
         from .errors import KnownError
 
         try:
+            from .retrievers.remote import EncoderProcess
             from .search import SearchService
 
-            svc = SearchService(data_dir, model=model)
+            # the model runs in a child process: torch never loads into (and never stalls) the window
+            svc = SearchService(data_dir, model=model, encoder_factory=EncoderProcess)
         except KnownError as e:
             window.show_known_error(f"The library cannot be opened: {e}")
             return

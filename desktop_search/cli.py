@@ -278,7 +278,7 @@ def _run_module(argv: list[str]) -> int:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["--run-module"] and len(argv) >= 2:
-        if argv[1] not in ("training.run",):
+        if argv[1] not in ("training.run", "desktop_search.retrievers.encoder_server"):
             print(f"desktop-search: --run-module does not run {argv[1]}", file=sys.stderr)
             return 2
         return _run_module(argv[1:])

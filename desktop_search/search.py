@@ -44,7 +44,7 @@ class SearchService:
     """One library in one data folder."""
 
     def __init__(self, data_dir: str | Path | None = None, *, encoder=None, model: str | None = None,
-                 settings: IndexSettings | None = None, hybrid_method: str = "minmax"):
+                 settings: IndexSettings | None = None, hybrid_method: str = "minmax", encoder_factory=None):
         self.data_dir = Path(data_dir) if data_dir else default_data_dir()
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.settings_path = self.data_dir / "settings.json"
@@ -55,6 +55,8 @@ class SearchService:
         self.bm25 = BM25Index(self.store)
         self.hybrid_method = hybrid_method
         self._encoder = encoder
+        # makes the encoder of a model folder: in-process by default; the GUI passes EncoderProcess
+        self.encoder_factory = encoder_factory
         self._encoders: dict[str, object] = {}
         self._vindexes: dict[str, object] = {}
         self._tokenizer = None
@@ -84,14 +86,15 @@ class SearchService:
         """An encoder for a model version ("base" = the configured model); cached per version."""
         from .retrievers.encoder import SentenceTransformerEncoder
 
+        factory = self.encoder_factory or SentenceTransformerEncoder
         with self._lock:
             enc = self._encoders.get(version_id)
             if enc is None:
                 if version_id == "base":
-                    enc = SentenceTransformerEncoder(resolve_model(self.settings.model), display_name=self.settings.model)
+                    enc = factory(resolve_model(self.settings.model), display_name=self.settings.model)
                 else:
                     v = self.versions.get(version_id)
-                    enc = SentenceTransformerEncoder(str(v.path), display_name=f"{self.settings.model} {v.id}")
+                    enc = factory(str(v.path), display_name=f"{self.settings.model} {v.id}")
                 self._encoders[version_id] = enc
             return enc
 
@@ -156,6 +159,10 @@ class SearchService:
             return vi
 
     def close(self) -> None:
+        for enc in list(self._encoders.values()):
+            close = getattr(enc, "close", None)
+            if close is not None:
+                close()
         for vi in list(self._vindexes.values()):
             try:
                 vi.close()

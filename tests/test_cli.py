@@ -97,3 +97,27 @@ def test_core_imports_without_qt():
             "assert not any(m.startswith('PySide6') for m in sys.modules), 'Qt imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+def test_encoder_process_matches_in_process(real_encoder, model_path):
+    import numpy as np
+
+    from desktop_search.retrievers.remote import EncoderProcess
+
+    remote = EncoderProcess(model_path)
+    try:
+        assert remote.key == real_encoder.key and remote.dim == real_encoder.dim
+        texts = ["a star collapses", "sourdough starter"]
+        np.testing.assert_allclose(remote.encode(texts), real_encoder.encode(texts), atol=1e-5)
+        np.testing.assert_allclose(remote.encode_query("black hole"), real_encoder.encode_query("black hole"), atol=1e-5)
+    finally:
+        remote.close()
+
+
+def test_encoder_process_reports_a_bad_model(tmp_path):
+    from desktop_search.errors import ModelLoadError
+    from desktop_search.retrievers.remote import EncoderProcess
+
+    (tmp_path / "modules.json").write_text("not json")
+    with pytest.raises(ModelLoadError, match="Cannot load"):
+        EncoderProcess(str(tmp_path)).encode_query("x")
