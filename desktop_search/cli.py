@@ -71,7 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--weighting", choices=["relevance", "uniform"])
     sp.add_argument("--moco", action="store_true")
     sp.add_argument("--pair-weight", type=float)
+    sp.add_argument("--positives", type=int, help="positive crops per anchor (default 4)")
+    sp.add_argument("--max-crop-tokens", type=int, help="crop length cap in tokens")
     sp.add_argument("--alpha", type=float, help="interpolation weight with the base model")
+    sp.add_argument("--print-defaults", action="store_true",
+                    help="print the detected device and default settings for this library as JSON, and exit")
     sp.add_argument("--no-activate", action="store_true")
     sp.add_argument("--json-progress", action="store_true", help="one JSON progress object per line (for the GUI)")
 

@@ -12,7 +12,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from .compare import agreement
-from .config import IndexSettings, default_data_dir, resolve_model
+from .config import DEFAULT_MODEL, IndexSettings, default_data_dir, resolve_model
 from .errors import KnownError
 from .jobs import Progress
 from .retrievers.analysis import analyze_with_offsets, parse_query, phrase_pattern
@@ -72,6 +72,16 @@ class SearchService:
             return self._encoder
 
     # -- model versions (made by training; see adaptation.py) ------------------------------
+    def base_model_key(self) -> str:
+        """Names the vectors of the base model; the same wherever the model files are installed
+        (source checkout, frozen bundle), so moving the app or the data folder keeps them."""
+        from .retrievers.encoder import model_key
+
+        name = self.settings.model or DEFAULT_MODEL
+        if name in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
+            return DEFAULT_MODEL
+        return model_key(name)
+
     def base_model_path(self) -> str | None:
         p = resolve_model(self.settings.model)
         return p if os.path.isdir(p) else None
@@ -90,11 +100,12 @@ class SearchService:
         with self._lock:
             enc = self._encoders.get(version_id)
             if enc is None:
+                base_key = self.base_model_key()
                 if version_id == "base":
-                    enc = factory(resolve_model(self.settings.model), display_name=self.settings.model)
+                    enc = factory(resolve_model(self.settings.model), key=base_key, display_name=self.settings.model)
                 else:
                     v = self.versions.get(version_id)
-                    enc = factory(str(v.path), display_name=f"{self.settings.model} {v.id}")
+                    enc = factory(str(v.path), key=f"{base_key}.{v.id}", display_name=f"{self.settings.model} {v.id}")
                 self._encoders[version_id] = enc
             return enc
 

@@ -15,15 +15,38 @@ def _service(args):
     return SearchService(args.data_dir, model=args.model)
 
 
+def print_defaults(args) -> int:
+    """The device and the default settings for this library (torch loads here, not in the window)."""
+    import os
+
+    from training.trainer import defaults_for, resolve_device
+
+    with _service(args) as svc:
+        n = svc.store.counts()["chunks"]
+    device = resolve_device("auto")
+    name = ""
+    if device.startswith("cuda"):
+        import torch
+
+        name = torch.cuda.get_device_name(0)
+    print(json.dumps({"device": device, "name": name, "cpus": os.cpu_count(), "n_passages": n,
+                      "config": defaults_for(device, n).to_dict()}), flush=True)
+    return 0
+
+
 def cmd_train(args) -> int:
     from .cli import run_job
     from .jobs import CancelToken
+
+    if args.print_defaults:
+        return print_defaults(args)
 
     cancel = CancelToken()
     signal.signal(signal.SIGTERM, lambda *_: cancel.cancel())
     overrides = {"seed": args.seed}
     for key, val in (("steps", args.steps), ("batch_size", args.batch_size), ("weighting", args.weighting),
-                     ("pair_alpha", args.pair_weight), ("interpolation_alpha", args.alpha)):
+                     ("pair_alpha", args.pair_weight), ("interpolation_alpha", args.alpha),
+                     ("n_positives", args.positives), ("max_crop_tokens", args.max_crop_tokens)):
         if val is not None:
             overrides[key] = val
     if args.moco:
@@ -62,22 +85,19 @@ def cmd_models(args) -> int:
                     alpha = r.get("settings", {}).get("alpha")
                     print(f"{mark} {r['id']:28} {'' if alpha is None else f'alpha {alpha}'}")
             return 0
-        if args.action == "rollback":
-            svc.rollback()
-            target = "base"
-        elif args.action == "activate":
-            if not args.version:
+        if args.action in ("rollback", "activate"):
+            target = "base" if args.action == "rollback" else args.version
+            if not target:
                 raise KnownError("which version? see `desktop-search models list`")
-            svc.activate_version(args.version)
-            target = args.version
+            # vectors first: the version becomes active only once every passage has one
+            run_job(svc.embed(svc.encoder_for(target)), json_lines=args.json, bar=not args.json)
+            svc.activate_version(target)
         else:
             if not args.version:
                 raise KnownError("which version? see `desktop-search models list`")
             svc.delete_version(args.version)
             print(json.dumps({"deleted": args.version}) if args.json else f"Deleted {args.version}.")
             return 0
-        # make sure the now active model has a vector for every passage
-        run_job(svc.embed(svc.encoder), json_lines=False, bar=not args.json)
         print(json.dumps({"active": target}) if args.json else f"Active model: {target}")
     return 0
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import time
+from typing import Sequence
 
 from PySide6.QtCore import QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QAction, QColor, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListView,
-                               QPushButton, QSpinBox, QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
+                               QMenu, QPushButton, QSpinBox, QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from ..retrievers.types import RETRIEVERS, Hit
 from .charts import AgreementChart, RankPlot
@@ -16,6 +17,20 @@ from .highlight import series_colors
 from .models import HIT_ROLE, ROW_ROLE, SORT_ROLE, CompareColumnModel, PairRow, PairsModel, retriever_label
 from .preview import PreviewPane
 from .search_tab import DEBOUNCE_MS, hits_context_menu
+
+
+VERSION_HUE_OFFSETS = (80, 300, 200, 30, 120, 270, 340, 55)  # from the first retriever's hue (which is at 0, 160, 240)
+
+
+def version_column(version_id: str) -> str:
+    """The compare column of a model version's dense retriever: "dense:base", "dense:v3" (labelled "Dense (v3)")."""
+    head = version_id.split("-", 1)[0]
+    return f"dense:{head if head[:1] == 'v' and head[1:].isdigit() else version_id}"
+
+
+def load_version_ids(svc) -> list[str]:
+    """Worker-thread function: the trained model versions, newest first."""
+    return [v.id for v in reversed(svc.versions.list())]
 
 
 def pair_rows(result: dict) -> list[PairRow]:
@@ -135,6 +150,9 @@ class CompareTab(QWidget):
         self.hover_doc_id: int | None = None
         self.result: dict | None = None
         self.columns: dict[str, CompareColumn] = {}
+        self.version_actions: dict[str, QAction] = {}  # "dense:base", "dense:v3" -> checkable menu entry
+        self._version_ids: dict[str, str] = {}  # column name -> model version id
+        self._pending_names: list[str] | None = None  # restored choices naming versions not loaded yet
 
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
@@ -160,6 +178,15 @@ class CompareTab(QWidget):
             b.toggled.connect(self._on_retriever_button_toggled)
             self.buttons[name] = b
             row.addWidget(b)
+        self.versions_menu = QMenu(self)
+        self.versions_button = QToolButton()
+        self.versions_button.setText("Model versions")
+        self.versions_button.setMenu(self.versions_menu)
+        self.versions_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.versions_button.setMinimumHeight(self.query.minimumHeight())
+        self.versions_button.setToolTip("Add Dense columns for trained model versions and the base model")
+        self.versions_button.hide()  # until training has made a version
+        row.addWidget(self.versions_button)
         row.addWidget(QLabel("Top"))
         self.k_spin = QSpinBox()
         self.k_spin.setRange(3, 100)
@@ -237,23 +264,92 @@ class CompareTab(QWidget):
         self.timer.setInterval(DEBOUNCE_MS * 2)
         self.timer.timeout.connect(self.compare_now)
         self._set_columns(self.selected_retrievers())
+        ctx.service_attached.connect(self._on_ctx_service_attached)
 
     # -- choices --------------------------------------------------------------------------------
     def selected_retrievers(self) -> list[str]:
-        return [n for n, b in self.buttons.items() if b.isChecked()]
+        return ([n for n, b in self.buttons.items() if b.isChecked()] +
+                [n for n, a in self.version_actions.items() if a.isChecked()])
 
     def set_retrievers(self, names) -> None:
-        for n, b in self.buttons.items():
+        names = list(names)
+        known = [n for n in names if n in self.buttons or n in self.version_actions]
+        if any(":" in n and n not in self.version_actions for n in names):
+            self._pending_names = names  # model versions load after the window opens
+        if len(known) < 2:
+            return
+        for n, b in list(self.buttons.items()) + list(self.version_actions.items()):
             b.blockSignals(True)
             b.setChecked(n in names)
             b.blockSignals(False)
+        self._update_versions_button()
         self._on_retriever_button_toggled(True)
 
+    # -- model versions as extra dense columns ---------------------------------------------------------------
+    def set_versions(self, version_ids: Sequence[str]) -> None:
+        """Offer "Dense (base)" and one Dense column per trained version (none while there is no version)."""
+        wanted = {version_column(vid): vid for vid in version_ids}  # newest first, then the base model
+        if wanted:
+            wanted["dense:base"] = "base"
+        if wanted == self._version_ids:
+            return
+        was_checked = {n for n, a in self.version_actions.items() if a.isChecked()}
+        self.versions_menu.clear()
+        for a in self.version_actions.values():
+            a.deleteLater()
+        self.version_actions = {}
+        self._version_ids = wanted
+        for name, vid in wanted.items():
+            a = QAction(retriever_label(name), self)
+            a.setCheckable(True)
+            a.setChecked(name in was_checked)
+            a.setData(name)
+            a.setToolTip("The original model" if vid == "base" else f"Model version {vid}")
+            a.toggled.connect(self._on_retriever_button_toggled)
+            self.version_actions[name] = a
+            self.versions_menu.addAction(a)
+        self.versions_button.setVisible(bool(wanted))
+        self._update_versions_button()
+        pending = self._pending_names
+        if pending and all(n in self.buttons or n in self.version_actions for n in pending):
+            self._pending_names = None
+            self.set_retrievers(pending)
+        elif was_checked - set(wanted):  # a checked version was deleted
+            chosen = self.selected_retrievers()
+            if len(chosen) < 2:
+                self.set_retrievers(list(RETRIEVERS))
+            else:
+                self._on_retriever_button_toggled(True)
+
+    def compare_versions(self, version_id: str) -> None:
+        """Columns for one model version and the base model side by side (compares the current query)."""
+        name = version_column(version_id)
+        if name not in self.version_actions:
+            self.set_versions([version_id, *(v for v in self._version_ids.values() if v not in ("base", version_id))])
+        self.set_retrievers([name, "dense:base"])
+
+    def reload_versions(self) -> None:
+        svc = self.ctx.service
+        if svc is not None:
+            self.ctx.submit(load_version_ids, svc, on_result=self.set_versions)
+
+    def _on_ctx_service_attached(self, svc) -> None:
+        self.reload_versions()
+
+    def showEvent(self, event) -> None:
+        super().showEvent(event)
+        self.reload_versions()
+
+    def _update_versions_button(self) -> None:
+        n = sum(a.isChecked() for a in self.version_actions.values())
+        self.versions_button.setText(f"Model versions ({n})" if n else "Model versions")
+
     def _on_retriever_button_toggled(self, checked: bool) -> None:
+        self._update_versions_button()
         chosen = self.selected_retrievers()
         if len(chosen) < 2:  # keep at least two: re-check the one just unchecked
             b = self.sender()
-            if isinstance(b, QToolButton):
+            if isinstance(b, (QToolButton, QAction)):
                 b.blockSignals(True)
                 b.setChecked(True)
                 b.blockSignals(False)
@@ -264,9 +360,17 @@ class CompareTab(QWidget):
             self.compare_now()
 
     def column_color(self, name: str) -> QColor:
-        names = list(RETRIEVERS) + [n for n in self.columns if n not in RETRIEVERS]
-        cols = series_colors(self.palette(), max(3, len(names)))
-        return cols[names.index(name) % len(cols)] if name in names else cols[0]
+        cols = series_colors(self.palette(), 3)
+        if name in RETRIEVERS:
+            return cols[RETRIEVERS.index(name)]
+        # model-version columns: hues between the retrievers' ones, the base model first (stable as versions come)
+        extras = ["dense:base"] + [n for n in self._version_ids if n != "dense:base"]
+        extras += [n for n in self.columns if n not in RETRIEVERS and n not in extras]
+        if name not in extras:
+            return cols[0]
+        first = cols[0].toHsl()
+        offset = VERSION_HUE_OFFSETS[extras.index(name) % len(VERSION_HUE_OFFSETS)]
+        return QColor.fromHsl((max(first.hslHue(), 0) + offset) % 360, first.hslSaturation(), first.lightness())
 
     def _set_columns(self, names: list[str]) -> None:
         if list(self.columns) == names:
@@ -299,10 +403,13 @@ class CompareTab(QWidget):
         seq = self._seq
         self.ctx.pool.take(self._pending)
         self.ctx.model_use_started(names)
+        plain = [n for n in names if n in RETRIEVERS]
+        versions = {n: self._version_ids[n] for n in names if n in self._version_ids}
 
         def run():
             t = time.perf_counter()
-            res = svc.compare(query, names, k)
+            encoders = {n: svc.encoder_for(vid) for n, vid in versions.items()}
+            res = svc.compare(query, plain, k, encoders=encoders or None)
             res["ms"] = (time.perf_counter() - t) * 1000.0
             return res
 

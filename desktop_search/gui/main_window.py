@@ -238,6 +238,8 @@ class MainWindow(QMainWindow):
         self.library_tab.rescan_requested.connect(self.rescan)
         self.library_tab.retry_failed_requested.connect(self.retry_failed)
         self.library_tab.remove_folder_requested.connect(self.remove_folder)
+        self.training_tab.compare_requested.connect(self._on_training_tab_compare_requested)
+        self.training_tab.model_changed.connect(self._on_training_tab_model_changed)
         self.ctx.library_updated.connect(self._on_ctx_library_updated)
         self._restore_settings()
         if service is not None:
@@ -389,6 +391,16 @@ class MainWindow(QMainWindow):
     def show_compare(self) -> None:
         self.tabs.setCurrentWidget(self.compare_tab)
         self.compare_tab.focus_query()
+
+    def _on_training_tab_compare_requested(self, version_id: str) -> None:
+        self.compare_tab.compare_versions(version_id)
+        self.show_compare()
+
+    def _on_training_tab_model_changed(self, version_id: str) -> None:
+        self.statusBar().showMessage("Searching with the base model" if version_id == "base" else
+                                     f"Searching with model version {version_id}", 5000)
+        self.refresh_library()
+        self._after_vectors_refreshed()
 
     def _on_search_tab_retriever_changed(self, name: str) -> None:
         for a in self.retriever_actions.actions():
@@ -635,6 +647,7 @@ class MainWindow(QMainWindow):
             self.watcher.stop()
         if self.runner is not None:
             self.runner.shutdown()
+        self.training_tab.shutdown()
         self.search_tab.timer.stop()
         self.compare_tab.timer.stop()
         self.pool.shutdown(5000)

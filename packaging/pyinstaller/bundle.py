@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import fnmatch
 import importlib.metadata
+import importlib.util
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 from typing import Iterable, Sequence
@@ -65,12 +68,16 @@ METADATA = [
 LAZY_PACKAGES = ["desktop_search", "training"]
 QT_MODULES = ["PySide6.QtCore", "PySide6.QtGui", "PySide6.QtWidgets", "PySide6.QtSvg"]
 
-# transformers resolves model classes by name through its lazy module, so static analysis finds no
-# architecture at all. Bundle the encoder families that sentence-transformers models commonly use
-# (MiniLM is BERT; mpnet, (xlm-)roberta, distilbert, e5/bge/gte variants), not the ~400 others.
+# transformers ships ~550 model families as Python source (about 80 MB in the bundle: compiled in
+# the archive and again as .py, which transformers' lazy module scans at run time). Only a few are
+# ever loaded: the families that sentence-transformers imports at import time (found at build time
+# by importing it in a child interpreter, see runtime_transformers_families) and the encoder
+# families that sentence-transformers models use (MiniLM is BERT; mpnet, (xlm-)roberta, distilbert,
+# e5 / bge / gte variants), so `--model` can still load the usual alternatives. The rest is left out.
 TRANSFORMERS_MODELS = [
-    "auto", "bert", "mpnet", "roberta", "xlm_roberta", "distilbert", "modernbert",
-    "electra", "deberta_v2", "camembert", "albert", "nomic_bert", "new",
+    "auto", "bert", "mpnet", "roberta", "xlm_roberta", "distilbert", "modernbert", "electra",
+    "deberta", "deberta_v2", "camembert", "albert", "nomic_bert", "new", "t5", "mt5", "clip",
+    "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "llama", "mistral",
 ]
 
 # Python modules the app never imports (checked: sys.modules after the self-test, a training run
@@ -95,7 +102,11 @@ EXCLUDED_MODULES = [
     "PySide6.QtAxContainer", "PySide6.QtConcurrent", "PySide6.QtDBus", "PySide6.QtNetwork",
     "PySide6.QtPrintSupport", "PySide6.QtSvgWidgets",
     # torch parts for TensorBoard, ONNX export tooling that is never reached, and its test suite
-    "torch.utils.tensorboard", "tensorboard", "torch.testing._internal",
+    "torch.utils.tensorboard", "tensorboard",
+    # Hugging Face Hub extras used only for downloads / the hub CLI (the app loads local folders)
+    "hf_xet", "typer", "pydantic", "pydantic_core",
+    # pretty-printing and graph libraries reachable only from tooling (rich.syntax, torch.compile)
+    "pygments", "markdown_it", "mdurl", "networkx",
     # developer tools that come with the build environment
     "pytest", "_pytest", "pytestqt", "PyInstaller", "pip", "setuptools", "pkg_resources",
     "IPython", "pydoc_data", "lib2to3",
@@ -106,6 +117,7 @@ EXCLUDED_MODULES = [
 # files, type stubs; Qt parts for QML / Designer / unused plugins; CUDA in the CPU build.
 EXCLUDED_FILES = [
     # torch: C++ API headers, cmake files, C++ unit-test programs, protoc, test-only libraries
+    # (torch/bin/torch_shm_manager is kept: see KEPT_FILES)
     "torch/include/*", "torch/share/*", "torch/test/*", "torch/bin/*",
     "torch/lib/libtorchbind_test.so", "torch/lib/libjitbackend_test.so",
     "torch/lib/libbackend_with_compiler.so", "torch/lib/libaoti_custom_ops.so",
@@ -126,16 +138,61 @@ EXCLUDED_FILES = [
     "PySide6/Qt/plugins/virtualkeyboard/*", "PySide6/Qt/plugins/webview/*", "PySide6/Qt/plugins/canbus/*",
     "PySide6/Qt/plugins/networkinformation/*", "PySide6/Qt/plugins/tls/*",
     "PySide6/Qt/plugins/platforminputcontexts/libqtvirtualkeyboardplugin*",
+    # Qt platforms for embedded devices (framebuffer, EGLFS, VNC, Vulkan display) and their input
+    # plugins; a desktop needs xcb, wayland, and offscreen/minimal for headless runs.
+    "PySide6/Qt/plugins/platforms/*qeglfs*", "PySide6/Qt/plugins/platforms/*qlinuxfb*",
+    "PySide6/Qt/plugins/platforms/*qminimalegl*", "PySide6/Qt/plugins/platforms/*qvnc*",
+    "PySide6/Qt/plugins/platforms/*qvkkhrdisplay*", "PySide6/Qt/plugins/egldeviceintegrations/*",
+    "PySide6/Qt/plugins/generic/*", "*libQt6EglFS*", "*libQt6EglFsKmsSupport*",
+    # QtNetwork: no module of the app imports it and, with the plugins above gone, no library needs it
+    "*libQt6Network.so*",
+    # image formats the window never shows (it draws icons from SVG/PNG; PNG is built into QtGui)
+    "PySide6/Qt/plugins/imageformats/*qgif*", "PySide6/Qt/plugins/imageformats/*qjpeg*",
+    "PySide6/Qt/plugins/imageformats/*qtiff*", "PySide6/Qt/plugins/imageformats/*qwebp*",
+    "PySide6/Qt/plugins/imageformats/*qtga*", "PySide6/Qt/plugins/imageformats/*qwbmp*",
+    "libjpeg.so*",
+    # The GTK3 platform theme links the system's GTK; bundling the build machine's cairo/pango/atk
+    # next to the user's GTK mixes library versions (a known PyInstaller crash). Without it Qt uses
+    # its own style and the XDG desktop portal for file dialogs.
+    "PySide6/Qt/plugins/platformthemes/*qgtk3*", "libatk-1.0.so*", "libcairo*.so*", "libpango*.so*",
+    "libgdk_pixbuf*.so*", "libharfbuzz.so*", "libthai.so*", "libdatrie.so*", "libfribidi.so*",
+    "libgraphite2.so*", "libpixman-1.so*", "libgio-2.0.so*", "libmount.so*", "libblkid.so*",
+    "libselinux.so*",
+    # Qt translations: the app installs no QTranslator, so Qt never loads them
+    "PySide6/Qt/translations/*",
     "PySide6/libpyside6qml*", "PySide6/designer*", "PySide6/qml*", "PySide6/typesystems/*",
     "PySide6/include/*", "PySide6/glue/*", "PySide6/scripts/*",
     # tests and examples shipped inside library packages
-    "*/tests/*", "*/testing/_internal/*", "sklearn/datasets/data/*", "sklearn/datasets/descr/*",
+    "*/tests/*", "sklearn/datasets/data/*", "sklearn/datasets/descr/*",
     "sklearn/datasets/images/*", "scipy/datasets/*", "sympy/*/tests/*",
 ]
 
-# Qt translations: keep Qt's own base strings (standard dialogs) for a few common languages only.
-QT_TRANSLATIONS_KEEP = ["qtbase_*"]
+# torch's hook bundles every torch submodule, its test suite helpers included (~11 MB of source,
+# twice). torch itself imports these few at run time (torch.distributed, logging); the rest goes.
+TORCH_TESTING_KEEP = ["common_dtype", "logging_tensor", "distributed", "distributed.fake_pg"]
 
+
+def torch_testing_excludes(keep: Sequence[str] = TORCH_TESTING_KEEP) -> list[str]:
+    """Every module under torch.testing._internal except `keep` (and the packages holding them)."""
+    base = "torch.testing._internal"
+    try:
+        mods = submodules(base)
+    except SystemExit:
+        return []
+    kept = {f"{base}.{k}" for k in keep} | {base}
+    out = []
+    for m in mods:
+        if m in kept:
+            continue
+        # skip children of an already-excluded module: excluding the parent covers them
+        if any(m.startswith(e + ".") for e in out):
+            continue
+        out.append(m)
+    return out
+
+
+# Exceptions to EXCLUDED_FILES: torch checks at import time that its shared-memory manager exists.
+KEPT_FILES = ["torch/bin/torch_shm_manager", "torch/bin/torch_shm_manager.exe"]
 
 def _norm(name: str) -> str:
     return name.replace("\\", "/")
@@ -144,9 +201,8 @@ def _norm(name: str) -> str:
 def is_excluded(dest_name: str, patterns: Sequence[str] = EXCLUDED_FILES) -> bool:
     """Whether a bundle-relative file name matches one of the exclusion patterns."""
     name = _norm(dest_name)
-    if "/translations/" in name and name.startswith("PySide6/"):
-        base = name.rsplit("/", 1)[-1]
-        return not any(fnmatch.fnmatch(base, p) for p in QT_TRANSLATIONS_KEEP)
+    if name in KEPT_FILES:
+        return False
     return any(fnmatch.fnmatch(name, p) for p in patterns)
 
 
@@ -157,6 +213,62 @@ def filter_toc(toc: Iterable[tuple], patterns: Sequence[str] = EXCLUDED_FILES) -
     for entry in toc:
         (dropped if is_excluded(entry[0], patterns) else kept).append(entry)
     return kept, dropped
+
+
+# Libraries vendored by auditwheel/delocate (`numpy.libs/`, `libfoo-1a2b3c4d.so`) were rewritten
+# by patchelf; `strip` on those produces "ELF load command address/offset not page-aligned" at
+# load time (seen with numpy's OpenBLAS). They are never stripped.
+_VENDORED = re.compile(r"(^|/)[^/]+\.libs/|-[0-9a-f]{8}(-[0-9a-f]{8})?\.so")
+STRIP_MIN_BYTES = 1 << 20
+
+
+def strippable(dest_name: str, src: str, typecode: str) -> bool:
+    """Whether a collected binary may have its symbol table stripped (Linux shared objects only)."""
+    name = _norm(dest_name)
+    if typecode not in ("BINARY", "EXTENSION") or _VENDORED.search(name) or _VENDORED.search(_norm(src)):
+        return False
+    if not (name.endswith(".so") or ".so." in name):
+        return False
+    try:
+        return os.path.getsize(src) >= STRIP_MIN_BYTES
+    except OSError:
+        return False
+
+
+def strip_binaries(toc: Iterable[tuple], workdir: Path, strip_tool: str = "strip") -> tuple[list[tuple], int]:
+    """Replace large unstripped shared objects by stripped copies made in `workdir`.
+
+    PyInstaller's own strip=True strips every binary, vendored ones included (see _VENDORED),
+    so the spec keeps strip=False and uses this instead. Returns (new toc, bytes saved).
+    """
+    import shutil
+
+    if shutil.which(strip_tool) is None:
+        print(f"build.spec: no {strip_tool!r} tool, libraries are not stripped")
+        return list(toc), 0
+    out, saved = [], 0
+    for entry in toc:
+        dest, src, typecode = entry[0], entry[1], entry[2]
+        if not strippable(dest, src, typecode):
+            out.append(entry)
+            continue
+        target = workdir / "stripped" / _norm(dest)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        st = os.stat(src)
+        if not (target.is_file() and os.path.getmtime(target) >= st.st_mtime):
+            shutil.copyfile(src, target)
+            r = subprocess.run([strip_tool, "--strip-unneeded", str(target)], capture_output=True, text=True)
+            if r.returncode != 0:
+                target.unlink(missing_ok=True)
+                out.append(entry)
+                continue
+        new_size = target.stat().st_size
+        if new_size >= st.st_size:
+            out.append(entry)
+            continue
+        saved += st.st_size - new_size
+        out.append((dest, str(target), typecode))
+    return out, saved
 
 
 def tree_datas(src: Path, dest: str, skip: Iterable[str] = ()) -> list[tuple[str, str]]:
@@ -204,18 +316,79 @@ def metadata_names(names: Sequence[str] = METADATA) -> list[str]:
     return [n for n in names if installed(n)]
 
 
-def transformers_model_modules() -> list[str]:
-    """`transformers.models.<family>` modules for the bundled encoder families that exist in this transformers."""
-    try:
-        import transformers.models as tm
-    except ImportError:
-        return []
-    base = Path(tm.__file__).parent
-    out = []
-    for family in TRANSFORMERS_MODELS:
-        if (base / family).is_dir():
-            out.append(f"transformers.models.{family}")
-    return out
+def submodules(package: str) -> list[str]:
+    """`package` and every module under it, found by walking its folder (nothing is imported, so
+    no torch / Qt start-up per package as with PyInstaller's collect_submodules). Tests are skipped."""
+    spec = importlib.util.find_spec(package)
+    if spec is None:
+        raise SystemExit(f"build.spec: cannot find package {package!r}")
+    if not spec.submodule_search_locations:
+        return [package]
+    out = [package]
+    for loc in spec.submodule_search_locations:
+        base = Path(loc)
+        for p in sorted(base.rglob("*.py")):
+            rel = p.relative_to(base).with_suffix("")
+            parts = rel.parts
+            if "__pycache__" in parts or any(x in ("tests", "test") for x in parts):
+                continue
+            if any(not x.isidentifier() for x in parts):
+                continue
+            if parts[-1] == "__init__":
+                parts = parts[:-1]
+                if not parts:
+                    continue
+            out.append(".".join((package, *parts)))
+    return sorted(set(out))
+
+
+def _transformers_models_dir() -> Path | None:
+    spec = importlib.util.find_spec("transformers")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    d = Path(list(spec.submodule_search_locations)[0]) / "models"
+    return d if d.is_dir() else None
+
+
+def runtime_transformers_families(python: str = sys.executable, model_dir: Path | None = None) -> set[str]:
+    """Model families that sentence-transformers imports, at import time and while loading the
+    bundled model (AutoProcessor probes e.g. `align`) and encoding with it.
+
+    Run in a child interpreter so the build process does not load torch; a failure is fatal to
+    the build (the frozen app could not load its model either).
+    """
+    model_dir = model_dir or default_model_dir()
+    code = (
+        "import sys, sentence_transformers, sentence_transformers.models, transformers.models.auto\n"
+        "m = sentence_transformers.SentenceTransformer(sys.argv[1], device='cpu')\n"
+        "m.encode(['a query'], convert_to_numpy=True)\n"
+        "print(' '.join(sorted({n.split('.')[2] for n in sys.modules"
+        " if n.startswith('transformers.models.') and n.count('.') >= 2})))\n"
+    )
+    env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", TRANSFORMERS_VERBOSITY="error")
+    r = subprocess.run([python, "-c", code, str(model_dir)], capture_output=True, text=True, env=env)
+    if r.returncode != 0:
+        raise SystemExit(f"build.spec: loading the model with sentence-transformers failed:\n{r.stderr[-3000:]}")
+    return set(r.stdout.split())
+
+
+def transformers_families(keep: Iterable[str] = (), models_dir: Path | None = None) -> tuple[list[str], list[str]]:
+    """(kept, excluded) `transformers.models.<family>` module names: keep TRANSFORMERS_MODELS + `keep`."""
+    models_dir = models_dir or _transformers_models_dir()
+    if models_dir is None:
+        return [], []
+    wanted = set(TRANSFORMERS_MODELS) | set(keep)
+    kept, excluded = [], []
+    for d in sorted(models_dir.iterdir()):
+        if not d.is_dir() or d.name.startswith("_"):
+            continue
+        (kept if d.name in wanted else excluded).append(f"transformers.models.{d.name}")
+    return kept, excluded
+
+
+def transformers_excluded_files(excluded_modules: Iterable[str]) -> list[str]:
+    """File patterns for the .py sources (collected as data, 'pyz+py' mode) of excluded families."""
+    return [m.replace(".", "/") + "/*" for m in excluded_modules]
 
 
 def project_version(root: Path) -> str:
