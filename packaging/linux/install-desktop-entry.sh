@@ -70,5 +70,4 @@ done < "$template" > "$apps/desktop-search.desktop"
 chmod 644 "$apps/desktop-search.desktop"
 
 command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database -q "$apps" || true
-command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q -t "$icons" 2>/dev/null || true
 echo "installed $apps/desktop-search.desktop -> $exe"
