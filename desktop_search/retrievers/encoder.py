@@ -50,6 +50,27 @@ def pick_device() -> str:
 _THREADS_LOCK = threading.Lock()
 
 
+def _machine_busy() -> bool:
+    """True when other processes kept more than half of the machine's cores busy since the
+    last call (psutil's CPU counters; this process's own work is not counted)."""
+    import psutil
+
+    ncpu = psutil.cpu_count() or 1
+    total = psutil.cpu_percent(None)  # % of the whole machine since the previous call
+    own = _SELF.cpu_percent(None) / ncpu
+    return total - own > 50.0
+
+
+try:
+    import psutil as _psutil
+
+    _SELF = _psutil.Process()
+    _psutil.cpu_percent(None)  # start the counters
+except Exception:  # noqa: BLE001 - without psutil the query simply uses torch's default threads
+    def _machine_busy() -> bool:  # type: ignore[no-redef]
+        return False
+
+
 class SentenceTransformerEncoder:
     """A sentence-transformers model, loaded on first use, offline when the path is local."""
 
@@ -105,15 +126,16 @@ class SentenceTransformerEncoder:
         return int(getattr(self.model, "max_seq_length", 256) or 256)
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One short text on one thread: a 10-30 token input gains nothing from more threads,
-        and on a 2-core laptop that is also indexing, thread hand-offs cost several times the
-        work itself (measured: 24 ms on one thread vs 100 ms on two while the other core was busy)."""
+        """One short text. When the machine is busy (indexing, training) it runs on one thread:
+        a 10-30 token input gains little from more, and on a loaded 2-core laptop the thread
+        hand-offs cost several times the work (measured here: 24 ms on one thread vs 100 ms on
+        two while the other core was busy; idle, two threads take 19-26 ms and one 28-30 ms)."""
         import torch
 
         self.model  # load outside the lock
         with _THREADS_LOCK:
             prev = torch.get_num_threads()
-            torch.set_num_threads(1)
+            torch.set_num_threads(1 if _machine_busy() else prev)
             try:
                 return self.encode([text])[0]
             finally:
