@@ -40,6 +40,10 @@ def cmd_train(args) -> int:
 
     if args.print_defaults:
         return print_defaults(args)
+    if args.json_progress:
+        from .cli import background_priority
+
+        background_priority()
 
     cancel = CancelToken()
     signal.signal(signal.SIGTERM, lambda *_: cancel.cancel())

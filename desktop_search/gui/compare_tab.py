@@ -5,18 +5,19 @@ from __future__ import annotations
 import time
 from typing import Sequence
 
-from PySide6.QtCore import QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QListView,
+from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QListView,
                                QMenu, QPushButton, QSpinBox, QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from ..retrievers.types import RETRIEVERS, Hit
 from .charts import AgreementChart, RankPlot
 from .delegates import CompareDelegate
 from .highlight import series_colors
-from .models import HIT_ROLE, ROW_ROLE, SORT_ROLE, CompareColumnModel, PairRow, PairsModel, retriever_label
-from .preview import PreviewPane
-from .search_tab import DEBOUNCE_MS, hits_context_menu
+from .models import HIT_ROLE, ROW_ROLE, CompareColumnModel, PairRow, PairsModel, retriever_label
+from .results_common import (PreviewLoader, hit_context_menu_at, make_debounce_timer, make_preview_split,
+                             make_query_edit, make_sort_proxy, open_hit_at, select_single_rows)
+from .search_tab import DEBOUNCE_MS
 
 
 VERSION_HUE_OFFSETS = (80, 300, 200, 30, 120, 270, 340, 55)  # from the first retriever's hue (which is at 0, 160, 240)
@@ -125,15 +126,10 @@ class CompareColumn(QFrame):
             self._on_view_clicked(current)
 
     def _on_view_double_clicked(self, index: QModelIndex) -> None:
-        hit = index.data(HIT_ROLE)
-        if hit is not None:
-            self.tab.ctx.open_path(hit.path)
+        open_hit_at(self.tab.ctx, index)
 
     def _on_view_context_menu_requested(self, pos) -> None:
-        idx = self.view.indexAt(pos)
-        hit = idx.data(HIT_ROLE) if idx.isValid() else None
-        if hit is not None:
-            hits_context_menu(self, self.tab.ctx, hit, self.view.viewport().mapToGlobal(pos))
+        hit_context_menu_at(self, self.tab.ctx, self.view, pos)
 
 
 class CompareTab(QWidget):
@@ -146,7 +142,7 @@ class CompareTab(QWidget):
         self.ctx = ctx
         self._seq = 0
         self._pending = None
-        self._preview_seq = 0
+        self._previews = PreviewLoader(ctx)
         self.hover_doc_id: int | None = None
         self.result: dict | None = None
         self.columns: dict[str, CompareColumn] = {}
@@ -156,13 +152,7 @@ class CompareTab(QWidget):
 
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
-        self.query = QLineEdit()
-        self.query.setPlaceholderText("Compare retrievers on a query")
-        self.query.setClearButtonEnabled(True)
-        f = self.query.font()
-        f.setPointSizeF(f.pointSizeF() * 1.2)
-        self.query.setFont(f)
-        self.query.setMinimumHeight(self.query.sizeHint().height() + 6)
+        self.query = make_query_edit("Compare retrievers on a query")
         self.query.textChanged.connect(self._on_query_text_changed)
         self.query.returnPressed.connect(self.compare_now)
         row.addWidget(self.query, 1)
@@ -213,15 +203,11 @@ class CompareTab(QWidget):
         rl = QVBoxLayout(right)
         rl.setContentsMargins(0, 0, 0, 0)
         self.pairs_model = PairsModel(self)
-        self.pairs_proxy = QSortFilterProxyModel(self)
-        self.pairs_proxy.setSourceModel(self.pairs_model)
-        self.pairs_proxy.setSortRole(SORT_ROLE)
+        self.pairs_proxy = make_sort_proxy(self, self.pairs_model)
         self.pairs_view = QTableView()
         self.pairs_view.setModel(self.pairs_proxy)
         self.pairs_view.verticalHeader().hide()
-        self.pairs_view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.pairs_view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.pairs_view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        select_single_rows(self.pairs_view)
         ph = self.pairs_view.horizontalHeader()
         ph.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         ph.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -247,22 +233,10 @@ class CompareTab(QWidget):
         self.h_split.setStretchFactor(1, 2)
         self.h_split.setSizes([720, 460])
         self.h_split.setChildrenCollapsible(False)
-        self.preview = PreviewPane()
-        self.preview.open_requested.connect(ctx.open_path)
-        self.preview.reveal_requested.connect(ctx.reveal_path)
-        self.v_split = QSplitter(Qt.Orientation.Vertical)
-        self.v_split.addWidget(self.h_split)
-        self.v_split.addWidget(self.preview)
-        self.v_split.setStretchFactor(0, 3)
-        self.v_split.setStretchFactor(1, 1)
-        self.v_split.setSizes([560, 160])
-        self.v_split.setChildrenCollapsible(False)
+        self.preview, self.v_split = make_preview_split(ctx, self.h_split, 3, 1, [560, 160])
         lay.addWidget(self.v_split, 1)
 
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(DEBOUNCE_MS * 2)
-        self.timer.timeout.connect(self.compare_now)
+        self.timer = make_debounce_timer(self, DEBOUNCE_MS * 2, self.compare_now)
         self._set_columns(self.selected_retrievers())
         ctx.service_attached.connect(self._on_ctx_service_attached)
 
@@ -463,19 +437,7 @@ class CompareTab(QWidget):
         return {n: c.model.row_of(doc_id) for n, c in self.columns.items() if c.model.row_of(doc_id) >= 0}
 
     def show_preview(self, hit: Hit) -> None:
-        svc = self.ctx.service
-        if svc is None:
-            return
-        self._preview_seq += 1
-        seq = self._preview_seq
-        self.preview.show_loading(hit)
-        query = self.result["query"] if self.result else self.query.text()
-
-        def done(pv):
-            if seq == self._preview_seq:
-                self.preview.show_preview(hit, pv)
-
-        self.ctx.submit(svc.preview, hit.doc_id, hit.chunk_id, query, on_result=done)
+        self._previews.load(self.preview, hit, self.result["query"] if self.result else self.query.text())
 
     def refresh(self) -> None:
         if self.result is not None and self.query.text().strip():

@@ -6,16 +6,16 @@ between steps and exits cleanly; a rerun resumes). Further requests wait in a qu
 
 from __future__ import annotations
 
-import json
 import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal, Slot
+from PySide6.QtCore import QObject, QProcess, Signal
+
+from .childproc import STDERR_KEEP, JsonLinesProcess, python_child_environment
 
 KILL_AFTER_MS = 10_000  # a child that ignores SIGTERM this long (a stuck parser) is killed
-STDERR_KEEP = 64_000
 
 
 @dataclass(frozen=True)
@@ -57,40 +57,27 @@ def child_command(data_dir: str | os.PathLike, model: str | None, req: IndexRequ
     return sys.executable, ["-m", "desktop_search", *args]
 
 
-class IndexRunner(QObject):
+class IndexRunner(JsonLinesProcess):
     """Runs index requests in a child process, one at a time, and reports their JSON progress."""
 
     started = Signal(object)  # IndexRequest
-    progressed = Signal(dict)  # one {"phase", "done", "total", "current", "rate", "eta_s", "message", "stats"}
-    phase_changed = Signal(str)
+    # progressed (dict) and phase_changed (str) come from JsonLinesProcess
     finished = Signal(object, object)  # IndexRequest, IndexOutcome
     queue_changed = Signal(int)  # requests waiting behind the running one
     idled = Signal()  # nothing running, nothing queued
 
     def __init__(self, data_dir: str | os.PathLike, model: str | None = None, *, extra_args: tuple[str, ...] = (),
                  parent: QObject | None = None):
-        super().__init__(parent)
+        super().__init__(parent, kill_after_ms=KILL_AFTER_MS, stderr_keep=STDERR_KEEP)
         self.data_dir = Path(data_dir)
         self.model = model
         self.extra_args = tuple(extra_args)
         self._queue: list[IndexRequest] = []
-        self._proc: QProcess | None = None
         self._current: IndexRequest | None = None
-        self._buf = b""
-        self._stderr = b""
         self._last: dict | None = None
         self._end_event: dict | None = None
-        self._phase = ""
-        self._cancelling = False
-        self._kill_timer = QTimer(self)
-        self._kill_timer.setSingleShot(True)
-        self._kill_timer.timeout.connect(self._on_kill_timer_timeout)
 
     # -- queue ------------------------------------------------------------------------
-    @property
-    def running(self) -> bool:
-        return self._proc is not None
-
     @property
     def current(self) -> IndexRequest | None:
         return self._current
@@ -123,22 +110,12 @@ class IndexRunner(QObject):
         """Stop the running child (SIGTERM; killed if it does not stop) and drop the queue."""
         self._queue.clear()
         self.queue_changed.emit(0)
-        if self._proc is not None and not self._cancelling:
-            self._cancelling = True
-            self._proc.terminate()
-            self._kill_timer.start(KILL_AFTER_MS)
+        super().cancel()
 
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """On quit: cancel and wait for the child (killed after `timeout_ms`)."""
         self._queue.clear()
-        proc = self._proc
-        if proc is None:
-            return
-        self._cancelling = True
-        proc.terminate()
-        if not proc.waitForFinished(timeout_ms):
-            proc.kill()
-            proc.waitForFinished(2000)
+        self._stop_and_wait(timeout_ms, 2000)
 
     # -- the child ----------------------------------------------------------------------
     def _start_next(self) -> None:
@@ -148,83 +125,29 @@ class IndexRunner(QObject):
             return
         req = self._queue.pop(0)
         self._current = req
-        self._buf = b""
-        self._stderr = b""
         self._last = None
         self._end_event = None
-        self._phase = ""
-        self._cancelling = False
-        proc = QProcess(self)
         program, args = child_command(self.data_dir, self.model, req, self.extra_args)
-        env = QProcessEnvironment.systemEnvironment()
-        env.insert("PYTHONUNBUFFERED", "1")
-        env.insert("PYTHONIOENCODING", "utf-8")
-        if not getattr(sys, "frozen", False):
-            root = str(Path(__file__).resolve().parents[2])
-            old = env.value("PYTHONPATH", "")
-            env.insert("PYTHONPATH", root + (os.pathsep + old if old else ""))
-        proc.setProcessEnvironment(env)
-        proc.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
-        proc.readyReadStandardOutput.connect(self._on_proc_ready_read_stdout)
-        proc.readyReadStandardError.connect(self._on_proc_ready_read_stderr)
-        proc.finished.connect(self._on_proc_finished)
-        proc.errorOccurred.connect(self._on_proc_error_occurred)
-        self._proc = proc
+        proc = self._spawn(python_child_environment())
         self.queue_changed.emit(len(self._queue))
         self.started.emit(req)
         proc.start(program, args)
 
-    @Slot()
-    def _on_proc_ready_read_stdout(self) -> None:
-        if self._proc is None:
-            return
-        self._buf += bytes(self._proc.readAllStandardOutput().data())
-        *lines, self._buf = self._buf.split(b"\n")
-        for line in lines:
-            self._handle_line(line)
-
-    def _handle_line(self, line: bytes) -> None:
-        line = line.strip()
-        if not line.startswith(b"{"):
-            return
-        try:
-            ev = json.loads(line.decode("utf-8", "replace"))
-        except ValueError:
-            return
+    def handle_event(self, ev: dict) -> None:
         kind = ev.pop("event", "")
         if kind == "progress":
             self._last = ev
-            phase = ev.get("phase", "")
-            if phase != self._phase:
-                self._phase = phase
-                self.phase_changed.emit(phase)
-            self.progressed.emit(ev)
+            self._emit_progress(ev)
         elif kind in ("done", "cancelled"):
             self._end_event = {"event": kind, **ev}
 
-    @Slot()
-    def _on_proc_ready_read_stderr(self) -> None:
-        if self._proc is None:
-            return
-        self._stderr = (self._stderr + bytes(self._proc.readAllStandardError().data()))[-STDERR_KEEP:]
+    def on_failed_to_start(self, error: str) -> None:
+        program, args = child_command(self.data_dir, self.model, self._current or IndexRequest(), self.extra_args)
+        self._finish(IndexOutcome("failed", f"Could not start the indexer ({program}): {error}",
+                                  details=" ".join([program, *args])))
 
-    @Slot(QProcess.ProcessError)
-    def _on_proc_error_occurred(self, err: QProcess.ProcessError) -> None:
-        if err == QProcess.ProcessError.FailedToStart and self._proc is not None:
-            program, args = child_command(self.data_dir, self.model, self._current or IndexRequest(), self.extra_args)
-            self._finish(IndexOutcome("failed", f"Could not start the indexer ({program}): "
-                                                f"{self._proc.errorString()}", details=" ".join([program, *args])))
-
-    @Slot(int, QProcess.ExitStatus)
-    def _on_proc_finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        if self._proc is None:
-            return
-        self._on_proc_ready_read_stdout()
-        if self._buf:
-            self._handle_line(self._buf)
-            self._buf = b""
-        self._on_proc_ready_read_stderr()
-        err = self._stderr.decode("utf-8", "replace").strip()
+    def on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
+        err = self.stderr_text()
         end = self._end_event or {}
         if end.get("event") == "done" and code == 0:
             stats = {k: v for k, v in end.items() if k != "event"}
@@ -241,19 +164,11 @@ class IndexRunner(QObject):
         self._finish(out)
 
     def _finish(self, out: IndexOutcome) -> None:
-        proc, req = self._proc, self._current
-        self._kill_timer.stop()
-        self._proc = None
+        req = self._current
+        self._release_process()
         self._current = None
-        if proc is not None:
-            proc.deleteLater()
         self.finished.emit(req, out)
         self._start_next()
-
-    @Slot()
-    def _on_kill_timer_timeout(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
 
 
 def _summary(stats: dict) -> str:

@@ -5,15 +5,17 @@ from __future__ import annotations
 import time
 from datetime import datetime, timedelta
 
-from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, QSortFilterProxyModel, Qt, QTimer, Signal
+from PySide6.QtCore import QDate, QEvent, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPainter, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QButtonGroup, QComboBox, QDateEdit, QHBoxLayout, QHeaderView,
-                               QLabel, QLineEdit, QMenu, QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDateEdit, QHBoxLayout, QHeaderView,
+                               QLabel, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from ..retrievers.types import RETRIEVERS, Hit
 from .delegates import SnippetDelegate
-from .models import HIT_ROLE, SORT_ROLE, ResultsModel, retriever_label
-from .preview import PreviewPane
+from .models import HIT_ROLE, ResultsModel, retriever_label
+from .results_common import hits_context_menu  # noqa: F401  (re-exported: it used to live here)
+from .results_common import (PreviewLoader, hit_context_menu_at, make_debounce_timer, make_preview_split,
+                             make_query_edit, make_sort_proxy, open_hit_at, select_single_rows)
 
 DEBOUNCE_MS = 250
 RESULTS_K = 50
@@ -42,20 +44,6 @@ class PlaceholderTableView(QTableView):
             p.drawText(r, int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), self.placeholder)
 
 
-def hits_context_menu(parent: QWidget, ctx, hit: Hit, pos) -> None:
-    menu = QMenu(parent)
-    a_open = menu.addAction("Open")
-    a_open.setShortcut(QKeySequence(Qt.Key.Key_Return))
-    a_reveal = menu.addAction("Open containing folder")
-    menu.addSeparator()
-    a_copy = menu.addAction("Copy path")
-    a_copy.setShortcut(QKeySequence.StandardKey.Copy)
-    a_open.triggered.connect(lambda: ctx.open_path(hit.path))
-    a_reveal.triggered.connect(lambda: ctx.reveal_path(hit.path))
-    a_copy.triggered.connect(lambda: ctx.copy_path(hit.path))
-    menu.popup(pos)
-
-
 class SearchTab(QWidget):
     """Search as you type (debounced); results arrive from a worker thread, newest query wins."""
 
@@ -68,20 +56,14 @@ class SearchTab(QWidget):
         self.ctx = ctx
         self._seq = 0
         self._pending = None  # the queued search worker, dropped if a newer query arrives first
-        self._preview_seq = 0
+        self._previews = PreviewLoader(ctx)
         self._last_query = ""
         self.last_hits: tuple[Hit, ...] = ()
 
         lay = QVBoxLayout(self)
         # query row
         row = QHBoxLayout()
-        self.query = QLineEdit()
-        self.query.setPlaceholderText('Search your files: words, "exact phrases", +required, -excluded')
-        self.query.setClearButtonEnabled(True)
-        f = self.query.font()
-        f.setPointSizeF(f.pointSizeF() * 1.2)
-        self.query.setFont(f)
-        self.query.setMinimumHeight(self.query.sizeHint().height() + 6)
+        self.query = make_query_edit('Search your files: words, "exact phrases", +required, -excluded')
         self.query.textChanged.connect(self._on_query_text_changed)
         self.query.returnPressed.connect(self._on_query_return_pressed)
         self.query.installEventFilter(self)
@@ -149,16 +131,12 @@ class SearchTab(QWidget):
 
         # results and preview
         self.model = ResultsModel(self)
-        self.proxy = QSortFilterProxyModel(self)
-        self.proxy.setSourceModel(self.model)
-        self.proxy.setSortRole(SORT_ROLE)
+        self.proxy = make_sort_proxy(self, self.model)
         self.table = PlaceholderTableView()
         self.table.setModel(self.proxy)
         self.table.setSortingEnabled(True)
         self.table.sortByColumn(ResultsModel.RANK, Qt.SortOrder.AscendingOrder)
-        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        select_single_rows(self.table)
         self.table.setAlternatingRowColors(True)
         self.table.setWordWrap(False)
         self.table.setShowGrid(False)
@@ -184,22 +162,10 @@ class SearchTab(QWidget):
         self.table.installEventFilter(self)
         self.table.set_placeholder("Type to search.\n\nDrop folders or files onto this window (or use File › Add "
                                    "folder…) to add them to your library.")
-        self.preview = PreviewPane()
-        self.preview.open_requested.connect(ctx.open_path)
-        self.preview.reveal_requested.connect(ctx.reveal_path)
-        self.splitter = QSplitter(Qt.Orientation.Vertical)
-        self.splitter.addWidget(self.table)
-        self.splitter.addWidget(self.preview)
-        self.splitter.setStretchFactor(0, 3)
-        self.splitter.setStretchFactor(1, 2)
-        self.splitter.setSizes([480, 300])
-        self.splitter.setChildrenCollapsible(False)
+        self.preview, self.splitter = make_preview_split(ctx, self.table, 3, 2, [480, 300])
         lay.addWidget(self.splitter, 1)
 
-        self.timer = QTimer(self)
-        self.timer.setSingleShot(True)
-        self.timer.setInterval(DEBOUNCE_MS)
-        self.timer.timeout.connect(self.search_now)
+        self.timer = make_debounce_timer(self, DEBOUNCE_MS, self.search_now)
         ctx.library_updated.connect(self._on_ctx_library_updated)
 
         self.copy_action = QAction("Copy path", self.table)
@@ -385,31 +351,13 @@ class SearchTab(QWidget):
         self.show_preview(hit)
 
     def show_preview(self, hit: Hit) -> None:
-        svc = self.ctx.service
-        if svc is None:
-            return
-        self._preview_seq += 1
-        seq = self._preview_seq
-        query = self._last_query or self.query.text()
-        self.preview.show_loading(hit)
-        self.ctx.submit(svc.preview, hit.doc_id, hit.chunk_id, query,
-                        on_result=lambda pv: self._on_preview_result(seq, hit, pv))
-
-    def _on_preview_result(self, seq: int, hit: Hit, pv: dict) -> None:
-        if seq == self._preview_seq:
-            self.preview.show_preview(hit, pv)
-            self.preview_shown.emit(hit)
+        self._previews.load(self.preview, hit, self._last_query or self.query.text(), self.preview_shown.emit)
 
     def _on_table_double_clicked(self, index: QModelIndex) -> None:
-        hit = index.data(HIT_ROLE)
-        if hit is not None:
-            self.ctx.open_path(hit.path)
+        open_hit_at(self.ctx, index)
 
     def _on_table_context_menu_requested(self, pos) -> None:
-        idx = self.table.indexAt(pos)
-        hit = idx.data(HIT_ROLE) if idx.isValid() else None
-        if hit is not None:
-            hits_context_menu(self, self.ctx, hit, self.table.viewport().mapToGlobal(pos))
+        hit_context_menu_at(self, self.ctx, self.table, pos)
 
     def _on_copy_action_triggered(self) -> None:
         hit = self.current_hit()

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
                                QScrollArea, QSizePolicy, QSpinBox, QSplitter, QTableView, QVBoxLayout, QWidget)
 
 from .charts import _Chart
+from .childproc import JsonLinesProcess, python_child_environment
 from .errors import Banner
 from .highlight import is_dark, mix, series_colors
 from .models import ROW_ROLE, Index, _TableModel
@@ -97,16 +98,7 @@ def cli_command(args: Sequence[str]) -> tuple[str, list[str]]:
 
 
 def child_environment() -> QProcessEnvironment:
-    env = QProcessEnvironment.systemEnvironment()
-    env.insert("PYTHONUNBUFFERED", "1")
-    env.insert("PYTHONIOENCODING", "utf-8")
-    env.insert("HF_HUB_OFFLINE", "1")
-    env.insert("TRANSFORMERS_OFFLINE", "1")
-    if not _frozen():
-        root = str(Path(__file__).resolve().parents[2])
-        old = env.value("PYTHONPATH", "")
-        env.insert("PYTHONPATH", root + (os.pathsep + old if old else ""))
-    return env
+    return python_child_environment(HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
 
 
 @lru_cache(maxsize=1)
@@ -202,40 +194,23 @@ class TrainOutcome:
 
 
 # -- the child process ----------------------------------------------------------------------------------------
-class TrainRunner(QObject):
+class TrainRunner(JsonLinesProcess):
     """Runs one TrainJob at a time in a child process and reports its JSON lines."""
 
     started = Signal(object)  # TrainJob
-    progressed = Signal(dict)  # {"phase", "done", "total", "current", "rate", "eta_s", "message", "stats"}
-    phase_changed = Signal(str)
+    # progressed (dict) and phase_changed (str) come from JsonLinesProcess
     finished = Signal(object, object)  # TrainJob, TrainOutcome
 
     def __init__(self, data_dir: str | os.PathLike, model: str | None = None, parent: QObject | None = None):
-        super().__init__(parent)
+        super().__init__(parent, kill_after_ms=KILL_AFTER_MS, stderr_keep=STDERR_KEEP)
         self.data_dir = Path(data_dir)
         self.model = model
-        self._proc: QProcess | None = None
         self._job: TrainJob | None = None
-        self._buf = b""
-        self._stderr = b""
         self._end: dict | None = None
-        self._phase = ""
-        self._cancelling = False
-        self._kill_timer = QTimer(self)
-        self._kill_timer.setSingleShot(True)
-        self._kill_timer.timeout.connect(self._on_kill_timer_timeout)
-
-    @property
-    def running(self) -> bool:
-        return self._proc is not None
 
     @property
     def job(self) -> TrainJob | None:
         return self._job
-
-    @property
-    def cancelling(self) -> bool:
-        return self._cancelling
 
     def command(self, job: TrainJob) -> tuple[str, list[str]]:
         return cli_command(job.cli_args(self.data_dir, self.model))
@@ -245,42 +220,18 @@ class TrainRunner(QObject):
         if self._proc is not None:
             return False
         self._job = job
-        self._buf = b""
-        self._stderr = b""
         self._end = None
-        self._phase = ""
-        self._cancelling = False
-        proc = QProcess(self)
-        proc.setProcessEnvironment(child_environment())
-        proc.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
-        proc.readyReadStandardOutput.connect(self._on_proc_ready_read_stdout)
-        proc.readyReadStandardError.connect(self._on_proc_ready_read_stderr)
-        proc.finished.connect(self._on_proc_finished)
-        proc.errorOccurred.connect(self._on_proc_error_occurred)
-        self._proc = proc
+        proc = self._spawn(child_environment())
         self.started.emit(job)
         program, args = self.command(job)
         proc.start(program, args)
         return True
 
-    def cancel(self) -> None:
-        """Ask the child to stop (SIGTERM: training checkpoints first); killed if it does not stop."""
-        if self._proc is not None and not self._cancelling:
-            self._request_stop(self._proc)
-            self._kill_timer.start(KILL_AFTER_MS)
-
     def shutdown(self, timeout_ms: int = 10_000) -> None:
         """On quit: stop the child and wait for it (killed after `timeout_ms`)."""
-        proc = self._proc
-        if proc is None:
-            return
-        self._request_stop(proc)
-        if not proc.waitForFinished(timeout_ms):
-            proc.kill()
-            proc.waitForFinished(3000)
+        self._stop_and_wait(timeout_ms, 3000)
 
     def _request_stop(self, proc: QProcess) -> None:
-        self._cancelling = True
         if self._job is not None and self._job.kind == "train":
             # the trainer also watches this file between steps (adaptation.train_job's stop_file): it stops
             # cleanly even where terminate() sends nothing a console program sees (Windows)
@@ -288,66 +239,28 @@ class TrainRunner(QObject):
                 (self.data_dir / "training" / "STOP").write_text("stop", encoding="utf-8")
             except OSError:
                 pass
-        proc.terminate()
+        super()._request_stop(proc)
 
-    @Slot()
-    def _on_proc_ready_read_stdout(self) -> None:
-        if self._proc is None:
-            return
-        self._buf += bytes(self._proc.readAllStandardOutput().data())
-        *lines, self._buf = self._buf.split(b"\n")
-        for line in lines:
-            self._handle_line(line)
-
-    def _handle_line(self, line: bytes) -> None:
-        line = line.strip()
-        if not line.startswith(b"{"):
-            return
-        try:
-            ev = json.loads(line.decode("utf-8", "replace"))
-        except ValueError:
-            return
-        if not isinstance(ev, dict):
-            return
+    def handle_event(self, ev: dict) -> None:
         kind = ev.pop("event", None)
         if kind == "progress":
-            phase = ev.get("phase", "")
-            if phase != self._phase:
-                self._phase = phase
-                self.phase_changed.emit(phase)
-            self.progressed.emit(ev)
+            self._emit_progress(ev)
         elif kind in ("done", "cancelled"):
             self._end = {"event": kind, **ev}
         elif kind is None:  # `models ... --json`: {"active": id} or {"error": message}
             self._end = {"event": "error" if "error" in ev else "done", **ev}
 
-    @Slot()
-    def _on_proc_ready_read_stderr(self) -> None:
-        if self._proc is None:
-            return
-        self._stderr = (self._stderr + bytes(self._proc.readAllStandardError().data()))[-STDERR_KEEP:]
+    def on_failed_to_start(self, error: str) -> None:
+        program, args = self.command(self._job or TrainJob("train"))
+        self._finish(TrainOutcome("failed", f"Could not start the training process ({program}): {error}",
+                                  details=" ".join([program, *args])))
 
-    @Slot(QProcess.ProcessError)
-    def _on_proc_error_occurred(self, err: QProcess.ProcessError) -> None:
-        if err == QProcess.ProcessError.FailedToStart and self._proc is not None:
-            program, args = self.command(self._job or TrainJob("train"))
-            self._finish(TrainOutcome("failed", f"Could not start the training process ({program}): "
-                                                f"{self._proc.errorString()}", details=" ".join([program, *args])))
-
-    @Slot(int, QProcess.ExitStatus)
-    def _on_proc_finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        if self._proc is None:
-            return
-        self._on_proc_ready_read_stdout()
-        if self._buf:
-            self._handle_line(self._buf)
-            self._buf = b""
-        self._on_proc_ready_read_stderr()
+    def on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
         self._finish(self._outcome(code, status))
 
     def _outcome(self, code: int, status: QProcess.ExitStatus) -> TrainOutcome:
         job = self._job or TrainJob("train")
-        err = self._stderr.decode("utf-8", "replace").strip()
+        err = self.stderr_text()
         end = self._end or {}
         crashed = status == QProcess.ExitStatus.CrashExit
         if end.get("event") == "done" and code == 0:
@@ -368,18 +281,10 @@ class TrainRunner(QObject):
                             exit_code=code)
 
     def _finish(self, out: TrainOutcome) -> None:
-        proc, job = self._proc, self._job
-        self._kill_timer.stop()
-        self._proc = None
+        job = self._job
+        self._release_process()
         self._job = None
-        if proc is not None:
-            proc.deleteLater()
         self.finished.emit(job, out)
-
-    @Slot()
-    def _on_kill_timer_timeout(self) -> None:
-        if self._proc is not None:
-            self._proc.kill()
 
 
 def _done_outcome(job: TrainJob, end: dict, code: int) -> TrainOutcome:
