@@ -83,11 +83,10 @@ class BM25Index:
         segs = w.execute("SELECT id, n_postings FROM bm25_segments ORDER BY n_postings DESC").fetchall()
         if len(segs) <= (1 if force else MAX_SEGMENTS):
             return False
-        largest_id, largest_n = segs[0][0], segs[0][1]
+        largest_n = segs[0][1]
         small = [s[0] for s in segs[1:]]
         small_n = sum(s[1] for s in segs[1:])
         victims = [s[0] for s in segs] if force or small_n * 2 > largest_n else small
-        live = np.zeros(0, dtype=bool)
         max_id = w.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
         live = np.zeros(max_id + 1, dtype=bool)
         ids = np.fromiter((r[0] for r in w.execute("SELECT id FROM chunks")), dtype=np.int64)
@@ -118,7 +117,6 @@ class BM25Index:
             "INSERT INTO bm25_postings(segment_id, term, ids, tfs) VALUES (?, ?, ?, ?)",
             ((seg, term, ib, tb) for term, ib, tb in rows),
         )
-        del largest_id
         return True
 
     # -- reading ------------------------------------------------------------------------
