@@ -26,6 +26,8 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--docs", type=int, default=0, help="how many SciFact documents (0 = all)")
     ap.add_argument("--no-embed", action="store_true", help="BM25 only (the child skips the embedding phase)")
+    ap.add_argument("--profile-stalls", type=float, metavar="MS",
+                    help="print what each thread ran during every gap longer than MS (to stderr)")
     args = ap.parse_args()
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -82,6 +84,9 @@ def main() -> None:
             done.quit()
 
         win.indexing_finished.connect(finished)
+        if args.profile_stalls:
+            from stall_sampler import watch_stalls
+            watch_stalls(app, args.profile_stalls)
         meter.start()
         t0 = time.perf_counter()
         typer.start()

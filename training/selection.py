@@ -225,14 +225,24 @@ def _unit(x: np.ndarray) -> np.ndarray:
 def model_encoder(model: Any, batch_size: int = 32, max_seq_length: int | None = 128) -> Encoder:
     """An `Encoder` over a SentenceTransformer (normalised embeddings, optional shorter max length)."""
 
+    import contextlib
+
+    import torch
+
+    from .trainer import cpu_bf16_native
+
+    # the same precision the corpus is embedded with (see desktop_search.retrievers.encoder)
+    fast = str(getattr(model, "device", "cpu")) == "cpu" and cpu_bf16_native()
+
     def encode(texts: list[str]) -> np.ndarray:
         old = model.max_seq_length
         if max_seq_length is not None:
             model.max_seq_length = min(old, max_seq_length) if old else max_seq_length
         try:
-            return model.encode(
-                texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
-            )
+            with torch.autocast("cpu", dtype=torch.bfloat16) if fast else contextlib.nullcontext():
+                v = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=False,
+                                 convert_to_tensor=True, show_progress_bar=False)
+            return v.float().cpu().numpy()
         finally:
             model.max_seq_length = old
 

@@ -3,10 +3,22 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QPointF, QRect, QRectF, QSize, Qt
-from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen, QTextOption
-from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QFontMetrics,
+    QPainter,
+    QPalette,
+    QPen,
+)
+from PySide6.QtWidgets import (
+    QApplication,
+    QStyle,
+    QStyledItemDelegate,
+    QStyleOptionViewItem,
+)
 
-from .highlight import mix, snippet_document
+from .highlight import SnippetPainter, mix
 from .models import HIT_ROLE, TWINS_ROLE, retriever_label
 
 SNIPPET_LINES = 2
@@ -14,6 +26,10 @@ SNIPPET_LINES = 2
 
 class SnippetDelegate(QStyledItemDelegate):
     """Paints Hit.snippet as rich text: matched words (Hit.spans) bold on a palette-derived tint."""
+
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self.snippets = SnippetPainter()
 
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         hit = index.data(HIT_ROLE)
@@ -25,16 +41,13 @@ class SnippetDelegate(QStyledItemDelegate):
         style = opt.widget.style() if opt.widget else QApplication.style()
         style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)
         selected = bool(opt.state & QStyle.StateFlag.State_Selected)
-        rect = opt.rect.adjusted(3, 1, -3, -1)
-        doc = snippet_document(hit.snippet, hit.spans, opt.font, opt.palette, selected=selected, width=rect.width())
-        # show whole lines only: a half-cut third line looks broken
-        line = QFontMetrics(opt.font).lineSpacing()
-        lines = max(1, int((rect.height() - 2 * doc.documentMargin()) // line))
+        rect = opt.rect.adjusted(5, 3, -5, -1)
+        # whole lines only: a half-cut third line looks broken
+        lines = max(1, int(rect.height() // QFontMetrics(opt.font).lineSpacing()))
         painter.save()
-        painter.translate(rect.topLeft())
-        clip = QRectF(0, 0, rect.width(), min(rect.height(), lines * line + doc.documentMargin() + 1))
-        painter.setClipRect(clip)
-        doc.drawContents(painter, clip)
+        painter.setClipRect(opt.rect)
+        self.snippets.draw(painter, QPointF(rect.topLeft()), hit.snippet, hit.spans, opt.font, opt.palette,
+                           selected=selected, width=rect.width(), max_lines=lines)
         painter.restore()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
@@ -51,6 +64,7 @@ class CompareDelegate(QStyledItemDelegate):
     def __init__(self, context, parent=None) -> None:
         super().__init__(parent)
         self.context = context
+        self.snippets = SnippetPainter()
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         fm = QFontMetrics(option.font)
@@ -126,15 +140,10 @@ class CompareDelegate(QStyledItemDelegate):
         painter.drawText(QRect(x, y, name_w, line), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                          bfm.elidedText(hit.name, Qt.TextElideMode.ElideMiddle, name_w))
         # snippet on the second line, highlighted, clipped
-        doc = snippet_document(hit.snippet, hit.spans, opt.font, pal, selected=selected)
-        o = QTextOption(doc.defaultTextOption())
-        o.setWrapMode(QTextOption.WrapMode.NoWrap)
-        doc.setDefaultTextOption(o)
-        doc.setDocumentMargin(0)
-        painter.translate(QPointF(x, y + line + 1))
-        clip = QRectF(0, 0, r.right() - x - 4, line + 2)
-        painter.setClipRect(clip)
-        doc.drawContents(painter, clip)
+        width = r.right() - x - 4
+        painter.setClipRect(QRectF(x, y + line + 1, width, line + 2))
+        self.snippets.draw(painter, QPointF(x, y + line + 1), hit.snippet, hit.spans, opt.font, pal,
+                           selected=selected, width=width, max_lines=1, wrap=False)
         painter.restore()
 
 

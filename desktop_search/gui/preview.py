@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from PySide6.QtCore import QTimer, Qt, Signal
-from PySide6.QtGui import QFont, QTextCharFormat
+from PySide6.QtGui import QFont, QTextCharFormat, QTextCursor
 from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, QSizePolicy, QVBoxLayout, QWidget
 
 from ..retrievers.types import Hit
@@ -84,14 +84,19 @@ class PreviewPane(QWidget):
         self.text.setPlainText(text)
         doc = self.text.document()
         pal = self.text.palette()
+        doc.setUndoRedoEnabled(False)  # a viewer: no undo history for the highlights
         a, b = pv.get("passage", (0, 0))
         pfmt = QTextCharFormat()
         pfmt.setBackground(passage_tint(pal))
-        apply_spans(doc, [(a, b)], pfmt)
         mfmt = QTextCharFormat()
         mfmt.setBackground(match_tint(pal))
         mfmt.setFontWeight(QFont.Weight.Bold)
+        # one edit block: the document is laid out once, not once per highlighted word
+        block = QTextCursor(doc)
+        block.beginEditBlock()
+        apply_spans(doc, [(a, b)], pfmt)
         apply_spans(doc, pv.get("spans", ()), mfmt)
+        block.endEditBlock()
         n = len(pv.get("spans", ()))
         where = retriever_label(hit.retriever) if hit.retriever else ""
         self.info.setText(f"{n} matched word{'s' if n != 1 else ''} shown · passage at characters "
