@@ -70,7 +70,9 @@ def main() -> None:
             vid = st.get("version")
             m = score_retriever(svc, queries, qrels, names, "dense", encoder=svc.encoder_for(vid)) if vid else base
             rows.append({"variant": variant, "seed": seed, "version": vid, "alpha": st.get("alpha"),
-                         "kept_base": st.get("kept_base"), "train_s": st.get("train_s"),
+                         "kept_base": st.get("kept_base"), "steps": st.get("steps"),
+                         "steps_per_s": round(st["steps_per_s"], 3) if st.get("steps_per_s") else None,
+                         "train_s": st.get("train_s"),
                          "embed_s": st.get("embed_s"), "total_s": round(total_s, 1),
                          "ndcg@10": round(m["ndcg@10"] * 100, 2), "recall@100": round(m["recall@100"] * 100, 2),
                          "gain_ndcg@10": round((m["ndcg@10"] - base["ndcg@10"]) * 100, 2)})
@@ -79,8 +81,12 @@ def main() -> None:
                 svc.delete_version(vid)
     summary = {}
     for variant in args.variants.split(","):
-        gains = [r["gain_ndcg@10"] for r in rows if r["variant"] == variant]
-        summary[variant] = {"mean_gain_ndcg@10": round(statistics.fmean(gains), 2), "runs": len(gains)}
+        mine = [r for r in rows if r["variant"] == variant]
+        gains = [r["gain_ndcg@10"] for r in mine]
+        summary[variant] = {"mean_gain_ndcg@10": round(statistics.fmean(gains), 2),
+                            "min_gain_ndcg@10": min(gains), "runs": len(gains),
+                            "mean_ndcg@10": round(statistics.fmean(r["ndcg@10"] for r in mine), 2),
+                            "mean_total_s": round(statistics.fmean(r["total_s"] for r in mine), 1)}
     svc.close()
     emit({"benchmark": "train_quality", "dataset": Path(args.beir_dir).name, "index_s": round(index_s, 1),
           "baseline_base_model": {"ndcg@10": round(base["ndcg@10"] * 100, 2),

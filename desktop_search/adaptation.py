@@ -84,6 +84,7 @@ def train_job(svc, overrides: dict | None = None, *, select_alpha: bool = True, 
         t = threading.Thread(target=_drain, args=(proc.stderr, err_tail), daemon=True)
         t.start()
         done_event: dict | None = None
+        last_step: dict = {}
         t0 = time.monotonic()
         try:
             for line in proc.stdout:
@@ -96,6 +97,7 @@ def train_job(svc, overrides: dict | None = None, *, select_alpha: bool = True, 
                     continue
                 kind = ev.get("event")
                 if kind == "step":
+                    last_step = ev
                     yield Progress("train", int(ev.get("step", 0)), int(ev.get("steps", 0)),
                                    f"loss {ev.get('loss', 0):.3f}", float(ev.get("steps_per_s") or 0.0),
                                    ev.get("eta_s"), stats={k: ev[k] for k in ("loss", "lr", "steps_per_s") if k in ev})
@@ -124,7 +126,8 @@ def train_job(svc, overrides: dict | None = None, *, select_alpha: bool = True, 
         lock.release()
     version = done_event.get("version")
     stats = {"train_s": round(train_s, 1), "alpha": done_event.get("alpha"), "version": version,
-             "kept_base": bool(done_event.get("kept_base"))}
+             "kept_base": bool(done_event.get("kept_base")), "steps": last_step.get("steps"),
+             "steps_per_s": last_step.get("steps_per_s")}
     if version and embed:
         enc = svc.encoder_for(version)
         t1 = time.monotonic()

@@ -33,6 +33,7 @@ from training.trainer import (
     interpolate_state,
     load_model,
     load_trained_state,
+    resolve_precision,
     train,
 )
 
@@ -92,6 +93,29 @@ def test_defaults_for_devices() -> None:
     assert cpu.batch_size <= 32 and cpu.max_crop_tokens <= 64 and 100 <= cpu.steps <= 300
     small = defaults_for("cpu", 100)
     assert small.steps < cpu.steps
+
+
+def test_auto_precision_follows_the_hardware(monkeypatch) -> None:
+    import training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "cpu_bf16_native", lambda: True)
+    assert resolve_precision("auto", "cpu") == "bf16"
+    monkeypatch.setattr(trainer, "cpu_bf16_native", lambda: False)
+    assert resolve_precision("auto", "cpu") == "fp32"
+    assert resolve_precision("fp16", "cpu") == "fp32"  # no fp16 autocast on CPU
+    assert resolve_precision("auto", "mps") == "fp32"
+
+
+def test_batch_precision_override(monkeypatch) -> None:
+    from desktop_search.retrievers.encoder import batch_precision
+
+    monkeypatch.setenv("DESKTOP_SEARCH_PRECISION", "fp32")
+    assert batch_precision("cpu") == "fp32"
+    monkeypatch.setenv("DESKTOP_SEARCH_PRECISION", "bf16")
+    assert batch_precision("cpu") == "bf16"
+    assert batch_precision("cuda") == "fp32"  # GPUs encode as the model was loaded
+    monkeypatch.delenv("DESKTOP_SEARCH_PRECISION")
+    assert batch_precision("cpu") in ("fp32", "bf16")
 
 
 def test_lr_schedule_warmup_then_linear_decay() -> None:
