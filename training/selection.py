@@ -240,9 +240,9 @@ def model_encoder(model: Any, batch_size: int = 32, max_seq_length: int | None =
             model.max_seq_length = min(old, max_seq_length) if old else max_seq_length
         try:
             with torch.autocast("cpu", dtype=torch.bfloat16) if fast else contextlib.nullcontext():
-                v = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=False,
-                                 convert_to_tensor=True, show_progress_bar=False)
-            return v.float().cpu().numpy()
+                v = model.encode(texts, batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+                                 show_progress_bar=False)
+            return np.asarray(v, dtype=np.float32)
         finally:
             model.max_seq_length = old
 

@@ -181,10 +181,10 @@ class SentenceTransformerEncoder:
         fast = len(texts) > 1 and self.precision == "bf16"
         with torch.autocast("cpu", dtype=torch.bfloat16) if fast else contextlib.nullcontext():
             v = self.model.encode(
-                texts, batch_size=batch_size, convert_to_tensor=True, normalize_embeddings=True,
+                texts, batch_size=batch_size, convert_to_numpy=True, normalize_embeddings=True,
                 show_progress_bar=False,
             )
-        return v.float().cpu().numpy()
+        return np.asarray(v, dtype=np.float32)
 
 
 class HashingEncoder:
