@@ -208,7 +208,7 @@ def cmd_status(args) -> int:
     for f in st["folders"]:
         flag = "" if f["exists"] else "  (not found)"
         print(f"  {f['path']}{flag}: {f['indexed']} indexed, {f['skipped']} skipped, {f['failed']} failed, "
-              f"{f['chunks']} passages")
+              f"{f['chunks']} passages, about {f['index_bytes'] / 1e6:.1f} MB of index")
     for m in st["models"]:
         print(f"Model {m['name']} [{m['key']}]: {m['vectors']} vectors")
     if st["problems"]:

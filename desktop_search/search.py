@@ -281,7 +281,11 @@ class SearchService:
             yield from Indexer(self, cancel).embed_missing(encoder)
 
     # -- status -------------------------------------------------------------------------------
-    def status(self) -> dict:
+    def status(self, *, problems: bool = True) -> dict:
+        """Folders, counts, models and size on disk. Each folder's `index_bytes` is its share of
+        the library's size by passages (database and vector files together): an estimate, since
+        postings and HNSW links are shared. `problems=False` leaves out the per-file list of
+        skipped and failed files (scan problems stay), for callers that read every file anyway."""
         c = self.store.counts()
         folders = []
         for f in self.store.folders():
@@ -299,7 +303,11 @@ class SearchService:
         problems = [dict(path=r["path"], status="failed", reason=r["reason"]) for r in self.store.conn.execute(
             "SELECT path, reason FROM scan_problems ORDER BY path")]
         not_indexed = [dict(path=d.path, status=d.status, reason=d.reason)
-                       for d in self.store.docs() if d.status in ("skipped", "failed")]
+                       for d in self.store.docs() if d.status in ("skipped", "failed")] if problems else []
+        db_bytes = self.store.size_on_disk()
+        total_chunks = sum(f["chunks"] for f in folders)
+        for f in folders:
+            f["index_bytes"] = round((db_bytes + vec_bytes) * f["chunks"] / total_chunks) if total_chunks else 0
         models = [dict(key=r[0], name=r[1], vectors=r[2]) for r in self.store.conn.execute(
             "SELECT m.key, m.name, (SELECT COUNT(*) FROM vectors v WHERE v.model=m.key) FROM models m")]
         return {
@@ -307,7 +315,7 @@ class SearchService:
             "folders": folders,
             "counts": c,
             "models": models,
-            "size_bytes": {"database": self.store.size_on_disk(), "vectors": vec_bytes},
+            "size_bytes": {"database": db_bytes, "vectors": vec_bytes},
             "problems": problems + not_indexed,
         }
 

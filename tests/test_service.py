@@ -43,6 +43,23 @@ def test_results_are_files_not_chunks(tmp_path, fake_encoder):
             assert sorted(names(hits)) == ["long.txt", "short.txt"]
 
 
+def test_status_splits_the_index_size_between_folders(tmp_path, fake_encoder):
+    for name, n in (("big", 6), ("small", 1)):
+        (tmp_path / name).mkdir()
+        for i in range(n):
+            (tmp_path / name / f"{i}.txt").write_text(" ".join(f"word{j} about topic {i}" for j in range(300)))
+    with SearchService(tmp_path / "s", encoder=fake_encoder) as svc:
+        run(svc.index([tmp_path / "big", tmp_path / "small"]))
+        st = svc.status()
+        by = {os.path.basename(f["path"]): f for f in st["folders"]}
+        total = st["size_bytes"]["database"] + st["size_bytes"]["vectors"]
+        assert by["big"]["index_bytes"] > 5 * by["small"]["index_bytes"] > 0
+        assert abs(sum(f["index_bytes"] for f in st["folders"]) - total) <= len(st["folders"])
+        # the snapshot form leaves out the per-file problem list, nothing else
+        light = svc.status(problems=False)
+        assert light["folders"] == st["folders"] and light["counts"] == st["counts"]
+
+
 def test_incremental_unchanged_files_not_reread(service, corpus, monkeypatch):
     run(service.index([corpus]))
     from desktop_search.documents import worker

@@ -40,9 +40,9 @@ class LibrarySnapshot:
 
 def load_library_snapshot(svc) -> LibrarySnapshot:
     """Worker-thread function: SearchService.status() and .files() as immutable rows."""
-    st = svc.status()
+    st = svc.status(problems=False)  # the files' own rows below carry their statuses and reasons
     folders = tuple(FolderRow(f["id"], f["path"], f["files"], f["indexed"], f["skipped"], f["failed"], f["chunks"],
-                              bool(f["exists"])) for f in st["folders"])
+                              bool(f["exists"]), int(f.get("index_bytes", 0))) for f in st["folders"])
     docs = svc.files()
     rows = [FileRow(d.path, d.name, d.ext, d.size, d.mtime_ns / 1e9, d.status, d.reason or "", d.id) for d in docs]
     known = {d.path for d in docs}

@@ -259,10 +259,11 @@ class FolderRow(NamedTuple):
     failed: int
     chunks: int
     exists: bool
+    index_bytes: int = 0  # its share of the library's size on disk (estimated by passages)
 
 
 class FoldersModel(_TableModel):
-    HEADERS = ("Folder", "Files", "Indexed", "Skipped", "Failed", "Passages", "State")
+    HEADERS = ("Folder", "Files", "Indexed", "Skipped", "Failed", "Passages", "Index size", "State")
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self._rows)):
@@ -271,20 +272,23 @@ class FoldersModel(_TableModel):
         c = index.column()
         state = "found" if f.exists else "not found"
         if role == Qt.ItemDataRole.DisplayRole:
-            return (f.path, f"{f.files:,}", f"{f.indexed:,}", f"{f.skipped:,}", f"{f.failed:,}", f"{f.chunks:,}", state)[c]
+            return (f.path, f"{f.files:,}", f"{f.indexed:,}", f"{f.skipped:,}", f"{f.failed:,}", f"{f.chunks:,}",
+                    f"≈ {format_size(f.index_bytes)}", state)[c]
         if role == SORT_ROLE:
-            return (f.path.lower(), f.files, f.indexed, f.skipped, f.failed, f.chunks, state)[c]
+            return (f.path.lower(), f.files, f.indexed, f.skipped, f.failed, f.chunks, f.index_bytes, state)[c]
         if role == ROW_ROLE:
             return f
         if role == Qt.ItemDataRole.ToolTipRole and c == 0:
             return f.path if f.exists else f"{f.path}\nNot found (unplugged or removed?); its entries are kept."
+        if role == Qt.ItemDataRole.ToolTipRole and c == 6:
+            return "This folder's share of the index on disk, estimated from its number of passages"
         if role == Qt.ItemDataRole.DecorationRole and c == 0:
             from PySide6.QtWidgets import QApplication, QStyle
 
             pm = QStyle.StandardPixmap.SP_DirIcon if f.exists else QStyle.StandardPixmap.SP_MessageBoxWarning
             return QApplication.style().standardIcon(pm)
         if role == Qt.ItemDataRole.TextAlignmentRole:
-            return _LEFT if c in (0, 6) else _RIGHT
+            return _LEFT if c in (0, 7) else _RIGHT
         return None
 
 
