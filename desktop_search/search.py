@@ -300,7 +300,7 @@ class SearchService:
                             "exists": os.path.exists(os.fsdecode(bytes(f["raw_path"])))})
         vec_bytes = sum(p.stat().st_size for p in (self.data_dir / "vectors").glob("*") if p.is_file()) \
             if (self.data_dir / "vectors").is_dir() else 0
-        problems = [dict(path=r["path"], status="failed", reason=r["reason"]) for r in self.store.conn.execute(
+        scan_problems = [dict(path=r["path"], status="failed", reason=r["reason"]) for r in self.store.conn.execute(
             "SELECT path, reason FROM scan_problems ORDER BY path")]
         not_indexed = [dict(path=d.path, status=d.status, reason=d.reason)
                        for d in self.store.docs() if d.status in ("skipped", "failed")] if problems else []
@@ -316,7 +316,7 @@ class SearchService:
             "counts": c,
             "models": models,
             "size_bytes": {"database": db_bytes, "vectors": vec_bytes},
-            "problems": problems + not_indexed,
+            "problems": scan_problems + not_indexed,
         }
 
     def files(self, status: str | None = None):

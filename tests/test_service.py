@@ -58,6 +58,10 @@ def test_status_splits_the_index_size_between_folders(tmp_path, fake_encoder):
         # the snapshot form leaves out the per-file problem list, nothing else
         light = svc.status(problems=False)
         assert light["folders"] == st["folders"] and light["counts"] == st["counts"]
+        (tmp_path / "small" / "bad.pdf").write_bytes(b"%PDF-1.4 not a pdf")
+        run(svc.index())
+        assert any(p["path"].endswith("bad.pdf") for p in svc.status()["problems"])
+        assert not any(p["path"].endswith("bad.pdf") for p in svc.status(problems=False)["problems"])
 
 
 def test_incremental_unchanged_files_not_reread(service, corpus, monkeypatch):
