@@ -1,4 +1,4 @@
-"""Highlight tints derived from the palette, and rich-text documents of snippets with matched words marked."""
+"""Highlight tints derived from the palette, and snippet layouts with matched words marked."""
 
 from __future__ import annotations
 
@@ -6,18 +6,8 @@ from collections import OrderedDict
 from typing import Sequence
 
 from PySide6.QtCore import QPointF
-from PySide6.QtGui import (
-    QColor,
-    QFont,
-    QFontMetricsF,
-    QPainter,
-    QPalette,
-    QTextCharFormat,
-    QTextCursor,
-    QTextDocument,
-    QTextLayout,
-    QTextOption,
-)
+from PySide6.QtGui import (QColor, QFont, QFontMetricsF, QPainter, QPalette, QTextCharFormat, QTextCursor,
+                           QTextDocument, QTextLayout, QTextOption)
 
 
 def mix(a: QColor, b: QColor, t: float) -> QColor:
@@ -70,9 +60,8 @@ def snippet_layout(text: str, spans: Sequence[tuple[int, int]], font: QFont, pal
                    selected: bool = False, width: float, max_lines: int, wrap: bool = True) -> QTextLayout:
     """The first `max_lines` lines of a snippet, laid out for `width` pixels, matched words bold on a tint.
 
-    Only as much text as could fill those lines is laid out, and no QTextDocument is built: a
-    result row paints in well under a millisecond, so repainting a table of results never
-    stalls the window."""
+    Only as much text as could fill those lines is laid out, and no QTextDocument is built
+    (which laid out the whole snippet and merged formats through cursors on every paint)."""
     fm = QFontMetricsF(font)
     # a generous bound on the characters that fit (narrow glyphs are about half the average)
     per_line = width / max(1.0, fm.averageCharWidth() * 0.5)
