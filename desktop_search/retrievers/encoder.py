@@ -63,15 +63,9 @@ def batch_precision(device: str) -> str:
         return forced if device == "cpu" else "fp32"
     if device != "cpu":
         return "fp32"
-    import torch
+    from training.trainer import cpu_bf16_native  # the one hardware probe; torch is loaded by now anyway
 
-    cpu = getattr(torch, "cpu", None)
-    try:
-        native = any(bool(getattr(cpu, name)()) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
-                     if hasattr(cpu, name))
-    except Exception:  # noqa: BLE001 - private probes; without them, fp32
-        native = False
-    return "bf16" if native else "fp32"
+    return "bf16" if cpu_bf16_native() else "fp32"
 
 
 def _machine_busy() -> bool:
