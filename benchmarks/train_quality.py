@@ -76,6 +76,11 @@ def main() -> None:
                          "embed_s": st.get("embed_s"), "total_s": round(total_s, 1),
                          "ndcg@10": round(m["ndcg@10"] * 100, 2), "recall@100": round(m["recall@100"] * 100, 2),
                          "gain_ndcg@10": round((m["ndcg@10"] - base["ndcg@10"]) * 100, 2)})
+            sel = st.get("selection") or {}
+            if sel:  # the label-free choice: pseudo-query nDCG@10 per alpha, and why
+                rows[-1]["pseudo_ndcg@10"] = {a: round(v.get("ndcg@10", 0.0) * 100, 2)
+                                              for a, v in (sel.get("metrics") or {}).items()}
+                rows[-1]["choice"] = sel.get("reason")
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
             if vid:
                 svc.delete_version(vid)

@@ -85,6 +85,7 @@ def train_job(svc, overrides: dict | None = None, *, select_alpha: bool = True, 
         t.start()
         done_event: dict | None = None
         last_step: dict = {}
+        selection: dict = {}
         t0 = time.monotonic()
         try:
             for line in proc.stdout:
@@ -102,6 +103,8 @@ def train_job(svc, overrides: dict | None = None, *, select_alpha: bool = True, 
                                    f"loss {ev.get('loss', 0):.3f}", float(ev.get("steps_per_s") or 0.0),
                                    ev.get("eta_s"), stats={k: ev[k] for k in ("loss", "lr", "steps_per_s") if k in ev})
                 elif kind in ("start", "train_start", "resumed", "checkpoint", "selected_alpha", "alpha_metrics"):
+                    if kind == "selected_alpha" and isinstance(ev.get("metrics"), dict):
+                        selection = ev["metrics"]
                     yield Progress("select" if "alpha" in kind else "train", message=kind.replace("_", " "),
                                    stats={k: v for k, v in ev.items() if k != "event"})
                 elif kind in ("done", "error", "cancelled"):
@@ -128,6 +131,8 @@ def train_job(svc, overrides: dict | None = None, *, select_alpha: bool = True, 
     stats = {"train_s": round(train_s, 1), "alpha": done_event.get("alpha"), "version": version,
              "kept_base": bool(done_event.get("kept_base")), "steps": last_step.get("steps"),
              "steps_per_s": last_step.get("steps_per_s")}
+    if selection:
+        stats["selection"] = selection
     if version and embed:
         enc = svc.encoder_for(version)
         t1 = time.monotonic()

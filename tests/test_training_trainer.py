@@ -21,6 +21,8 @@ from training.selection import (
     PseudoQuerySet,
     build_pseudo_queries,
     choose_alpha,
+    clearly_better,
+    decide_alpha,
     evaluate,
     retrieval_metrics,
 )
@@ -201,6 +203,31 @@ def test_choose_alpha_prefers_the_better_interpolation() -> None:
     same = choose_alpha(model, {"weight": collapsed}, pseudo, candidates=(0.0, 0.5))
     assert same.alpha == 0.0  # nothing beats the base by the margin: keep it
     assert set(same.to_json()["metrics"]) == {"0", "0.5"}
+
+
+def test_clearly_better_needs_margin_and_two_standard_errors() -> None:
+    base = np.zeros(100)
+    assert clearly_better(np.full(100, 0.1), base, margin=0.005)  # a consistent gain, no spread
+    assert not clearly_better(np.full(100, 0.004), base, margin=0.005)  # consistent but below the margin
+    noisy = np.where(np.arange(100) % 2 == 0, 0.5, -0.45)  # mean +0.025, standard error 0.0477
+    assert not clearly_better(noisy, base, margin=0.005)
+    assert not clearly_better(np.ones(1), np.zeros(1), margin=0.0)  # one query proves nothing
+
+
+def test_decide_alpha_starts_from_the_preferred_weight() -> None:
+    rng = np.random.default_rng(0)
+    base = rng.uniform(0.5, 1.0, 200)
+    # pseudo-queries a little better with every step away from the base: keep the preferred 0.5
+    values = {0.0: base, 0.3: base + 0.004, 0.5: base + 0.007, 0.7: base + 0.009}
+    assert decide_alpha(values, 0.5)[0] == 0.5
+    # 0.7 clearly better than 0.5 (large, consistent gain): move
+    values[0.7] = base + 0.05
+    assert decide_alpha(values, 0.5)[0] == 0.7
+    # 0.5 no better than the base, 0.3 is: step back to 0.3
+    assert decide_alpha({0.0: base, 0.3: base + 0.002, 0.5: base, 0.7: base - 0.01}, 0.5)[0] == 0.3
+    # nothing beats the base: keep it, and say so
+    alpha, reason = decide_alpha({0.0: base, 0.3: base - 0.001, 0.5: base, 0.7: base - 0.02}, 0.5)
+    assert alpha == 0.0 and "base kept" in reason
 
 
 # ------------------------------------------------------------------ real model

@@ -9,7 +9,7 @@ CONFIG.json:
       "config": {...},                          # TrainConfig fields; missing ones from defaults_for(device, n)
       "titles_file": "titles.json",            # optional: {"group": "title"} or jsonl of {"group","title"}
       "select_alpha": true,                     # optional: choose alpha on pseudo-queries (else config's alpha)
-      "alpha_candidates": [0.0, 0.3, 0.5, 0.7], # optional
+      "alpha_candidates": [0.0, 0.3, 0.5, 0.7], # optional; see selection.choose_alpha (prefers 0.5)
       "activate": false,                        # optional: make the new version active
       "stop_file": "/path/STOP"                 # optional: cancel when this file appears (works on Windows too)
     }

@@ -444,6 +444,8 @@ def _selection_text(metrics: dict, alpha: float | None) -> tuple[str, str]:
     for a, m in sorted(per.items(), key=lambda kv: float(kv[0])):
         if isinstance(m, dict) and isinstance(m.get(metric), (int, float)):
             lines.append(f"  alpha {a}: {m[metric]:.3f}" + ("  (base model)" if float(a) == 0 else ""))
+    if sel.get("reason"):
+        lines.append(f"Chosen: {sel['reason']}.")
     return text, "\n".join(lines)
 
 

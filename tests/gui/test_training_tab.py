@@ -50,7 +50,7 @@ def _settings(steps: int = 3, alpha: float | None = 0.5) -> dict:
             "base_model": "base", "alpha": alpha}
 
 
-SELECTION = {"selection": {"alpha": 0.3, "metric": "ndcg@10", "margin": 0.005,
+SELECTION = {"selection": {"alpha": 0.3, "metric": "ndcg@10", "margin": 0.005, "reason": "0.3 clearly beat 0.5",
                            "metrics": {"0": {"ndcg@10": 0.61}, "0.3": {"ndcg@10": 0.655}, "0.5": {"ndcg@10": 0.64}}}}
 
 
@@ -147,6 +147,7 @@ def test_versions_model_passes_modeltester(qapp, qtmodeltester, tmp_path):
     assert [r.id for r in rows][-1] == BASE and rows[0].active and rows[0].steps == 40
     sel = next(r for r in rows if r.id == v1.id)
     assert sel.alpha == 0.3 and sel.selection == "nDCG@10 0.655 vs base 0.610"
+    assert "alpha 0.5: 0.640" in sel.tooltip and sel.tooltip.endswith("Chosen: 0.3 clearly beat 0.5.")
     m = VersionsModel()
     m.set_rows(rows)
     qtmodeltester.check(m, force_py=True)
