@@ -60,3 +60,22 @@ def require_scifact() -> Path:
     if not (SCIFACT / "queries.jsonl").exists():
         sys.exit(f"SciFact not found at {SCIFACT}; set DS_SHARED to the folder holding data/beir")
     return SCIFACT
+
+
+def indexed_beir_store(beir_dir: str | Path, work: str | Path):
+    """Write a BEIR corpus as files under WORK/docs (once), index them into WORK/store with the
+    base model active. Returns (queries, qrels, names: file name -> BEIR id, service, index_s)."""
+    from desktop_search.cli import run_job
+    from desktop_search.evaluation import load_beir, write_corpus
+    from desktop_search.search import SearchService
+
+    corpus, queries, qrels = load_beir(beir_dir)
+    work = Path(work)
+    if not (work / "names.json").exists():
+        write_corpus(corpus, work / "docs")
+    names = json.loads((work / "names.json").read_text("utf-8"))
+    svc = SearchService(work / "store")
+    svc.rollback()
+    t = time.perf_counter()
+    run_job(svc.index([work / "docs"]), bar=False)
+    return queries, qrels, names, svc, time.perf_counter() - t

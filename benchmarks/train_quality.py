@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit, peak_rss_mb  # noqa: E402
+from common import emit, indexed_beir_store, peak_rss_mb  # noqa: E402
 
 VARIANTS = {
     "default": ({}, True),
@@ -42,19 +42,9 @@ def main() -> None:
     args = ap.parse_args()
 
     from desktop_search.cli import run_job
-    from desktop_search.evaluation import load_beir, score_retriever, write_corpus
-    from desktop_search.search import SearchService
+    from desktop_search.evaluation import score_retriever
 
-    corpus, queries, qrels = load_beir(args.beir_dir)
-    work = Path(args.work)
-    if not (work / "names.json").exists():
-        write_corpus(corpus, work / "docs")
-    names = json.loads((work / "names.json").read_text("utf-8"))
-    svc = SearchService(work / "store")
-    svc.rollback()
-    t = time.perf_counter()
-    run_job(svc.index([work / "docs"]), bar=False)
-    index_s = time.perf_counter() - t
+    queries, qrels, names, svc, index_s = indexed_beir_store(args.beir_dir, args.work)
     base = score_retriever(svc, queries, qrels, names, "dense")
     rows = []
     for variant in args.variants.split(","):

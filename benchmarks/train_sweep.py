@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit, peak_rss_mb  # noqa: E402
+from common import emit, indexed_beir_store, peak_rss_mb  # noqa: E402
 
 
 def _parse_set(items: list[str]) -> dict:
@@ -54,21 +54,13 @@ def main() -> None:
     import torch
 
     from desktop_search.adaptation import export_passages
-    from desktop_search.cli import run_job
-    from desktop_search.evaluation import evaluate_run, load_beir, write_corpus
-    from desktop_search.search import SearchService
+    from desktop_search.evaluation import evaluate_run
     from training.run import read_passages, read_titles
     from training.selection import build_pseudo_queries, choose_alpha, model_encoder
     from training.trainer import TrainConfig, defaults_for, interpolate_state, load_model, load_trained_state, train
 
-    corpus, queries, qrels = load_beir(args.beir_dir)
+    queries, qrels, names, svc, _ = indexed_beir_store(args.beir_dir, args.work)
     work = Path(args.work)
-    if not (work / "names.json").exists():
-        write_corpus(corpus, work / "docs")
-    names = json.loads((work / "names.json").read_text("utf-8"))
-    svc = SearchService(work / "store")
-    svc.rollback()
-    run_job(svc.index([work / "docs"]), bar=False)
     base_model = svc.base_model_path()
     sweep = work / "sweep"
     passages_file, titles_file, _ = export_passages(svc, sweep)
