@@ -48,6 +48,8 @@ def main() -> None:
     ap.add_argument("--seeds", default="0")
     ap.add_argument("--alphas", default="0.3,0.5,0.7")
     ap.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="a TrainConfig override")
+    ap.add_argument("--units", choices=("passages", "documents"), default="passages",
+                    help="train on the passages (as the app's job does) or on whole texts cut in 256-token pieces")
     ap.add_argument("--name", default="", help="tells runs with different --set apart in WORK/sweep")
     args = ap.parse_args()
 
@@ -67,6 +69,8 @@ def main() -> None:
     doc_names = dict(svc.store.conn.execute("SELECT id, name FROM documents").fetchall())
     svc.close()
     passages = read_passages(passages_file)
+    # the passages, as the app's job trains on them, or the whole texts (--units documents)
+    units = passages if args.units == "passages" else read_passages(passages_file.with_name("documents.jsonl"))
     titles = read_titles(titles_file)
 
     # exact best-passage search over every passage, file ids as BEIR ids
@@ -104,7 +108,7 @@ def main() -> None:
         cfg = TrainConfig.from_dict({**defaults_for("auto", len(passages)).to_dict(), **overrides, "seed": seed})
         wd = sweep / f"{args.name + '-' if args.name else ''}seed{seed}"
         t = time.perf_counter()
-        train(cfg, passages, base_model, wd)
+        train(cfg, units, base_model, wd)
         train_s = time.perf_counter() - t
         trained = load_trained_state(wd)
         t = time.perf_counter()
@@ -129,7 +133,7 @@ def main() -> None:
                "mean_gain_at": {f"{a:g}": round(statistics.fmean(r["gain"][f"{a:g}"] for r in rows), 2)
                                 for a in alphas},
                "runs": len(rows)}
-    emit({"benchmark": "train_sweep", "dataset": Path(args.beir_dir).name, "overrides": overrides,
+    emit({"benchmark": "train_sweep", "dataset": Path(args.beir_dir).name, "overrides": overrides, "units": args.units,
           "n_passages": len(passages), "encode_all_s": round(encode_s, 1),
           "baseline_base_model": {"ndcg@10": round(base_score, 2)},
           "runs": rows, "summary": summary, "peak_rss_mb": peak_rss_mb()})

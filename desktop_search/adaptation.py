@@ -30,21 +30,30 @@ def child_command(module: str, *args: str) -> list[str]:
 
 
 def export_passages(svc, folder: Path) -> tuple[Path, Path, int]:
-    """Write the library's passages (group = document) and document titles for the trainer."""
+    """Write the library's passages (group = document), each document's whole text and the
+    document titles for the trainer: passages.jsonl, documents.jsonl, titles.json in `folder`.
+
+    The whole texts let the trainer cut its units as consecutive 256-token pieces, as in the
+    ReContriever reference (`training.run`'s "documents_file"); the app's job trains on the
+    passages for now, and the label-free check always searches the passages."""
     folder.mkdir(parents=True, exist_ok=True)
     passages = folder / "passages.jsonl"
+    documents = folder / "documents.jsonl"
     titles = folder / "titles.json"
     conn = svc.store.conn
     n = 0
     title_map: dict[str, str] = {}
-    with open(passages, "w", encoding="utf-8") as f:
+    with open(passages, "w", encoding="utf-8") as f, open(documents, "w", encoding="utf-8") as fd:
         for doc_id, title, name in conn.execute(
             "SELECT id, title, name FROM documents WHERE status='indexed' ORDER BY id"
         ).fetchall():
             text = svc.store.doc_text(doc_id)
-            for start, end in conn.execute("SELECT start, end FROM chunks WHERE doc_id=? ORDER BY ord", (doc_id,)):
+            spans = conn.execute("SELECT start, end FROM chunks WHERE doc_id=? ORDER BY ord", (doc_id,)).fetchall()
+            for start, end in spans:
                 f.write(json.dumps({"group": str(doc_id), "text": text[start:end]}) + "\n")
                 n += 1
+            if spans:
+                fd.write(json.dumps({"group": str(doc_id), "text": text[spans[0][0]:spans[-1][1]]}) + "\n")
             first_line = text.strip().split("\n", 1)[0].strip() if text else ""
             t = title or (first_line if 0 < len(first_line) <= 200 else "")
             if t:
@@ -71,6 +80,8 @@ def train_job(svc, overrides: dict | None = None, *, select_alpha: bool = True, 
         stop_file = root / "STOP"
         stop_file.unlink(missing_ok=True)
         spec = {
+            # the units are the passages; "documents_file" (documents.jsonl, written beside them) would
+            # cut them from whole texts instead: being measured, see README "Training"
             "passages_file": str(passages), "titles_file": str(titles), "base_model": str(base_model),
             "work_dir": str(root / "work"), "versions_root": str(svc.data_dir), "config": dict(overrides or {}),
             "select_alpha": select_alpha, "activate": False, "stop_file": str(stop_file),

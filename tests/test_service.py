@@ -241,3 +241,27 @@ def test_second_indexer_gets_a_clear_message(service, corpus):
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
         assert out.returncode == 0 and "LOCKED" in out.stdout
     assert StoreLocked
+
+
+def test_training_export_has_passages_and_whole_documents(service, tmp_path):
+    import json
+
+    from desktop_search.adaptation import export_passages
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    long_text = " ".join(f"Sentence number {i} talks about topic {i % 7}." for i in range(300))
+    (docs / "long.txt").write_text(long_text)
+    (docs / "short.md").write_text("# Short note\n\nOne small paragraph about bread and yeast.")
+    run(service.index([docs]))
+    passages_file, titles_file, n = export_passages(service, tmp_path / "export")
+    passages = [json.loads(line) for line in passages_file.read_text().splitlines()]
+    documents = [json.loads(line) for line in (tmp_path / "export" / "documents.jsonl").read_text().splitlines()]
+    assert n == len(passages) == service.store.counts()["chunks"]
+    assert len(documents) == 2 and len({d["group"] for d in documents}) == 2
+    by_group = {d["group"]: d["text"] for d in documents}
+    long_group = next(g for g, t in by_group.items() if "Sentence number 299" in t)
+    pieces = [p["text"] for p in passages if p["group"] == long_group]
+    assert len(pieces) > 1  # several passages, one whole text holding each of them
+    assert all(piece in by_group[long_group] for piece in pieces)
+    assert "Short note" in json.loads(titles_file.read_text()).values()

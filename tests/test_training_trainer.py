@@ -334,8 +334,14 @@ def write_passages(tmp_path: Path) -> Path:
 
 @pytest.mark.model
 def test_run_child_process_emits_json_lines_and_creates_a_version(tmp_path) -> None:
+    whole: dict[str, list[str]] = {}
+    for g, t in PASSAGES:
+        whole.setdefault(g, []).append(t)
+    documents = tmp_path / "documents.jsonl"
+    documents.write_text("".join(json.dumps({"group": g, "text": " ".join(ts)}) + "\n" for g, ts in whole.items()))
     spec = {
         "passages_file": str(write_passages(tmp_path)),
+        "documents_file": str(documents),  # the training units come from the whole texts
         "base_model": base_model_path(),
         "work_dir": str(tmp_path / "work"),
         "versions_root": str(tmp_path / "app"),
@@ -346,6 +352,7 @@ def test_run_child_process_emits_json_lines_and_creates_a_version(tmp_path) -> N
     assert rc == 0, err
     kinds = [e["event"] for e in events]
     assert kinds[0] == "start" and kinds[-1] == "done" and kinds.count("step") == 2
+    assert events[0]["n_documents"] == len(whole) and events[0]["n_passages"] == len(PASSAGES)
     done = events[-1]
     assert done["version"].startswith("v1-") and Path(done["path"]).is_dir()
     from training.versions import VersionStore

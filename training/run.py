@@ -3,6 +3,8 @@
 CONFIG.json:
     {
       "passages_file": "passages.jsonl",      # one {"group": ..., "text": ...} per line
+      "documents_file": "documents.jsonl",    # optional: whole texts (same format) to cut the training
+                                              # units from; else the passages are the units
       "base_model": "/path/to/sentence-transformers/folder",
       "work_dir": "/path/for/checkpoints",
       "versions_root": "/path/with/models/",   # VersionStore root
@@ -145,6 +147,7 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
     from .versions import VersionStore
 
     passages = read_passages(Path(spec["passages_file"]))
+    documents = read_passages(Path(spec["documents_file"])) if spec.get("documents_file") else passages
     titles = read_titles(Path(spec["titles_file"])) if spec.get("titles_file") else None
     overrides = dict(spec.get("config") or {})
     base = defaults_for(overrides.get("device", "auto"), len(passages))
@@ -167,6 +170,7 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
             "steps": config.steps,
             "batch_size": config.batch_size,
             "n_passages": len(passages),
+            "n_documents": len({g for g, _ in documents}),
             "config": config.to_dict(),
         }
     )
@@ -175,7 +179,7 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
         emit(_clean(event))
 
     try:
-        model_dir = train(config, passages, base_model, work_dir, progress, should_stop)
+        model_dir = train(config, documents or passages, base_model, work_dir, progress, should_stop)
         alpha = config.interpolation_alpha
         metrics: dict[str, Any] = {}
         if select:
