@@ -65,7 +65,7 @@ def main() -> None:
     work = Path(args.work)
     base_model = svc.base_model_path()
     sweep = work / "sweep"
-    passages_file, titles_file, _ = export_passages(svc, sweep)
+    passages_file, titles_file, _ = export_passages(svc, sweep, documents=args.units == "documents")
     doc_names = dict(svc.store.conn.execute("SELECT id, name FROM documents").fetchall())
     svc.close()
     passages = read_passages(passages_file)

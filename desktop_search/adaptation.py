@@ -8,6 +8,7 @@ default) activates it. The base model is never modified; rollback is one call.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -29,21 +30,24 @@ def child_command(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
 
 
-def export_passages(svc, folder: Path) -> tuple[Path, Path, int]:
-    """Write the library's passages (group = document), each document's whole text and the
-    document titles for the trainer: passages.jsonl, documents.jsonl, titles.json in `folder`.
+def export_passages(svc, folder: Path, *, documents: bool = False) -> tuple[Path, Path, int]:
+    """Write the library's passages (group = document) and the document titles for the trainer:
+    passages.jsonl and titles.json in `folder`; with `documents`, each document's whole text too
+    (documents.jsonl).
 
     The whole texts let the trainer cut its units as consecutive 256-token pieces, as in the
     ReContriever reference (`training.run`'s "documents_file"); the app's job trains on the
-    passages for now, and the label-free check always searches the passages."""
+    passages for now (so it does not write them), and the label-free check always searches the
+    passages."""
     folder.mkdir(parents=True, exist_ok=True)
     passages = folder / "passages.jsonl"
-    documents = folder / "documents.jsonl"
+    whole = folder / "documents.jsonl"
     titles = folder / "titles.json"
     conn = svc.store.conn
     n = 0
     title_map: dict[str, str] = {}
-    with open(passages, "w", encoding="utf-8") as f, open(documents, "w", encoding="utf-8") as fd:
+    with open(passages, "w", encoding="utf-8") as f, \
+            (open(whole, "w", encoding="utf-8") if documents else contextlib.nullcontext()) as fd:
         for doc_id, title, name in conn.execute(
             "SELECT id, title, name FROM documents WHERE status='indexed' ORDER BY id"
         ).fetchall():
@@ -52,7 +56,7 @@ def export_passages(svc, folder: Path) -> tuple[Path, Path, int]:
             for start, end in spans:
                 f.write(json.dumps({"group": str(doc_id), "text": text[start:end]}) + "\n")
                 n += 1
-            if spans:
+            if spans and fd is not None:
                 fd.write(json.dumps({"group": str(doc_id), "text": text[spans[0][0]:spans[-1][1]]}) + "\n")
             first_line = text.strip().split("\n", 1)[0].strip() if text else ""
             t = title or (first_line if 0 < len(first_line) <= 200 else "")
@@ -80,7 +84,7 @@ def train_job(svc, overrides: dict | None = None, *, select_alpha: bool = True, 
         stop_file = root / "STOP"
         stop_file.unlink(missing_ok=True)
         spec = {
-            # the units are the passages; "documents_file" (documents.jsonl, written beside them) would
+            # the units are the passages; "documents_file" (export_passages(documents=True)) would
             # cut them from whole texts instead: being measured, see README "Training"
             "passages_file": str(passages), "titles_file": str(titles), "base_model": str(base_model),
             "work_dir": str(root / "work"), "versions_root": str(svc.data_dir), "config": dict(overrides or {}),

@@ -6,7 +6,6 @@ import os
 import shutil
 import time
 
-import numpy as np
 import pytest
 
 from conftest import run
@@ -254,7 +253,7 @@ def test_training_export_has_passages_and_whole_documents(service, tmp_path):
     (docs / "long.txt").write_text(long_text)
     (docs / "short.md").write_text("# Short note\n\nOne small paragraph about bread and yeast.")
     run(service.index([docs]))
-    passages_file, titles_file, n = export_passages(service, tmp_path / "export")
+    passages_file, titles_file, n = export_passages(service, tmp_path / "export", documents=True)
     passages = [json.loads(line) for line in passages_file.read_text().splitlines()]
     documents = [json.loads(line) for line in (tmp_path / "export" / "documents.jsonl").read_text().splitlines()]
     assert n == len(passages) == service.store.counts()["chunks"]
@@ -265,3 +264,5 @@ def test_training_export_has_passages_and_whole_documents(service, tmp_path):
     assert len(pieces) > 1  # several passages, one whole text holding each of them
     assert all(piece in by_group[long_group] for piece in pieces)
     assert "Short note" in json.loads(titles_file.read_text()).values()
+    export_passages(service, tmp_path / "plain")  # the app's job: passages and titles only
+    assert sorted(f.name for f in (tmp_path / "plain").iterdir()) == ["passages.jsonl", "titles.json"]

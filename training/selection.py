@@ -213,17 +213,12 @@ def per_query_ndcg(ranks: np.ndarray, k: int = 10) -> np.ndarray:
 
 
 def metrics_from_ranks(ranks: np.ndarray, k: int = 10) -> dict[str, float]:
-    r = np.asarray(ranks)
-    n = len(r)
-    if n == 0:
-        return {f"mrr@{k}": 0.0, f"ndcg@{k}": 0.0, f"recall@{k}": 0.0, "n_queries": 0}
-    hit = (r >= 1) & (r <= k)
-    return {
-        f"mrr@{k}": float(np.sum(np.where(hit, 1.0 / np.maximum(r, 1), 0.0)) / n),
-        f"ndcg@{k}": float(np.sum(per_query_ndcg(r, k)) / n),
-        f"recall@{k}": float(np.sum(hit) / n),
-        "n_queries": n,
-    }
+    """Mean MRR@k, nDCG@k and recall@k from `relevant_ranks`."""
+    n = len(ranks)
+    out: dict[str, float] = {m: float(np.mean(_per_query(ranks, m))) if n else 0.0
+                             for m in (f"mrr@{k}", f"ndcg@{k}", f"recall@{k}")}
+    out["n_queries"] = n
+    return out
 
 
 def retrieval_metrics(
