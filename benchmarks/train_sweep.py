@@ -51,6 +51,8 @@ def main() -> None:
     ap.add_argument("--units", choices=("passages", "documents"), default="passages",
                     help="train on the passages (as the app's job does) or on whole texts cut in 256-token pieces")
     ap.add_argument("--name", default="", help="tells runs with different --set apart in WORK/sweep")
+    ap.add_argument("--no-select", action="store_true",
+                    help="skip the label-free choice (saves its encodes; for ablations at fixed weights)")
     args = ap.parse_args()
 
     import torch
@@ -117,28 +119,33 @@ def main() -> None:
         cfg = TrainConfig.from_dict({**defaults_for("auto", len(passages)).to_dict(), **overrides, "seed": seed})
         wd = sweep / f"{args.name + '-' if args.name else ''}seed{seed}"
         t = time.perf_counter()
-        train(cfg, units, base_model, wd)
+        events = []
+        train(cfg, units, base_model, wd, progress=lambda e: events.append(e["event"]))
         train_s = time.perf_counter() - t
+        reused = "already_trained" in events
         trained = load_trained_state(wd)
         t = time.perf_counter()
-        sel = choose_alpha(model, trained, build_pseudo_queries(passages, titles, seed=seed),
-                           (0.0, 0.3, 0.5, 0.7), device="cpu", seed=seed)
+        sel = None if args.no_select else choose_alpha(model, trained, build_pseudo_queries(passages, titles, seed=seed),
+                                                       (0.0, 0.3, 0.5, 0.7), device="cpu", seed=seed)
         select_s = time.perf_counter() - t
         test = {}
-        for a in sorted({*alphas, sel.alpha} - {0.0}):
+        for a in sorted({*alphas, sel.alpha if sel else 0.0} - {0.0}):
             model.load_state_dict(interpolate_state(base_state, trained, a), strict=True)
             test[a] = score(model)
         model.load_state_dict(base_state, strict=True)
         test[0.0] = base_score
         rows.append({"seed": seed, "steps": cfg.steps, "lr": cfg.lr, "train_s": round(train_s, 1),
-                     "select_s": round(select_s, 1), "chosen_alpha": sel.alpha, "choice": sel.reason,
-                     "pseudo_ndcg@10": {f"{a:g}": round(m["ndcg@10"] * 100, 2) for a, m in sel.metrics.items()},
+                     "reused_run": reused, "steps_per_s": None if reused else round(cfg.steps / train_s, 3),
                      "test_ndcg@10": {f"{a:g}": round(v, 2) for a, v in sorted(test.items())},
-                     "gain_chosen": round(test[sel.alpha] - base_score, 2),
                      "gain": {f"{a:g}": round(test[a] - base_score, 2) for a in alphas}})
+        if sel is not None:
+            rows[-1].update({"select_s": round(select_s, 1), "chosen_alpha": sel.alpha, "choice": sel.reason,
+                             "pseudo_ndcg@10": {f"{a:g}": round(m["ndcg@10"] * 100, 2) for a, m in sel.metrics.items()},
+                             "gain_chosen": round(test[sel.alpha] - base_score, 2)})
         print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
-    summary = {"mean_gain_chosen": round(statistics.fmean(r["gain_chosen"] for r in rows), 2),
-               "min_gain_chosen": min(r["gain_chosen"] for r in rows),
+    chosen = [r["gain_chosen"] for r in rows if "gain_chosen" in r]
+    summary = {"mean_gain_chosen": round(statistics.fmean(chosen), 2) if chosen else None,
+               "min_gain_chosen": min(chosen) if chosen else None,
                "mean_gain_at": {f"{a:g}": round(statistics.fmean(r["gain"][f"{a:g}"] for r in rows), 2)
                                 for a in alphas},
                "runs": len(rows)}
