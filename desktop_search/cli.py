@@ -69,7 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--batch-size", type=int)
     sp.add_argument("--seed", type=int, default=0)
     sp.add_argument("--weighting", choices=["relevance", "uniform"])
-    sp.add_argument("--moco", action="store_true")
+    sp.add_argument("--negatives", choices=["in_batch", "moco"],
+                    help="in-batch negatives, or a MoCo queue and momentum encoder (the default on CPU)")
+    sp.add_argument("--moco", action="store_true", help="the same as --negatives moco")
     sp.add_argument("--pair-weight", type=float)
     sp.add_argument("--positives", type=int, help="positive crops per anchor (default 4)")
     sp.add_argument("--max-crop-tokens", type=int, help="crop length cap in tokens")

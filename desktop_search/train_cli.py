@@ -53,8 +53,8 @@ def cmd_train(args) -> int:
                      ("n_positives", args.positives), ("max_crop_tokens", args.max_crop_tokens)):
         if val is not None:
             overrides[key] = val
-    if args.moco:
-        overrides["negatives"] = "moco"
+    if args.negatives or args.moco:
+        overrides["negatives"] = args.negatives or "moco"
     json_lines = args.json_progress or args.json
     with _service(args) as svc:
         try:

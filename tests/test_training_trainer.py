@@ -93,6 +93,7 @@ def test_defaults_for_devices() -> None:
     assert (gpu.batch_size, gpu.n_positives, gpu.steps, gpu.max_crop_tokens) == (128, 4, 600, 128)
     cpu = defaults_for("cpu", 5000)
     assert cpu.batch_size <= 32 and cpu.max_crop_tokens <= 64 and 100 <= cpu.steps <= 300
+    assert cpu.negatives == "moco" and gpu.negatives == "in_batch"
     small = defaults_for("cpu", 100)
     assert small.steps < cpu.steps
 

@@ -124,7 +124,7 @@ class TrainSettings:
     n_positives: int | None = None
     max_crop_tokens: int | None = None
     weighting: str = "relevance"
-    negatives: str = "in_batch"
+    negatives: str | None = None
     pair_weight: float = 0.0
     alpha: float | None = None  # None: choose it on pseudo-queries built from the files
     seed: int = 0
@@ -132,7 +132,7 @@ class TrainSettings:
 
     # setting -> the CLI option that carries it (positives and crop length need a CLI that knows them)
     OPTIONS = {"steps": "--steps", "batch_size": "--batch-size", "n_positives": "--positives",
-               "max_crop_tokens": "--max-crop-tokens"}
+               "max_crop_tokens": "--max-crop-tokens", "negatives": "--negatives"}
 
     def cli_args(self, supported: frozenset[str] | None = None) -> list[str]:
         supported = train_cli_options() if supported is None else supported
@@ -142,8 +142,8 @@ class TrainSettings:
             if value is not None and opt in supported:
                 args += [opt, str(value)]
         args += ["--seed", str(self.seed), "--weighting", self.weighting, "--pair-weight", f"{self.pair_weight:g}"]
-        if self.negatives == "moco":
-            args.append("--moco")
+        if self.negatives == "moco" and "--negatives" not in supported:
+            args.append("--moco")  # an older CLI: in-batch is its default
         if self.alpha is not None:
             args += ["--alpha", f"{self.alpha:g}"]
         if not self.activate:
@@ -153,7 +153,9 @@ class TrainSettings:
     def unsupported(self, supported: frozenset[str] | None = None) -> list[str]:
         """Settings given a value that this CLI cannot pass on."""
         supported = train_cli_options() if supported is None else supported
-        return [n for n, o in self.OPTIONS.items() if getattr(self, n) is not None and o not in supported]
+        # negatives reach an older CLI too: moco as --moco, in-batch as its default
+        return [n for n, o in self.OPTIONS.items()
+                if getattr(self, n) is not None and o not in supported and n != "negatives"]
 
 
 @dataclass(frozen=True)

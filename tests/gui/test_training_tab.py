@@ -103,7 +103,13 @@ def test_cli_arguments_follow_the_settings(monkeypatch, tmp_path):
                  ["--seed", "7"], ["--weighting", "relevance"], ["--pair-weight", "0.1"], ["--alpha", "0.5"]):
         i = args.index(pair[0])
         assert args[i:i + 2] == pair
-    assert "--moco" in args and "--no-activate" in args
+    assert "--moco" in args and "--no-activate" in args  # this CLI has no --negatives: moco as --moco
+    with_neg = all_options | {"--negatives"}
+    for neg in ("moco", "in_batch"):  # either kind is passed explicitly, whatever the child's default is
+        args = TrainSettings(negatives=neg).cli_args(with_neg)
+        assert args[args.index("--negatives"):][:2] == ["--negatives", neg] and "--moco" not in args
+    args = TrainSettings().cli_args(with_neg)  # not set: the child's default for this computer
+    assert "--negatives" not in args and "--moco" not in args
     # "auto" settings and auto alpha leave the choice to the child; options an older CLI lacks are not passed
     old = frozenset({"--steps", "--batch-size"})
     args = TrainSettings(steps=None, n_positives=2).cli_args(old)
