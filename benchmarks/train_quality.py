@@ -7,7 +7,7 @@ The baseline named here is the base model on the same store in the same run.
         [--seeds 0] [--variants default] [--steps N]
 
 Variants: default (relevance weights, in-batch, label-free alpha selection), fixed05 (alpha 0.5),
-uniform, moco, pair (PAIR a = 0.1); several can be given comma-separated.
+uniform, moco, in_batch, pair (PAIR a = 0.1); variants not naming negatives use the device default; several can be given comma-separated.
 """
 
 from __future__ import annotations
@@ -27,6 +27,7 @@ VARIANTS = {
     "fixed05": ({"interpolation_alpha": 0.5}, False),
     "uniform": ({"weighting": "uniform", "interpolation_alpha": 0.5}, False),
     "moco": ({"negatives": "moco", "interpolation_alpha": 0.5}, False),
+    "in_batch": ({"negatives": "in_batch", "interpolation_alpha": 0.5}, False),  # the CPU default is MoCo
     "pair": ({"pair_alpha": 0.1, "interpolation_alpha": 0.5}, False),
 }
 
