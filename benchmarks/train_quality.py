@@ -6,8 +6,10 @@ The baseline named here is the base model on the same store in the same run.
     python benchmarks/train_quality.py ../shared/data/beir/scifact --work /tmp/tq-scifact \\
         [--seeds 0] [--variants default] [--steps N]
 
-Variants: default (relevance weights, in-batch, label-free alpha selection), fixed05 (alpha 0.5),
-uniform, moco, in_batch, pair (PAIR a = 0.1); variants not naming negatives use the device default; several can be given comma-separated.
+Variants: default (the device's default settings: relevance weights, MoCo negatives on a CPU,
+in-batch on a GPU, label-free alpha selection), fixed05 (the same at alpha 0.5), uniform, moco,
+in_batch, uniform_in_batch, pair (PAIR a = 0.1), each at alpha 0.5; variants not naming negatives use the device
+default; several can be given comma-separated.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ VARIANTS = {
     "uniform": ({"weighting": "uniform", "interpolation_alpha": 0.5}, False),
     "moco": ({"negatives": "moco", "interpolation_alpha": 0.5}, False),
     "in_batch": ({"negatives": "in_batch", "interpolation_alpha": 0.5}, False),  # the CPU default is MoCo
+    "uniform_in_batch": ({"weighting": "uniform", "negatives": "in_batch", "interpolation_alpha": 0.5}, False),
     "pair": ({"pair_alpha": 0.1, "interpolation_alpha": 0.5}, False),
 }
 
