@@ -201,9 +201,10 @@ def defaults_for(device: str = "auto", n_passages: int = 5000) -> TrainConfig:
     MoCo negatives: the positive crops go through the momentum (key) encoder
     without gradient, so a step costs about half (3.1 s against 6.2 s on a 2-core
     AMD EPYC without native bf16, fp32), and the slowly moving key encoder keeps
-    the targets close to the base model. SciFact, seed 0, a = 0.5, same run:
-    in-batch +0.45 nDCG@10, MoCo +1.54; MoCo over seeds 0-2: +1.54 / +1.22 /
-    +0.43, mean +1.06 (README, ablation table). The GPU
+    the targets close to the base model. SciFact through the real job (2-core
+    Zen 4, bf16), seed 0, a = 0.5: in-batch +0.52 nDCG@10, MoCo +1.42; MoCo over
+    seeds 0-2 with the label-free choice: +1.42 / +1.12 / +0.57, mean +1.04, about
+    7 min per version re-embedding included (README, ablation table). The GPU
     defaults keep in-batch negatives: MoCo has not been measured there.
     """
     dev = resolve_device(device)
