@@ -88,7 +88,10 @@ def test_config_round_trip_and_validation() -> None:
     assert "checkpoint_every" not in cfg.training_key() and "steps" in cfg.training_key()
 
 
-def test_defaults_for_devices() -> None:
+def test_defaults_for_devices(monkeypatch) -> None:
+    import training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "cpu_bf16_native", lambda: False)
     gpu = defaults_for("cuda", 5000)
     assert (gpu.batch_size, gpu.n_positives, gpu.steps, gpu.max_crop_tokens) == (128, 4, 600, 128)
     cpu = defaults_for("cpu", 5000)
@@ -96,6 +99,17 @@ def test_defaults_for_devices() -> None:
     assert cpu.negatives == "moco" and gpu.negatives == "in_batch"
     small = defaults_for("cpu", 100)
     assert small.steps < cpu.steps
+    assert defaults_for("cpu", 10_000).steps == 180
+
+
+def test_cpu_steps_follow_bf16_and_corpus_size(monkeypatch) -> None:
+    import training.trainer as trainer
+
+    monkeypatch.setattr(trainer, "cpu_bf16_native", lambda: True)
+    assert defaults_for("cpu", 10_000).steps == 360  # a third of the fp32 cost per step: twice the steps
+    assert defaults_for("cpu", 1854).steps == 174  # about three passes, as without bf16
+    assert defaults_for("cpu", 100).steps == 50
+    assert defaults_for("cuda", 10_000).steps == 600  # the GPU rule ignores the CPU's bf16
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch) -> None:
