@@ -46,8 +46,9 @@ def time_calls(fn, items) -> list[float]:
     return out
 
 
-def peak_rss_mb() -> float:
-    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def peak_rss_mb(children: bool = False) -> float:
+    """Peak resident memory of this process, or of the largest child it has waited for."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN if children else resource.RUSAGE_SELF).ru_maxrss
     return round(r / 1024 if sys.platform != "darwin" else r / 1e6, 1)
 
 

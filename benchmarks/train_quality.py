@@ -8,8 +8,11 @@ The baseline named here is the base model on the same store in the same run.
 
 Variants: default (the device's default settings: relevance weights, MoCo negatives on a CPU,
 in-batch on a GPU, label-free alpha selection), fixed05 (the same at alpha 0.5), uniform, moco,
-in_batch, uniform_in_batch, pair (PAIR a = 0.1), each at alpha 0.5; variants not naming negatives use the device
-default; several can be given comma-separated.
+in_batch, uniform_in_batch, pair (PAIR a = 0.1), each at alpha 0.5; variants not naming
+negatives use the device default; several can be given comma-separated.
+
+peak_rss_mb is this process (evaluation); peak_child_rss_mb the largest child it waited for
+(the training job).
 """
 
 from __future__ import annotations
@@ -90,7 +93,8 @@ def main() -> None:
     emit({"benchmark": "train_quality", "dataset": Path(args.beir_dir).name, "index_s": round(index_s, 1),
           "baseline_base_model": {"ndcg@10": round(base["ndcg@10"] * 100, 2),
                                   "recall@100": round(base["recall@100"] * 100, 2)},
-          "runs": rows, "summary": summary, "peak_rss_mb": peak_rss_mb()})
+          "runs": rows, "summary": summary, "peak_rss_mb": peak_rss_mb(),
+          "peak_child_rss_mb": peak_rss_mb(children=True)})
 
 
 if __name__ == "__main__":

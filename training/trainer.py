@@ -196,19 +196,16 @@ def defaults_for(device: str = "auto", n_passages: int = 5000) -> TrainConfig:
     (>= 100) on small corpora.
 
     CPU: 32 units x 4 positives, crops <= 64 tokens (the CPU-sized setting
-    measured in TRAINING.md), about three passes over the corpus, between 50 and
-    180 steps, or up to 360 on a CPU with native bf16, where a step costs about a
-    third of an fp32 one (SciFact, seeds 0-2: 360 steps +1.26 / +1.35 / +1.18, mean
-    +1.26, 9.3 min per version; 180 steps +1.42 / +1.12 / +0.57, mean +1.04; 180 fp32
-    steps alone take 9-10 min there), at lr 5e-5 (with so few steps, 2e-5 barely moves the model), with
+    measured in TRAINING.md), lr 5e-5 (with so few steps, 2e-5 barely moves the
+    model), about three passes over the corpus between 50 and 180 steps, or up to
+    360 on a CPU with native bf16, where a step costs about a third of an fp32 one.
     MoCo negatives: the positive crops go through the momentum (key) encoder
-    without gradient, so a step costs about half (3.1 s against 6.2 s on a 2-core
-    AMD EPYC without native bf16, fp32), and the slowly moving key encoder keeps
-    the targets close to the base model. SciFact through the real job (2-core
-    Zen 4, bf16), seed 0, a = 0.5: in-batch +0.52 nDCG@10, MoCo +1.42; MoCo over
-    seeds 0-2 with the label-free choice: +1.42 / +1.12 / +0.57, mean +1.04, about
-    7 min per version re-embedding included (README, ablation table). The GPU
-    defaults keep in-batch negatives: MoCo has not been measured there.
+    without gradient, so a step costs about half, and the slowly moving key
+    encoder keeps the targets close to the base model. SciFact through the real
+    job on a 2-core Zen 4 (bf16), seeds 0-2: 360 steps +1.26 / +1.35 / +1.18
+    nDCG@10 (about 9 min per version, re-embedding included), 180 steps +1.42 /
+    +1.12 / +0.57; seed 0 with in-batch negatives +0.52 (README, ablation table).
+    The GPU defaults keep in-batch negatives: MoCo has not been measured there.
     """
     dev = resolve_device(device)
     n = max(int(n_passages), 0)
