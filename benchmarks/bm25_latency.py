@@ -26,11 +26,11 @@ def main() -> None:
     ap.add_argument("--baseline-queries", type=int, default=30)
     args = ap.parse_args()
 
-    from desktop_search.cli import run_job
+    from desktop_search.jobs import run_job
     from desktop_search.evaluation import load_beir
     from desktop_search.retrievers.analysis import analyze, parse_query
     from desktop_search.retrievers.encoder import HashingEncoder
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     corpus, queries, _ = load_beir(require_scifact())
     work = Path(args.work)

@@ -66,9 +66,9 @@ def require_scifact() -> Path:
 def indexed_beir_store(beir_dir: str | Path, work: str | Path):
     """Write a BEIR corpus as files under WORK/docs (once), index them into WORK/store with the
     base model active. Returns (queries, qrels, names: file name -> BEIR id, service, index_s)."""
-    from desktop_search.cli import run_job
+    from desktop_search.jobs import run_job
     from desktop_search.evaluation import load_beir, write_corpus
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     corpus, queries, qrels = load_beir(beir_dir)
     work = Path(work)

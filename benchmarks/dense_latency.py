@@ -32,7 +32,7 @@ def main() -> None:
 
     from desktop_search.evaluation import load_beir
     from desktop_search.index import hnsw
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
     from desktop_search.store import Store
 
     _, queries, _ = load_beir(require_scifact())

@@ -41,7 +41,7 @@ def main() -> None:
     from desktop_search.evaluation import load_beir, write_corpus
     from desktop_search.gui.indexing import IndexRunner
     from desktop_search.gui.main_window import MainWindow
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     corpus, queries, _ = load_beir(require_scifact())
     if args.docs:

@@ -24,9 +24,9 @@ def main() -> None:
     ap.add_argument("--docs", type=int, default=1000, help="how many SciFact documents (0 = all 5,183)")
     args = ap.parse_args()
 
-    from desktop_search.cli import run_job
+    from desktop_search.jobs import run_job
     from desktop_search.evaluation import load_beir, write_corpus
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     corpus, _, _ = load_beir(require_scifact())
     if args.docs:

@@ -48,7 +48,7 @@ def main() -> None:
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
 
-    from desktop_search.cli import run_job
+    from desktop_search.jobs import run_job
     from desktop_search.evaluation import score_retriever
 
     queries, qrels, names, svc, index_s = indexed_beir_store(args.beir_dir, args.work)

@@ -57,7 +57,7 @@ def main() -> None:
 
     import torch
 
-    from desktop_search.adaptation import export_passages
+    from desktop_search.jobs.training import export_passages
     from desktop_search.evaluation import evaluate_run
     from training.data import passages_fingerprint
     from training.run import read_passages, read_titles
@@ -68,7 +68,7 @@ def main() -> None:
     work = Path(args.work)
     base_model = svc.base_model_path()
     sweep = work / "sweep"
-    passages_file, titles_file, _ = export_passages(svc, sweep, documents=args.units == "documents")
+    passages_file, titles_file, _ = export_passages(svc.store, sweep, documents=args.units == "documents")
     doc_names = dict(svc.store.conn.execute("SELECT id, name FROM documents").fetchall())
     svc.close()
     passages = read_passages(passages_file)

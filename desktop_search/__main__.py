@@ -3,7 +3,7 @@
 import multiprocessing
 import sys
 
-from desktop_search.cli import main
+from desktop_search.entry import main
 
 if __name__ == "__main__":
     multiprocessing.freeze_support()  # the extraction worker in a frozen app

@@ -48,7 +48,7 @@ def main(data_dir: str | None = None, model: str | None = None) -> int:
 
         try:
             from .retrievers.remote import EncoderProcess
-            from .search import SearchService
+            from .service import SearchService
 
             # the model runs in a child process: torch never loads into (and never stalls) the window
             svc = SearchService(data_dir, model=model, encoder_factory=EncoderProcess)

@@ -1,4 +1,7 @@
-"""Command line: `desktop-search [index|status|search|compare|eval|train] ...`; no sub-command opens the GUI."""
+"""The commands of `desktop-search`: index, status, remove, search, compare, eval, train, models.
+
+`entry.main` parses the arguments and either opens the window or runs one of these.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +14,9 @@ from datetime import datetime
 from typing import Iterable
 
 from .errors import Cancelled, KnownError
-from .jobs import Progress
+from .jobs import CancelToken, emit, run_job
+from .jobs.events import EventType
+from .jobs.launcher import background_priority
 
 
 def _parse_date(s: str) -> float:
@@ -79,66 +84,26 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--print-defaults", action="store_true",
                     help="print the detected device and default settings for this library as JSON, and exit")
     sp.add_argument("--no-activate", action="store_true")
+    sp.add_argument("--request", metavar="FILE",
+                    help="a training request as JSON ({\"config\": {TrainConfig fields}, \"select_alpha\", "
+                         "\"activate\"}): what the window sends; the options above are ignored")
     sp.add_argument("--json-progress", action="store_true", help="one JSON progress object per line (for the GUI)")
 
     sp = common(sub.add_parser("models", help="model versions: list, activate, rollback, delete"))
     sp.add_argument("action", choices=["list", "activate", "rollback", "delete"], nargs="?", default="list")
     sp.add_argument("version", nargs="?")
+    sp.add_argument("--json-progress", action="store_true", help="progress and the outcome as event lines (for the GUI)")
     return p
 
 
-class _Bar:
-    """A progress bar on stderr (tqdm) that follows Progress reports phase by phase."""
-
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled and sys.stderr.isatty()
-        self.bar = None
-        self.phase = None
-
-    def update(self, pr: Progress) -> None:
-        if not self.enabled:
-            return
-        from tqdm import tqdm
-
-        if pr.phase != self.phase:
-            self.close()
-            self.phase = pr.phase
-            self.bar = tqdm(total=pr.total or None, desc=pr.phase, unit="item", file=sys.stderr, leave=True)
-        if self.bar is not None:
-            self.bar.n = pr.done
-            if pr.total:
-                self.bar.total = pr.total
-            self.bar.set_postfix_str(pr.current[-50:], refresh=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
-            self.bar = None
-
-
-def run_job(gen: Iterable[Progress], *, json_lines: bool = False, bar: bool = True) -> Progress | None:
-    """Drive a job generator, drawing a bar or printing JSON lines; returns the last report."""
-    b = _Bar(bar and not json_lines)
-    last = None
-    try:
-        for pr in gen:
-            last = pr
-            if json_lines:
-                print(json.dumps({"event": "progress", **pr.to_dict()}), flush=True)
-            b.update(pr)
-    finally:
-        b.close()
-    return last
-
-
 def _service(args, **kw):
-    from .search import SearchService
+    from .service import SearchService
 
     return SearchService(args.data_dir, model=args.model, **kw)
 
 
 def _filters(args):
-    from .search import Filters
+    from .retrievers.base import Filters
 
     return Filters(folder=args.folder, exts=tuple(args.types), modified_after=args.after, modified_before=args.before)
 
@@ -153,28 +118,19 @@ def _print_hits(hits, as_json: bool) -> None:
         print(f"      {h.marked_snippet()}")
 
 
-def background_priority() -> None:
-    """Jobs started by the window (--json-progress) yield the CPU to it: a lower priority keeps
-    the window responsive on a 2-core laptop while extraction and embedding run flat out."""
-    try:
-        os.nice(10)
-    except (AttributeError, OSError):  # Windows: no nice(); the job still runs in its own process
-        pass
+def _cancel_on_sigterm() -> CancelToken:
+    import signal
+
+    cancel = CancelToken()
+    signal.signal(signal.SIGTERM, lambda *_: cancel.cancel())
+    return cancel
 
 
 def cmd_index(args) -> int:
-    from .jobs import CancelToken
-
     if args.json_progress:
         background_priority()
 
-    cancel = CancelToken()
-    import signal
-
-    def on_signal(signum, frame):
-        cancel.cancel()
-
-    signal.signal(signal.SIGTERM, on_signal)
+    cancel = _cancel_on_sigterm()
     with _service(args) as svc:
         try:
             last = run_job(svc.index(args.paths or None, cancel=cancel, retry_failed=args.retry_failed,
@@ -182,13 +138,13 @@ def cmd_index(args) -> int:
         except (Cancelled, KeyboardInterrupt):
             msg = "Indexing cancelled; run the same command again to resume."
             if args.json_progress or args.json:
-                print(json.dumps({"event": "cancelled", "message": msg}), flush=True)
+                emit(EventType.CANCELLED, message=msg)
             else:
                 print(msg, file=sys.stderr)
             return 130
         stats = last.stats if last else {}
         if args.json or args.json_progress:
-            print(json.dumps({"event": "done", **stats}), flush=True)
+            emit(EventType.DONE, **stats)
         else:
             print(f"Indexed {stats.get('indexed', 0)} files ({stats.get('chunks', 0)} passages); "
                   f"skipped {stats.get('skipped', 0)}, failed {stats.get('failed', 0)}. "
@@ -281,45 +237,119 @@ def cmd_eval(args) -> int:
     return 0
 
 
-def _run_module(argv: list[str]) -> int:
-    """`--run-module MOD ARGS`: run a package module as `python -m` would (the frozen app has no python)."""
-    import runpy
+def print_defaults(args) -> int:
+    """The device and the default settings for this library (torch loads here, not in the window)."""
+    from training.trainer import defaults_for, resolve_device
 
-    sys.argv = [argv[0], *argv[1:]]
-    try:
-        runpy.run_module(argv[0], run_name="__main__", alter_sys=True)
-    except SystemExit as e:
-        return int(e.code or 0) if not isinstance(e.code, str) else 1
+    with _service(args) as svc:
+        n = svc.store.counts()["chunks"]
+    device = resolve_device("auto")
+    name = ""
+    if device.startswith("cuda"):
+        import torch
+
+        name = torch.cuda.get_device_name(0)
+    print(json.dumps({"device": device, "name": name, "cpus": os.cpu_count(), "n_passages": n,
+                      "config": defaults_for(device, n).to_dict()}), flush=True)
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--run-module"] and len(argv) >= 2:
-        if argv[1] not in ("training.run", "desktop_search.retrievers.encoder_server"):
-            print(f"desktop-search: --run-module does not run {argv[1]}", file=sys.stderr)
-            return 2
-        return _run_module(argv[1:])
-    args = build_parser().parse_args(argv)
-    if args.self_test:
-        from .selftest import run_self_test
+def cmd_train(args) -> int:
+    from .jobs.training import TrainRequest
 
-        return run_self_test(args.data_dir)
-    if args.command is None:
-        from .app import main as gui_main
+    if args.print_defaults:
+        return print_defaults(args)
+    if args.json_progress:
+        background_priority()
+    cancel = _cancel_on_sigterm()
+    request = TrainRequest.load(args.request) if args.request else _train_request(args)
+    json_lines = args.json_progress or args.json
+    with _service(args) as svc:
+        try:
+            last = run_job(svc.train(request.config, select_alpha=request.select_alpha, activate=request.activate,
+                                     cancel=cancel), json_lines=json_lines)
+        except (Cancelled, KeyboardInterrupt):
+            msg = "Training cancelled; run the same command again to resume from the last checkpoint."
+            if json_lines:
+                emit(EventType.CANCELLED, message=msg)
+            else:
+                print(msg, flush=True)
+            return 130
+    stats = last.stats if last else {}
+    if json_lines:
+        emit(EventType.DONE, message=last.message, **stats)
+    else:
+        print(last.message)
+    return 0
 
-        return gui_main(data_dir=args.data_dir, model=args.model)
-    handler = {
-        "index": cmd_index, "status": cmd_status, "remove": cmd_remove, "search": cmd_search,
-        "compare": cmd_compare, "eval": cmd_eval,
-    }.get(args.command)
-    if handler is None:
-        from .train_cli import main as train_main  # train / models
 
-        handler = lambda a: train_main(a)  # noqa: E731
+def _train_request(args):
+    """The request the command-line options make."""
+    from .jobs.training import TrainRequest
+
+    overrides = {"seed": args.seed}
+    for key, val in (("steps", args.steps), ("batch_size", args.batch_size), ("weighting", args.weighting),
+                     ("pair_alpha", args.pair_weight), ("interpolation_alpha", args.alpha),
+                     ("n_positives", args.positives), ("max_crop_tokens", args.max_crop_tokens)):
+        if val is not None:
+            overrides[key] = val
+    if args.negatives or args.moco:
+        overrides["negatives"] = args.negatives or "moco"
+    return TrainRequest(overrides, select_alpha=args.alpha is None, activate=not args.no_activate)
+
+
+def cmd_models(args) -> int:
+    with _service(args) as svc:
+        vs = svc.versions
+        if args.action == "list":
+            active = vs.active_id()
+            rows = [{"id": "base", "path": svc.base_model_path(), "active": active == "base"}]
+            rows += [{**v.to_json(), "active": v.id == active} for v in vs.list()]
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            else:
+                for r in rows:
+                    mark = "*" if r["active"] else " "
+                    alpha = r.get("settings", {}).get("alpha")
+                    print(f"{mark} {r['id']:28} {'' if alpha is None else f'alpha {alpha}'}")
+            return 0
+        if args.action in ("rollback", "activate"):
+            target = "base" if args.action == "rollback" else args.version
+            if not target:
+                raise KnownError("which version? see `desktop-search models list`")
+            # vectors first: the version becomes active only once every passage has one
+            run_job(svc.embed(svc.encoder_for(target)), json_lines=args.json_progress,
+                    bar=not (args.json or args.json_progress))
+            svc.activate_version(target)
+        else:
+            if not args.version:
+                raise KnownError("which version? see `desktop-search models list`")
+            svc.delete_version(args.version)
+            print(json.dumps({"deleted": args.version}) if args.json else f"Deleted {args.version}.")
+            return 0
+        if args.json_progress:
+            emit(EventType.DONE, active=target)
+        else:
+            print(json.dumps({"active": target}) if args.json else f"Active model: {target}")
+    return 0
+
+
+COMMANDS = {"index": cmd_index, "status": cmd_status, "remove": cmd_remove, "search": cmd_search,
+            "compare": cmd_compare, "eval": cmd_eval, "train": cmd_train, "models": cmd_models}
+
+
+def run_command(args) -> int:
+    """Run the parsed command; known errors become a message (or {"error"} with --json) and exit code 2."""
+    from training.versions import VersionError
+
     try:
-        return handler(args)
+        try:
+            return COMMANDS[args.command](args)
+        except VersionError as e:
+            raise KnownError(str(e)) from e
     except KnownError as e:
+        if getattr(args, "json_progress", False):
+            emit(EventType.ERROR, message=str(e))
         if getattr(args, "json", False):
             print(json.dumps({"error": str(e)}))
         else:
@@ -327,7 +357,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -113,8 +113,8 @@ def evaluate_beir(beir_dir: str | Path, retrievers: Sequence[str], *, model: str
                   progress: Callable | None = None, bar: bool = False, depth: int = 100,
                   hybrid_method: str = "minmax") -> dict:
     """Index a BEIR folder into a throw-away store and score each retriever on its queries."""
-    from .cli import run_job
-    from .search import SearchService
+    from .jobs import run_job
+    from .service import SearchService
 
     corpus, queries, qrels = load_beir(beir_dir, split)
     if max_queries:

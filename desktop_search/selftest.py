@@ -20,9 +20,9 @@ CHECKS = [
 
 
 def run_self_test(data_dir: str | None = None, out=sys.stdout) -> int:
-    from .cli import run_job
+    from .jobs import run_job
     from .errors import KnownError
-    from .search import SearchService
+    from .service import SearchService
 
     sample = resource("sample")
     if not sample.is_dir():

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import os
+import sys
 import tempfile
+import time
 from pathlib import Path
 
 from .errors import StoreLocked
@@ -47,36 +50,54 @@ def from_raw(raw: bytes) -> str:
 
 
 class ProcessLock:
-    """An exclusive lock on a file, released when the process dies (kill -9 included)."""
+    """An exclusive lock between processes (filelock; released when the process dies, kill -9
+    included), saying what holds it: "indexing", "training" or "embedding". The holder's pid,
+    command and task are written beside the lock file, so a refused caller can say who has it."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, what: str = "indexing"):
         self.path = Path(path)
-        self._fh = None
+        self.what = what
+        self._lock = None
+
+    @property
+    def holder_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".holder")
+
+    def holder(self) -> dict:
+        """Who holds (or last held) the lock: {"pid", "what", "command", "since"}; {} if unknown."""
+        try:
+            d = json.loads(self.holder_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return {}
+        return d if isinstance(d, dict) else {}
 
     def acquire(self) -> None:
+        from filelock import FileLock, Timeout
+
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        fh = open(self.path, "a+b")
+        lock = FileLock(str(self.path), timeout=0, thread_local=False)
         try:
-            if os.name == "nt":
-                import msvcrt
-
-                msvcrt.locking(fh.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(fh.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            fh.close()
+            lock.acquire()
+        except Timeout:
+            h = self.holder()
+            what = h.get("what") or "indexing"
+            pid = f" (pid {h['pid']})" if h.get("pid") else ""
             raise StoreLocked(
-                "Another desktop-search process is indexing into this store; "
+                f"Another desktop-search process{pid} is {what} in this store; "
                 "wait for it to finish or cancel it."
             ) from None
-        self._fh = fh
+        self._lock = lock
+        try:
+            atomic_write_text(self.holder_path, json.dumps({
+                "pid": os.getpid(), "what": self.what, "command": " ".join(sys.argv)[:500], "since": time.time()}))
+        except OSError:
+            pass  # the lock holds without its note
 
     def release(self) -> None:
-        if self._fh is not None:
-            self._fh.close()
-            self._fh = None
+        if self._lock is not None:
+            self.holder_path.unlink(missing_ok=True)
+            self._lock.release()
+            self._lock = None
 
     def __enter__(self) -> "ProcessLock":
         self.acquire()

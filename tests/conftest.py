@@ -43,7 +43,7 @@ def fake_encoder():
 
 @pytest.fixture
 def service(tmp_path, fake_encoder):
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     svc = SearchService(tmp_path / "store", encoder=fake_encoder)
     yield svc

@@ -4,9 +4,9 @@ import json
 import sys
 import time
 
-from desktop_search import indexer
+from desktop_search.jobs import indexing as indexer
 from desktop_search.retrievers.encoder import HashingEncoder
-from desktop_search.search import SearchService
+from desktop_search.service import SearchService
 
 
 class SlowEncoder(HashingEncoder):

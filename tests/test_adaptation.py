@@ -7,8 +7,8 @@ import json
 import pytest
 
 from conftest import run
-from desktop_search.cli import main
-from desktop_search.search import SearchService
+from desktop_search.entry import main
+from desktop_search.service import SearchService
 
 pytestmark = pytest.mark.model
 
@@ -53,7 +53,7 @@ def test_train_makes_a_version_that_searches_and_rolls_back(library):
     base_vec = svc.encoder_for("base").encode(["lava"])[0]
     new_vec = enc.encode(["lava"])[0]
     assert abs(float(base_vec @ new_vec)) < 0.99999
-    res = svc.compare("ice sliding down a valley", ["dense"], k=3, encoders={"dense:base": svc.encoder_for("base")})
+    res = svc.compare("ice sliding down a valley", ["dense"], k=3, columns={"dense:base": "dense:base"})
     assert set(res["columns"]) == {"dense", "dense:base"}
     svc.rollback()
     assert svc.versions.active_id() == "base" and svc.encoder.key == base_key

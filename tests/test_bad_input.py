@@ -7,7 +7,7 @@ import os
 import pytest
 
 from conftest import run
-from desktop_search.search import SearchService
+from desktop_search.service import SearchService
 from fixtures_bad_files import (
     make_binary_file,
     make_blank_pdf,

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from desktop_search.cli import main
+from desktop_search.entry import main
 
 pytestmark = pytest.mark.model
 
@@ -91,7 +91,7 @@ def test_self_test_passes():
 
 
 def test_core_imports_without_qt():
-    code = ("import sys, desktop_search.search, desktop_search.cli, desktop_search.indexer; "
+    code = ("import sys, desktop_search.service, desktop_search.cli, desktop_search.jobs.indexing, desktop_search.jobs.training; "
             "assert 'torch' not in sys.modules, 'torch imported eagerly'; "
             "import training, training.trainer; "
             "assert not any(m.startswith('PySide6') for m in sys.modules), 'Qt imported'")

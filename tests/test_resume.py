@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import run
-from desktop_search.search import SearchService
+from desktop_search.service import SearchService
 
 HELPER = Path(__file__).with_name("kill_helper.py")
 

@@ -9,7 +9,9 @@ import time
 import pytest
 
 from conftest import run
-from desktop_search.search import Filters, SearchService, make_snippet
+from desktop_search.retrievers import Filters
+from desktop_search.service import SearchService
+from desktop_search.snippets import make_snippet
 
 
 def names(hits):
@@ -245,7 +247,7 @@ def test_second_indexer_gets_a_clear_message(service, corpus):
 def test_training_export_has_passages_and_whole_documents(service, tmp_path):
     import json
 
-    from desktop_search.adaptation import export_passages
+    from desktop_search.jobs.training import export_passages
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -253,7 +255,7 @@ def test_training_export_has_passages_and_whole_documents(service, tmp_path):
     (docs / "long.txt").write_text(long_text)
     (docs / "short.md").write_text("# Short note\n\nOne small paragraph about bread and yeast.")
     run(service.index([docs]))
-    passages_file, titles_file, n = export_passages(service, tmp_path / "export", documents=True)
+    passages_file, titles_file, n = export_passages(service.store, tmp_path / "export", documents=True)
     passages = [json.loads(line) for line in passages_file.read_text().splitlines()]
     documents = [json.loads(line) for line in (tmp_path / "export" / "documents.jsonl").read_text().splitlines()]
     assert n == len(passages) == service.store.counts()["chunks"]
@@ -264,5 +266,5 @@ def test_training_export_has_passages_and_whole_documents(service, tmp_path):
     assert len(pieces) > 1  # several passages, one whole text holding each of them
     assert all(piece in by_group[long_group] for piece in pieces)
     assert "Short note" in json.loads(titles_file.read_text()).values()
-    export_passages(service, tmp_path / "plain")  # the app's job: passages and titles only
+    export_passages(service.store, tmp_path / "plain")  # the app's job: passages and titles only
     assert sorted(f.name for f in (tmp_path / "plain").iterdir()) == ["passages.jsonl", "titles.json"]

@@ -382,8 +382,7 @@ class CompareTab(QWidget):
 
         def run():
             t = time.perf_counter()
-            encoders = {n: svc.encoder_for(vid) for n, vid in versions.items()}
-            res = svc.compare(query, plain, k, encoders=encoders or None)
+            res = svc.compare(query, plain, k, columns={n: f"dense:{vid}" for n, vid in versions.items()} or None)
             res["ms"] = (time.perf_counter() - t) * 1000.0
             return res
 

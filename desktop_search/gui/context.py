@@ -9,11 +9,10 @@ from typing import Callable, Sequence
 from PySide6.QtCore import QObject, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QGuiApplication
 
+from ..retrievers.registry import needs_model
 from .errors import ErrorReporter, known_message
 from .models import FileRow, FolderRow
 from .workers import Worker, WorkerPool
-
-MODEL_RETRIEVERS = frozenset({"dense", "hybrid"})
 
 
 @dataclass(frozen=True)
@@ -82,9 +81,9 @@ class AppContext(QObject):
 
     def attach(self, service) -> None:
         self.service = service
-        enc = getattr(service, "_encoder", None)  # never touch `encoder.model`: that loads torch
-        if enc is not None and (not hasattr(type(enc), "model") or getattr(enc, "_model", None) is not None):
-            self.model_state = "ready"  # an injected or already loaded encoder needs no loading
+        enc = service.models.loaded_encoder()  # never touch `encoder.model`: that loads torch
+        if enc is not None and getattr(enc, "loaded", True):
+            self.model_state = "ready"  # an injected (fake) or already loaded encoder needs no loading
         self.service_attached.emit(service)
 
     # -- work -------------------------------------------------------------------------------
@@ -104,7 +103,7 @@ class AppContext(QObject):
 
     # -- the embedding model: loaded on the first dense search, in a worker -------------------
     def needs_model(self, retrievers: Sequence[str]) -> bool:
-        return any(r.split(":")[0] in MODEL_RETRIEVERS for r in retrievers)
+        return needs_model(retrievers)
 
     def model_use_started(self, retrievers: Sequence[str]) -> None:
         if self.needs_model(retrievers) and self.model_state == "unloaded":

@@ -41,16 +41,7 @@ def app_icon() -> QIcon:
 
 def refresh_vectors(svc) -> None:
     """Worker-thread function: make the GUI process's loaded vector indexes see what the child added."""
-    refresh = getattr(svc, "refresh", None)
-    if callable(refresh):
-        refresh()
-        return
-    for vi in list(getattr(svc, "_vindexes", {}).values()):
-        lock = getattr(vi, "_lock", None)
-        if lock is None or getattr(vi, "_index", None) is None:
-            continue
-        with lock:  # reconcile with the store, the source of truth (adds new vectors, drops removed ones)
-            vi._reconcile()
+    svc.refresh()
 
 
 def _fmt_eta(s) -> str:

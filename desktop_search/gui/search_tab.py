@@ -199,7 +199,7 @@ class SearchTab(QWidget):
 
     # -- filters -----------------------------------------------------------------------------
     def filters(self):
-        from ..search import Filters
+        from ..retrievers.base import Filters
 
         # (item data is never None: PySide6 6.12 mishandles None coming back from Qt)
         folder = self.folder_combo.currentData() or None

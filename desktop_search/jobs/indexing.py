@@ -17,14 +17,18 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from .chunking import chunk_text
-from .documents import ExtractorPool, FileEntry, ScanProblem, iter_files
-from .documents.scan import DEFAULT_EXCLUDED_DIRS
-from .errors import Cancelled
-from .jobs import Progress, RateMeter
-from .retrievers.analysis import analyze
-from .retrievers.bm25 import BM25Index
-from .util import display_path, from_raw, raw_path
+from ..chunking import chunk_text
+from ..config import IndexSettings
+from ..documents import ExtractorPool, FileEntry, ScanProblem, iter_files
+from ..documents.scan import DEFAULT_EXCLUDED_DIRS
+from ..errors import Cancelled
+from ..library import Library
+from ..model_registry import ModelRegistry
+from ..retrievers.analysis import analyze
+from ..retrievers.bm25 import BM25Index
+from ..store import Store
+from ..util import display_path, from_raw, raw_path
+from .progress import Progress, RateMeter
 
 COMMIT_EVERY_FILES = 64
 COMMIT_EVERY_S = 1.5
@@ -43,12 +47,15 @@ def _hash_text(text: str) -> str:
 
 
 class Indexer:
-    """Runs the indexing phases for a SearchService (which owns store, BM25, vectors)."""
+    """Runs the indexing phases over a store, its BM25 index and the model registry's vector indexes."""
 
-    def __init__(self, service, cancel: Callable[[], bool] | None = None):
-        self.svc = service
-        self.store = service.store
-        self.settings = service.settings
+    def __init__(self, store: Store, bm25: BM25Index, models: ModelRegistry, library: Library,
+                 settings: IndexSettings, cancel: Callable[[], bool] | None = None):
+        self.store = store
+        self.bm25 = bm25
+        self.models = models
+        self.library = library
+        self.settings = settings
         self.cancel = cancel or (lambda: False)
         self._moved_hashes: set[str] = set()
 
@@ -83,7 +90,7 @@ class Indexer:
             t2 = time.monotonic()
             n = yield from self.embed_missing()
             stats.update(embed_s=round(time.monotonic() - t2, 3), embedded=n)
-        self.svc.bm25.invalidate()
+        self.bm25.invalidate()
         counts = self.store.counts()
         stats.update(counts)
         yield Progress("done", counts["indexed"], counts["indexed"], message="Index up to date", stats=stats)
@@ -145,7 +152,7 @@ class Indexer:
         batch: list[tuple[_Pending, object]] = []
         last_commit = time.monotonic()
         moved = 0
-        tokenize = self.svc.tokenizer
+        tokenize = self.models.tokenizer
         s = self.settings
         # every file goes through the child process, so a stuck read or parser is stopped
         with ExtractorPool(timeout_s=s.file_timeout_s, max_bytes=s.max_file_bytes, max_chars=s.max_chars) as pool:
@@ -227,7 +234,7 @@ class Indexer:
                     seg[cur.lastrowid] = t
             BM25Index.write_segment(w, seg)
             self.store.bump_generation(w)
-        self.svc.forget_vectors(removed_chunks)
+        self.models.forget_vectors(removed_chunks)
         return moved
 
     @staticmethod
@@ -251,19 +258,19 @@ class Indexer:
     # -- deletions ----------------------------------------------------------------------
     def _remove_missing(self, missing: dict[int, list]) -> int:
         ids = [r["id"] for rows in missing.values() for r in rows]
-        return self.svc.delete_documents(ids)
+        return self.library.delete_documents(ids)
 
     # -- embeddings ---------------------------------------------------------------------
     def embed_missing(self, encoder=None, vindex=None) -> Iterator[Progress]:
         """Embed every chunk that has no vector for the encoder's model yet."""
-        encoder = encoder or self.svc.encoder
+        encoder = encoder or self.models.encoder
         conn = self.store.conn
         todo = [r[0] for r in conn.execute(
             "SELECT c.id FROM chunks c LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model = ? "
             "WHERE v.chunk_id IS NULL ORDER BY c.n_tokens, c.id", (encoder.key,))]
         if not todo:
             return 0
-        vindex = vindex or self.svc.vector_index(encoder)
+        vindex = vindex or self.models.vector_index(encoder)
         vindex.open()
         meter = RateMeter(len(todo))
         yield meter.report("embed", 0, message=f"Embedding {len(todo)} passages with {encoder.name}")

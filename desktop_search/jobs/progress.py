@@ -1,4 +1,4 @@
-"""Progress reports of long jobs (generators yield them) and a cancel token."""
+"""Progress reports of long jobs (generators yield them), a rate meter and a cancel token."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ class Progress:
     eta_s: float | None = None
     message: str = ""
     stats: dict = field(default_factory=dict)
+    kind: str = ""  # the typed event this report stands for, where there is one (an events.EventType value)
 
     def to_dict(self) -> dict:
         return asdict(self)

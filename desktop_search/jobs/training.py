@@ -1,36 +1,74 @@
-"""Adapting the dense model to the library (the core side of training; no Qt, no torch here).
+"""The training job: adapting the dense model to the library (no Qt, no torch here).
 
 `train_job` exports the store's passages, runs `training.run` in a child process (torch
-stays out of this process), turns its JSON lines into Progress reports, and when a new model
+stays out of this process), turns its event lines into Progress reports, and when a new model
 version comes out, embeds the corpus with it into that version's own HNSW index and (by
-default) activates it. The base model is never modified; rollback is one call.
+default) activates it, once. The base model is never modified; rollback is one call.
+
+`TrainRequest` is what a caller (the CLI, the window) asks of a run: TrainConfig overrides and
+whether to choose alpha and activate; the window sends it as JSON (`train --request FILE`).
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
-import os
 import subprocess
-import sys
 import threading
 import time
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .errors import Cancelled, KnownError
-from .jobs import Progress
-from .util import ProcessLock, atomic_write_text
+from ..errors import Cancelled, KnownError
+from ..model_registry import ModelRegistry
+from ..store import Store
+from ..util import ProcessLock, atomic_write_text
+from .events import EventType, decode
+from .launcher import child_environment, module_command
+from .progress import Progress
+
+# trainer events shown as progress of a phase, with their fields as stats
+_INFO_EVENTS = {EventType.START: "train", EventType.TRAIN_START: "train", EventType.RESUMED: "train",
+                EventType.CHECKPOINT: "train", EventType.ALREADY_TRAINED: "train", EventType.SAVED: "train",
+                EventType.ALPHA_METRICS: "select", EventType.SELECTED_ALPHA: "select"}
+_END_EVENTS = (EventType.DONE, EventType.ERROR, EventType.CANCELLED)
 
 
-def child_command(module: str, *args: str) -> list[str]:
-    """How to run `python -m module args` from here, also inside a frozen (PyInstaller) app."""
-    if getattr(sys, "frozen", False):
-        return [sys.executable, "--run-module", module, *args]
-    return [sys.executable, "-m", module, *args]
+@dataclass(frozen=True)
+class TrainRequest:
+    """One training run as asked: TrainConfig overrides (missing fields: the defaults for this
+    machine and library), whether to choose alpha on pseudo-queries, whether to activate."""
+
+    config: dict = field(default_factory=dict)
+    select_alpha: bool = True
+    activate: bool = True
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainRequest":
+        unknown = set(d) - {"config", "select_alpha", "activate"}
+        if unknown:
+            raise KnownError(f"Unknown training request fields: {', '.join(sorted(unknown))}")
+        config = dict(d.get("config") or {})
+        if "interpolation_alpha" in config and "select_alpha" not in d:
+            d = {**d, "select_alpha": False}
+        return cls(config, bool(d.get("select_alpha", True)), bool(d.get("activate", True)))
+
+    @classmethod
+    def load(cls, path: str | Path) -> "TrainRequest":
+        try:
+            d = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as e:
+            raise KnownError(f"Cannot read the training request {path}: {e}") from e
+        if not isinstance(d, dict):
+            raise KnownError(f"The training request {path} is not a JSON object")
+        return cls.from_dict(d)
 
 
-def export_passages(svc, folder: Path, *, documents: bool = False) -> tuple[Path, Path, int]:
+def export_passages(store: Store, folder: Path, *, documents: bool = False) -> tuple[Path, Path, int]:
     """Write the library's passages (group = document) and the document titles for the trainer:
     passages.jsonl and titles.json in `folder`; with `documents`, each document's whole text too
     (documents.jsonl).
@@ -43,16 +81,13 @@ def export_passages(svc, folder: Path, *, documents: bool = False) -> tuple[Path
     passages = folder / "passages.jsonl"
     whole = folder / "documents.jsonl"
     titles = folder / "titles.json"
-    conn = svc.store.conn
     n = 0
     title_map: dict[str, str] = {}
     with open(passages, "w", encoding="utf-8") as f, \
             (open(whole, "w", encoding="utf-8") if documents else contextlib.nullcontext()) as fd:
-        for doc_id, title, name in conn.execute(
-            "SELECT id, title, name FROM documents WHERE status='indexed' ORDER BY id"
-        ).fetchall():
-            text = svc.store.doc_text(doc_id)
-            spans = conn.execute("SELECT start, end FROM chunks WHERE doc_id=? ORDER BY ord", (doc_id,)).fetchall()
+        for doc_id, title, name in store.indexed_documents():
+            text = store.doc_text(doc_id)
+            spans = store.chunk_spans(doc_id)
             for start, end in spans:
                 f.write(json.dumps({"group": str(doc_id), "text": text[start:end]}) + "\n")
                 n += 1
@@ -66,19 +101,25 @@ def export_passages(svc, folder: Path, *, documents: bool = False) -> tuple[Path
     return passages, titles, n
 
 
-def train_job(svc, overrides: dict | None = None, *, select_alpha: bool = True, activate: bool = True,
+Embedder = Callable[..., Iterator[Progress]]  # embed(encoder, cancel=...): vectors for every passage
+
+
+def train_job(data_dir: Path, store: Store, models: ModelRegistry, overrides: dict | None = None, *,
+              embed_with: Embedder | None = None, select_alpha: bool = True, activate: bool = True,
               cancel: Callable[[], bool] | None = None, embed: bool = True) -> Iterator[Progress]:
-    """Train a new model version on the library; yields Progress (phases: export, train, select, embed, done)."""
+    """Train a new model version on the library; yields Progress (phases: export, train, select, embed, done).
+
+    With `embed`, the new version's vectors are made by `embed_with` (the service's `embed`, which
+    holds the embedding lock); with `activate` too, the version becomes active here, exactly once."""
     cancel = cancel or (lambda: False)
-    base_model = svc.base_model_path()
+    data_dir = Path(data_dir)
+    base_model = models.base_model_path()
     if base_model is None or not Path(base_model).is_dir():
         raise KnownError("Training needs a local base model folder (the bundled default or a model path).")
-    root = svc.data_dir / "training"
-    lock = ProcessLock(svc.data_dir / "training.lock")
-    lock.acquire()
-    try:
+    root = data_dir / "training"
+    with ProcessLock(data_dir / "training.lock", "training"):
         yield Progress("export", message="Collecting passages")
-        passages, titles, n = export_passages(svc, root)
+        passages, titles, n = export_passages(store, root)
         if n < 4:
             raise KnownError(f"Only {n} passages are indexed; add more documents before training.")
         stop_file = root / "STOP"
@@ -87,77 +128,86 @@ def train_job(svc, overrides: dict | None = None, *, select_alpha: bool = True, 
             # the units are the passages; "documents_file" (export_passages(documents=True)) would
             # cut them from whole texts instead: being measured, see README "Training"
             "passages_file": str(passages), "titles_file": str(titles), "base_model": str(base_model),
-            "work_dir": str(root / "work"), "versions_root": str(svc.data_dir), "config": dict(overrides or {}),
+            "work_dir": str(root / "work"), "versions_root": str(data_dir), "config": dict(overrides or {}),
             "select_alpha": select_alpha, "activate": False, "stop_file": str(stop_file),
         }
         cfg = root / "job.json"
         atomic_write_text(cfg, json.dumps(spec, indent=2))
-        env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", PYTHONUNBUFFERED="1")
-        proc = subprocess.Popen(child_command("training.run", str(cfg)), stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, env=env)
-        err_tail: list[str] = []
-        t = threading.Thread(target=_drain, args=(proc.stderr, err_tail), daemon=True)
-        t.start()
-        done_event: dict | None = None
-        last_step: dict = {}
-        selection: dict = {}
         t0 = time.monotonic()
-        try:
-            for line in proc.stdout:
-                if cancel():
-                    stop_file.write_text("stop")
-                    proc.terminate()
-                try:
-                    ev = json.loads(line)
-                except ValueError:
-                    continue
-                kind = ev.get("event")
-                if kind == "step":
-                    last_step = ev
-                    yield Progress("train", int(ev.get("step", 0)), int(ev.get("steps", 0)),
-                                   f"loss {ev.get('loss', 0):.3f}", float(ev.get("steps_per_s") or 0.0),
-                                   ev.get("eta_s"), stats={k: ev[k] for k in ("loss", "lr", "steps_per_s") if k in ev})
-                elif kind in ("start", "train_start", "resumed", "checkpoint", "selected_alpha", "alpha_metrics"):
-                    if kind == "selected_alpha" and isinstance(ev.get("metrics"), dict):
-                        selection = ev["metrics"]
-                    yield Progress("select" if "alpha" in kind else "train", message=kind.replace("_", " "),
-                                   stats={k: v for k, v in ev.items() if k != "event"})
-                elif kind in ("done", "error", "cancelled"):
-                    done_event = ev
-        finally:
-            if cancel() and proc.poll() is None:
-                stop_file.write_text("stop")
-                proc.terminate()
-            try:
-                proc.wait(timeout=60)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            t.join(timeout=5)
-        if cancel() or (done_event or {}).get("event") == "cancelled":
-            raise Cancelled("training cancelled; start it again to resume from the last checkpoint")
-        if done_event is None or done_event.get("event") == "error":
-            msg = (done_event or {}).get("message") or "".join(err_tail[-5:]).strip() or f"exit code {proc.returncode}"
-            raise KnownError(f"Training failed: {msg}")
+        end, last_step, selection = yield from _run_trainer(cfg, stop_file, cancel)
         train_s = time.monotonic() - t0
-    finally:
-        lock.release()
-    version = done_event.get("version")
-    stats = {"train_s": round(train_s, 1), "alpha": done_event.get("alpha"), "version": version,
-             "kept_base": bool(done_event.get("kept_base")), "steps": last_step.get("steps"),
-             "steps_per_s": last_step.get("steps_per_s")}
+    version = end.get("version")
+    stats = {"train_s": round(train_s, 1), "alpha": end.get("alpha"), "version": version,
+             "kept_base": bool(end.get("kept_base")), "steps": last_step.get("steps"),
+             "steps_per_s": last_step.get("steps_per_s"), "reused": bool(end.get("reused"))}
     if selection:
         stats["selection"] = selection
-    if version and embed:
-        enc = svc.encoder_for(version)
+    if version and embed and embed_with is not None:
+        enc = models.encoder_for(version)
         t1 = time.monotonic()
-        yield from svc.embed(enc, cancel=cancel)
+        yield from embed_with(enc, cancel=cancel)
         stats["embed_s"] = round(time.monotonic() - t1, 1)
         if activate:
-            svc.activate_version(version)
+            models.activate(version)
+            stats["activated"] = True
     msg = (f"New model version {version}" if version else
            "Training found no gain on your files' pseudo-queries; the base model stays active")
     yield Progress("done", message=msg, stats=stats)
+
+
+def _run_trainer(cfg: Path, stop_file: Path, cancel: Callable[[], bool]):
+    """Run `training.run CONFIG` and turn its events into Progress; returns (end event, last step, selection)."""
+    proc = subprocess.Popen(module_command("training.run", str(cfg)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=child_environment())
+    err_tail: list[str] = []
+    t = threading.Thread(target=_drain, args=(proc.stderr, err_tail), daemon=True)
+    t.start()
+    end = None
+    last_step: dict = {}
+    selection: dict = {}
+    reused = False
+    try:
+        for line in proc.stdout:
+            if cancel():
+                stop_file.write_text("stop")
+                proc.terminate()
+            ev = decode(line)
+            if ev is None:
+                continue
+            if ev.type is EventType.STEP:
+                last_step = ev.data
+                yield Progress("train", int(ev.get("step", 0)), int(ev.get("steps", 0)),
+                               f"loss {ev.get('loss') or 0:.3f}", float(ev.get("steps_per_s") or 0.0),
+                               ev.get("eta_s"), stats={k: ev.data[k] for k in ("loss", "lr", "steps_per_s")
+                                                       if k in ev.data})
+            elif ev.type in _INFO_EVENTS:
+                if ev.type is EventType.SELECTED_ALPHA and isinstance(ev.get("metrics"), dict):
+                    selection = ev.get("metrics")
+                if ev.type is EventType.ALREADY_TRAINED:
+                    reused = True
+                    message = "already trained: reusing the finished run with these settings"
+                else:
+                    message = ev.type.value.replace("_", " ")
+                yield Progress(_INFO_EVENTS[ev.type], message=message, stats=dict(ev.data),
+                               kind=ev.type.value)
+            elif ev.type in _END_EVENTS:
+                end = ev
+    finally:
+        if cancel() and proc.poll() is None:
+            stop_file.write_text("stop")
+            proc.terminate()
+        try:
+            proc.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        t.join(timeout=5)
+    if cancel() or (end is not None and end.type is EventType.CANCELLED):
+        raise Cancelled("training cancelled; start it again to resume from the last checkpoint")
+    if end is None or end.type is EventType.ERROR:
+        msg = (end.get("message") if end else None) or "".join(err_tail[-5:]).strip() or f"exit code {proc.returncode}"
+        raise KnownError(f"Training failed: {msg}")
+    return {**end.data, "reused": reused}, last_step, selection
 
 
 def _drain(stream, tail: list[str]) -> None:

@@ -63,7 +63,7 @@ def batch_precision(device: str) -> str:
         return forced if device == "cpu" else "fp32"
     if device != "cpu":
         return "fp32"
-    from training.trainer import cpu_bf16_native  # the one hardware probe; torch is loaded by now anyway
+    from training.device import cpu_bf16_native  # the one hardware probe; torch is loaded by now anyway
 
     return "bf16" if cpu_bf16_native() else "fp32"
 
@@ -103,6 +103,11 @@ class SentenceTransformerEncoder:
         self._lock = threading.Lock()
         self._dim: int | None = None
         self._precision: str | None = None
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is loaded already (asking never loads it)."""
+        return self._model is not None
 
     @property
     def model(self):

@@ -33,9 +33,9 @@ class EncoderProcess:
         self._stderr: list[str] = []
 
     def _start(self) -> subprocess.Popen:
-        from ..adaptation import child_command
+        from ..jobs.launcher import module_command
 
-        proc = subprocess.Popen(child_command("desktop_search.retrievers.encoder_server", self.source),
+        proc = subprocess.Popen(module_command("desktop_search.retrievers.encoder_server", self.source),
                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
         threading.Thread(target=self._drain, args=(proc.stderr,), daemon=True).start()
         first = proc.stdout.readline()
@@ -55,6 +55,11 @@ class EncoderProcess:
         for line in stream:
             self._stderr.append(line.decode("utf-8", "replace"))
             del self._stderr[:-20]
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the model is loaded already (asking never loads it)."""
+        return self._model is not None
 
     @property
     def model(self) -> subprocess.Popen:

@@ -13,6 +13,7 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from ..errors import KnownError
+from .queries import LibraryQueries
 
 SCHEMA_VERSION = 1
 
@@ -127,7 +128,7 @@ class DocRow:
 DOC_COLUMNS = "id, path, raw_path, name, ext, size, mtime_ns, status, reason, kind, title, folder_id"
 
 
-class Store:
+class Store(LibraryQueries):
     """SQLite database of the library. Reads from any thread (one connection per thread);
     writes go through `write()`, which serialises them inside this process, and SQLite's
     own locking (WAL, busy timeout) between processes."""

@@ -87,7 +87,7 @@ def main(argv: list[str]) -> int:
         sys.argv = [argv[1], *argv[2:]]
         runpy.run_module(argv[1], run_name="__main__", alter_sys=True)
         return 0
-    from desktop_search.cli import main as cli_main
+    from desktop_search.entry import main as cli_main
 
     return cli_main(argv or ["--self-test"])
 

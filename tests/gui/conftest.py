@@ -56,7 +56,7 @@ def write_gui_corpus(root: Path) -> Path:
 def _indexed_template(tmp_path_factory):
     """Corpus and store indexed once (fake encoder, in-process); tests get copies of the store."""
     from desktop_search.retrievers.encoder import HashingEncoder
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     base = tmp_path_factory.mktemp("gui_template")
     corpus = write_gui_corpus(base / "docs")
@@ -75,7 +75,7 @@ def corpus_dir(_indexed_template) -> Path:
 def indexed_service(_indexed_template, tmp_path):
     """A SearchService (fake encoder) on a copy of the indexed store."""
     from desktop_search.retrievers.encoder import HashingEncoder
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     _, store = _indexed_template
     shutil.copytree(store, tmp_path / "store")
@@ -87,7 +87,7 @@ def indexed_service(_indexed_template, tmp_path):
 @pytest.fixture
 def empty_service(tmp_path):
     from desktop_search.retrievers.encoder import HashingEncoder
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     svc = SearchService(tmp_path / "empty_store", encoder=HashingEncoder())
     yield svc

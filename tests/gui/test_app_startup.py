@@ -22,7 +22,7 @@ def _env(tmp_path) -> dict:
 
 
 def test_app_main_opens_window_without_torch(tmp_path):
-    code = "import sys; from desktop_search.cli import main; sys.exit(main([]))"
+    code = "import sys; from desktop_search.entry import main; sys.exit(main([]))"
     r = subprocess.run([sys.executable, "-c", code], env=_env(tmp_path), capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr
     line = next(ln for ln in r.stderr.splitlines() if ln.startswith("{"))
@@ -45,7 +45,7 @@ def test_gui_modules_do_not_import_heavy_libraries():
 @pytest.mark.model
 def test_dense_search_with_the_real_model(qtbot, make_window, tmp_path, corpus_dir, search):
     """The first dense search loads the model in a worker ("Loading model…"), then answers by meaning."""
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     svc = SearchService(tmp_path / "real_store")  # the default, bundled all-MiniLM-L6-v2
     try:

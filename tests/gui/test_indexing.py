@@ -153,7 +153,7 @@ def test_vectors_written_by_another_process_reach_the_window(qtbot, make_window,
     """The GUI's loaded vector index is reconciled with the store after a child run adds vectors."""
     from desktop_search.gui.main_window import refresh_vectors
     from desktop_search.retrievers.encoder import HashingEncoder
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     w = make_window(indexed_service)
     assert search(w, "quantum particles", "dense")  # loads the vector index in the GUI process

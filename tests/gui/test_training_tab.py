@@ -57,7 +57,7 @@ SELECTION = {"selection": {"alpha": 0.3, "metric": "ndcg@10", "margin": 0.005, "
 @pytest.fixture(scope="module")
 def _real_library(tmp_path_factory):
     """The six files indexed once with the real (bundled) model; tests get copies of the data folder."""
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     base = tmp_path_factory.mktemp("training_library")
     docs = base / "docs"
@@ -72,7 +72,7 @@ def _real_library(tmp_path_factory):
 
 @pytest.fixture
 def real_service(_real_library, tmp_path):
-    from desktop_search.search import SearchService
+    from desktop_search.service import SearchService
 
     shutil.copytree(_real_library, tmp_path / "data")
     svc = SearchService(tmp_path / "data")

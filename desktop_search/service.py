@@ -1,0 +1,199 @@
+"""SearchService: one library in one data folder, wired from its rooms; search, compare, preview.
+
+The CLI, the window and the tests use this facade. What it holds:
+store (SQLite), bm25 (the segment index), models (versions, encoders, vector indexes),
+library (folders, removal, status) and retrievers (chosen by name). Jobs (indexing,
+training) get those pieces, never the service.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+
+from .compare import agreement
+from .config import IndexSettings, default_data_dir
+from .jobs.progress import Progress
+from .library import Library
+from .model_registry import BASE, ModelRegistry
+from .retrievers.base import Filters, Ranked
+from .retrievers.bm25 import BM25Index
+from .retrievers.registry import RetrieverRegistry, parse_name
+from .retrievers.types import Hit
+from .snippets import make_snippet, preview_window, query_targets
+from .store import Store
+from .util import ProcessLock
+
+__all__ = ["Filters", "SearchService"]
+
+
+class SearchService:
+    """One library in one data folder."""
+
+    def __init__(self, data_dir: str | Path | None = None, *, encoder=None, model: str | None = None,
+                 settings: IndexSettings | None = None, hybrid_method: str = "minmax", encoder_factory=None):
+        self.data_dir = Path(data_dir) if data_dir else default_data_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.settings_path = self.data_dir / "settings.json"
+        self.settings = settings or IndexSettings.load(self.settings_path)
+        if model:
+            self.settings.model = model
+        self.store = Store(self.data_dir / "library.sqlite3")
+        self.bm25 = BM25Index(self.store)
+        self.models = ModelRegistry(self.data_dir, self.store, self.settings, encoder=encoder,
+                                    encoder_factory=encoder_factory)
+        self.library = Library(self.data_dir, self.store, self.models)
+        self.retrievers = RetrieverRegistry(self.store, self.bm25, self.models, hybrid_method)
+
+    # -- the model (details in ModelRegistry) ------------------------------------------------
+    @property
+    def hybrid_method(self) -> str:
+        return self.retrievers.hybrid_method
+
+    @property
+    def encoder(self):
+        """The encoder of the active model version."""
+        return self.models.encoder
+
+    @property
+    def versions(self):
+        return self.models.versions
+
+    def encoder_for(self, version_id: str = BASE):
+        return self.models.encoder_for(version_id)
+
+    def vector_index(self, encoder=None):
+        return self.models.vector_index(encoder)
+
+    def base_model_path(self) -> str | None:
+        return self.models.base_model_path()
+
+    def activate_version(self, version_id: str) -> None:
+        """Search with another model version from now on (its vectors must exist: see `embed`)."""
+        self.models.activate(version_id)
+
+    def rollback(self) -> None:
+        self.models.activate(BASE)
+
+    def delete_version(self, version_id: str) -> None:
+        self.models.delete(version_id)
+
+    def refresh(self) -> None:
+        """See what another process (an indexing or training child) wrote: chunks, vectors, versions."""
+        self.bm25.invalidate()
+        self.models.refresh()
+
+    # -- library (details in Library) ------------------------------------------------------------
+    def add_folders(self, paths: Sequence[str | Path]) -> list[int]:
+        return self.library.add_folders(paths)
+
+    def remove_folder(self, path_or_id: str | int) -> int:
+        return self.library.remove_folder(path_or_id)
+
+    def status(self, *, problems: bool = True) -> dict:
+        return self.library.status(problems=problems)
+
+    def files(self, status: str | None = None):
+        return self.library.files(status)
+
+    # -- jobs ---------------------------------------------------------------------------------------
+    def _indexer(self, cancel):
+        from .jobs.indexing import Indexer
+
+        return Indexer(self.store, self.bm25, self.models, self.library, self.settings, cancel)
+
+    def index(self, paths: Sequence[str | Path] | None = None, *, cancel: Callable[[], bool] | None = None,
+              retry_failed: bool = False, embed: bool = True) -> Iterator[Progress]:
+        """Add `paths` (if given) and bring the index up to date; a generator of Progress.
+
+        Without paths every registered folder is rescanned. Holds the store's indexing lock.
+        """
+        folder_ids = self.add_folders(paths) if paths else None
+        with ProcessLock(self.data_dir / "indexing.lock", "indexing"):
+            try:
+                yield from self._indexer(cancel).run(folder_ids, retry_failed=retry_failed, embed=embed)
+            finally:
+                self.models.save_indexes()
+
+    def embed(self, encoder=None, *, cancel: Callable[[], bool] | None = None) -> Iterator[Progress]:
+        """Embed every chunk that lacks a vector for `encoder` (another model version, say)."""
+        with ProcessLock(self.data_dir / "indexing.lock", "embedding"):
+            yield from self._indexer(cancel).embed_missing(encoder)
+
+    def train(self, overrides: dict | None = None, **kw) -> Iterator[Progress]:
+        """Train a new model version on the library (see jobs.training.train_job)."""
+        from .jobs.training import train_job
+
+        return train_job(self.data_dir, self.store, self.models, overrides, embed_with=self.embed, **kw)
+
+    # -- search -------------------------------------------------------------------------------------
+    def _allowed(self, filters: Filters | None) -> set[int] | None:
+        if filters is None or not filters.active:
+            return None
+        return self.store.filtered_doc_ids(filters.folder, filters.exts, filters.modified_after,
+                                           filters.modified_before)
+
+    def search(self, query: str, retriever: str = "bm25", k: int = 10, filters: Filters | None = None,
+               *, encoder=None, hybrid_method: str | None = None) -> list[Hit]:
+        """Ranked files for a query; each with its best passage, a snippet and matched spans.
+
+        `retriever` is a name of the retriever registry: "bm25", "dense", "hybrid", "dense:VERSION"."""
+        kind = parse_name(retriever).kind
+        r = self.retrievers.get(retriever, encoder=encoder, hybrid_method=hybrid_method)
+        return self._hits(query, r.rank(query, k, self._allowed(filters)), kind)
+
+    def _hits(self, query: str, ranking: list[Ranked], retriever: str) -> list[Hit]:
+        if not ranking:
+            return []
+        want, phrases = query_targets(query)
+        rows = self.store.chunk_rows([r.chunk_id for r in ranking])
+        hits = []
+        for doc_id, score, cid in ranking:
+            doc = self.store.doc(doc_id)
+            r = rows.get(cid)
+            if doc is None or r is None:
+                continue
+            text = self.store.doc_text(doc_id)
+            snippet, spans = make_snippet(text, r["start"], r["end"], want, phrases)
+            hits.append(Hit(
+                rank=len(hits) + 1, doc_id=doc_id, path=doc.path, name=doc.name,
+                folder=os.path.dirname(doc.path), score=float(score), chunk_id=cid, start=r["start"],
+                end=r["end"], snippet=snippet, spans=spans, kind=doc.kind, mtime=doc.mtime_ns / 1e9,
+                retriever=retriever,
+            ))
+        return hits
+
+    def preview(self, doc_id: int, chunk_id: int, query: str, context_chars: int = 4000) -> dict:
+        """The passage in its context: text around it, the passage range and matched spans in that text."""
+        text = self.store.doc_text(doc_id)
+        r = self.store.chunk_rows([chunk_id]).get(chunk_id)
+        return preview_window(text, (r["start"], r["end"]) if r else None, query, context_chars)
+
+    def compare(self, query: str, retrievers: Sequence[str] = ("bm25", "dense", "hybrid"), k: int = 10,
+                filters: Filters | None = None, columns: dict[str, str] | None = None) -> dict:
+        """The same query through several retrievers; pairwise overlap@k, Jaccard, Kendall's tau.
+
+        `columns` adds columns by label: {"dense:v2": "dense:<version id>"} (any retriever name)."""
+        named = {name: name for name in retrievers}
+        named.update(columns or {})
+        results = {label: self.search(query, name, k, filters) for label, name in named.items()}
+        names = list(results)
+        pairs = {}
+        for i in range(len(names)):
+            for j in range(i + 1, len(names)):
+                a = [h.doc_id for h in results[names[i]]]
+                b = [h.doc_id for h in results[names[j]]]
+                pairs[f"{names[i]}|{names[j]}"] = agreement(a, b, k)
+        return {"query": query, "k": k, "columns": results, "pairs": pairs}
+
+    # -- lifetime -------------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.models.close()
+        self.store.close()
+
+    def __enter__(self) -> "SearchService":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,69 @@
+"""What a result shows of its passage: the snippet, the matched spans, and the preview in context."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+from .retrievers.analysis import analyze_with_offsets, parse_query, phrase_pattern
+
+SNIPPET_CHARS = 240
+PREVIEW_CONTEXT_CHARS = 4000
+
+
+def query_targets(query: str) -> tuple[set[str], tuple[str, ...]]:
+    """The analysed words and the phrases of a query that a snippet marks."""
+    pq = parse_query(query)
+    return set(pq.terms) | set(pq.required), tuple(pq.phrases)
+
+
+def match_spans(text: str, want: set[str], phrases: Sequence[str]) -> tuple[tuple[int, int], ...]:
+    """Character ranges of `text` where a wanted word or a phrase occurs, merged and sorted."""
+    spans = [(a, b) for t, a, b in analyze_with_offsets(text) if t in want]
+    for p in phrases:
+        spans += [(m.start(), m.end()) for m in phrase_pattern(p).finditer(text)]
+    spans.sort()
+    merged: list[tuple[int, int]] = []
+    for a, b in spans:
+        if merged and a <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(b, merged[-1][1]))
+        else:
+            merged.append((a, b))
+    return tuple(merged)
+
+
+def make_snippet(text: str, start: int, end: int, want: set[str], phrases: Sequence[str] = (),
+                 size: int = SNIPPET_CHARS) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A window of about `size` characters of the passage, placed to hold the most matches."""
+    passage = text[start:end]
+    spans = match_spans(passage, want, phrases)
+    lo = 0
+    if spans and len(passage) > size:
+        best, best_n = spans[0][0], -1
+        for a, _ in spans:
+            n = sum(1 for x, y in spans if a <= x and y <= a + size)
+            if n > best_n:
+                best, best_n = a, n
+        lo = max(0, min(best - size // 4, len(passage) - size))
+        while lo > 0 and not passage[lo - 1].isspace() and lo > best - size // 4 - 20:
+            lo -= 1
+    hi = min(len(passage), lo + size)
+    while hi < len(passage) and hi < lo + size + 20 and not passage[hi].isspace():
+        hi += 1
+    body = " ".join(passage[lo:hi].split())
+    # recompute spans on the whitespace-normalised body so offsets are exact
+    out_spans = match_spans(body, want, phrases)
+    prefix = "… " if lo > 0 else ""
+    suffix = " …" if hi < len(passage) else ""
+    shift = len(prefix)
+    return prefix + body + suffix, tuple((a + shift, b + shift) for a, b in out_spans)
+
+
+def preview_window(text: str, passage: tuple[int, int] | None, query: str,
+                   context_chars: int = PREVIEW_CONTEXT_CHARS) -> dict:
+    """The passage in its context: text around it, the passage range and matched spans in that text."""
+    a, b = passage if passage else (0, min(len(text), 1000))
+    lo = max(0, a - context_chars)
+    hi = min(len(text), b + context_chars)
+    want, phrases = query_targets(query)
+    window = text[lo:hi]
+    return {"text": window, "offset": lo, "passage": (a - lo, b - lo), "spans": match_spans(window, want, phrases)}
