@@ -26,18 +26,12 @@ from training.selection import (
     evaluate,
     retrieval_metrics,
 )
-from training.trainer import (
-    TrainConfig,
-    TrainingCancelled,
-    _lr_factor,
-    defaults_for,
-    interpolate,
-    interpolate_state,
-    load_model,
-    load_trained_state,
-    resolve_precision,
-    train,
-)
+from training.checkpoints import load_model, load_trained_state
+from training.config import TrainConfig, defaults_for
+from training.data import CropConfig
+from training.device import resolve_precision
+from training.interpolation import interpolate, interpolate_state
+from training.trainer import TrainingCancelled, lr_factor, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -58,18 +52,20 @@ PASSAGES = [
 
 
 def tiny_config(**changes) -> TrainConfig:
-    base = TrainConfig(
-        steps=4,
-        batch_size=4,
-        n_positives=2,
-        min_crop_tokens=4,
-        max_crop_tokens=16,
-        chunk_tokens=64,
-        warmup_ratio=0.25,
-        lr=1e-4,
-        device="cpu",
-        checkpoint_every=0,
-        seed=0,
+    base = TrainConfig.from_dict(
+        {
+            "steps": 4,
+            "batch_size": 4,
+            "n_positives": 2,
+            "min_crop_tokens": 4,
+            "max_crop_tokens": 16,
+            "chunk_tokens": 64,
+            "warmup_ratio": 0.25,
+            "lr": 1e-4,
+            "device": "cpu",
+            "checkpoint_every": 0,
+            "seed": 0,
+        }
     )
     return base.replace(**changes)
 
@@ -84,18 +80,34 @@ def test_config_round_trip_and_validation() -> None:
         TrainConfig.from_dict({"stepz": 3})
     for bad in ({"weighting": "x"}, {"negatives": "x"}, {"batch_size": 1}, {"ratio_min": 0.6, "ratio_max": 0.5}):
         with pytest.raises(ValueError):
-            TrainConfig(**bad)
+            TrainConfig.from_dict(bad)
     assert "checkpoint_every" not in cfg.training_key() and "steps" in cfg.training_key()
 
 
-def test_defaults_for_devices(monkeypatch) -> None:
-    import training.trainer as trainer
+def test_config_crop_settings_stay_flat_keys() -> None:
+    flat = [
+        "steps", "batch_size", "lr", "warmup_ratio", "weight_decay", "max_grad_norm", "seed",
+        "n_positives", "ratio_min", "ratio_max", "min_crop_tokens", "max_crop_tokens", "deletion_p",
+        "chunk_tokens", "min_passage_tokens", "temperature", "weighting", "pair_alpha", "normalize",
+        "negatives", "queue_size", "momentum", "device", "precision", "checkpoint_every", "interpolation_alpha",
+    ]
+    assert list(TrainConfig().to_dict()) == flat  # settings files, checkpoint meta and overrides use these
+    cfg = TrainConfig.from_dict({"max_crop_tokens": 16, "n_positives": 2, "steps": 3})
+    assert (cfg.crop.max_crop_tokens, cfg.crop.n_positives, cfg.steps) == (16, 2, 3)
+    assert cfg.replace(max_crop_tokens=32, seed=1).crop == CropConfig(n_positives=2, max_crop_tokens=32)
+    assert cfg.to_dict()["max_crop_tokens"] == 16 and "crop" not in cfg.to_dict()
+    with pytest.raises(ValueError, match="unknown"):
+        TrainConfig.from_dict({"crop": {}})
 
-    monkeypatch.setattr(trainer, "cpu_bf16_native", lambda: False)
+
+def test_defaults_for_devices(monkeypatch) -> None:
+    import training.device as device
+
+    monkeypatch.setattr(device, "cpu_bf16_native", lambda: False)
     gpu = defaults_for("cuda", 5000)
-    assert (gpu.batch_size, gpu.n_positives, gpu.steps, gpu.max_crop_tokens) == (128, 4, 600, 128)
+    assert (gpu.batch_size, gpu.crop.n_positives, gpu.steps, gpu.crop.max_crop_tokens) == (128, 4, 600, 128)
     cpu = defaults_for("cpu", 5000)
-    assert cpu.batch_size <= 32 and cpu.max_crop_tokens <= 64 and 100 <= cpu.steps <= 300
+    assert cpu.batch_size <= 32 and cpu.crop.max_crop_tokens <= 64 and 100 <= cpu.steps <= 300
     assert cpu.negatives == "moco" and gpu.negatives == "in_batch"
     small = defaults_for("cpu", 100)
     assert small.steps < cpu.steps
@@ -103,9 +115,9 @@ def test_defaults_for_devices(monkeypatch) -> None:
 
 
 def test_cpu_steps_follow_bf16_and_corpus_size(monkeypatch) -> None:
-    import training.trainer as trainer
+    import training.device as device
 
-    monkeypatch.setattr(trainer, "cpu_bf16_native", lambda: True)
+    monkeypatch.setattr(device, "cpu_bf16_native", lambda: True)
     assert defaults_for("cpu", 10_000).steps == 360  # a third of the fp32 cost per step: twice the steps
     assert defaults_for("cpu", 1854).steps == 174  # about three passes, as without bf16
     assert defaults_for("cpu", 100).steps == 50
@@ -113,11 +125,11 @@ def test_cpu_steps_follow_bf16_and_corpus_size(monkeypatch) -> None:
 
 
 def test_auto_precision_follows_the_hardware(monkeypatch) -> None:
-    import training.trainer as trainer
+    import training.device as device
 
-    monkeypatch.setattr(trainer, "cpu_bf16_native", lambda: True)
+    monkeypatch.setattr(device, "cpu_bf16_native", lambda: True)
     assert resolve_precision("auto", "cpu") == "bf16"
-    monkeypatch.setattr(trainer, "cpu_bf16_native", lambda: False)
+    monkeypatch.setattr(device, "cpu_bf16_native", lambda: False)
     assert resolve_precision("auto", "cpu") == "fp32"
     assert resolve_precision("fp16", "cpu") == "fp32"  # no fp16 autocast on CPU
     assert resolve_precision("auto", "mps") == "fp32"
@@ -136,7 +148,7 @@ def test_batch_precision_override(monkeypatch) -> None:
 
 
 def test_lr_schedule_warmup_then_linear_decay() -> None:
-    f = [_lr_factor(s, 10, 2) for s in range(10)]
+    f = [lr_factor(s, 10, 2) for s in range(10)]
     assert f[0] == 0.5 and f[1] == 1.0 and f[2] == 1.0
     assert all(a > b for a, b in zip(f[2:], f[3:])) and f[-1] > 0
 

@@ -8,14 +8,14 @@ from typing import Any
 # Lazy re-exports: `import training` stays cheap (no torch) and `python -m
 # training.run` can set its offline environment before transformers loads.
 _EXPORTS = {
-    "TrainConfig": "trainer",
+    "TrainConfig": "config",
+    "defaults_for": "config",
     "TrainingCancelled": "trainer",
-    "defaults_for": "trainer",
     "train": "trainer",
-    "interpolate": "trainer",
-    "interpolate_state": "trainer",
-    "load_trained_state": "trainer",
-    "load_model": "trainer",
+    "interpolate": "interpolation",
+    "interpolate_state": "interpolation",
+    "load_trained_state": "checkpoints",
+    "load_model": "checkpoints",
     "multi_positive_info_nce": "losses",
     "pair_passage_loss": "losses",
     "contrastive_loss": "losses",

@@ -143,7 +143,10 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
 
     # heavy imports (torch, transformers) only once the arguments look sane
     from .selection import build_pseudo_queries, choose_alpha
-    from .trainer import TrainConfig, TrainingCancelled, defaults_for, load_trained_state, resolve_device, train
+    from .checkpoints import load_trained_state
+    from .config import TrainConfig, defaults_for
+    from .device import resolve_device
+    from .trainer import TrainingCancelled, train
     from .versions import VersionStore
 
     passages = read_passages(Path(spec["passages_file"]))
@@ -214,7 +217,8 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
 
 
 def _reinterpolate(base_model: str, work_dir: Path, alpha: float) -> Path:
-    from .trainer import interpolate, load_trained_state, save_model
+    from .checkpoints import load_trained_state, save_model
+    from .interpolation import interpolate
 
     model = interpolate(base_model, load_trained_state(work_dir), alpha)
     return save_model(model, work_dir / "model")

@@ -258,7 +258,7 @@ def model_encoder(model: Any, batch_size: int = 32, max_seq_length: int | None =
 
     import torch
 
-    from .trainer import cpu_bf16_native
+    from .device import cpu_bf16_native
 
     # the same precision the corpus is embedded with (see desktop_search.retrievers.encoder)
     fast = str(getattr(model, "device", "cpu")) == "cpu" and cpu_bf16_native()
@@ -385,7 +385,8 @@ def choose_alpha(
     """
     import torch
 
-    from .trainer import interpolate_state, load_model
+    from .checkpoints import load_model
+    from .interpolation import interpolate_state
 
     cands = sorted({0.0, *(float(a) for a in candidates)})
     nonzero = [a for a in cands if a > 0.0]
