@@ -88,7 +88,7 @@ def _finite(v: Any) -> Any:
     return v
 
 
-def encode(event: Event | EventType | str, **fields: Any) -> str:
+def encode(event: Event | EventType | str, /, **fields: Any) -> str:
     """One line (without the newline): `encode(EventType.DONE, version="v1")` or `encode(Event(...))`."""
     if isinstance(event, Event):
         kind, data = event.type, {**event.data, **fields}

@@ -38,14 +38,10 @@ def model_key(name_or_path: str) -> str:
 
 
 def pick_device() -> str:
-    import torch
+    """The device the model runs on: the one device rule, shared with training (loads torch)."""
+    from training.device import resolve_device
 
-    if torch.cuda.is_available():
-        return "cuda"
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return "mps"
-    return "cpu"
+    return resolve_device("auto")
 
 
 _THREADS_LOCK = threading.Lock()

@@ -1,0 +1,99 @@
+"""The jobs' plumbing: the one event codec, the training job's handling of typed events, the lock."""
+
+from __future__ import annotations
+
+import math
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import run
+from desktop_search.errors import StoreLocked
+from desktop_search.jobs import training as training_job
+from desktop_search.jobs.events import Event, EventType, decode, encode
+from desktop_search.jobs.progress import Progress
+from desktop_search.retrievers.encoder import HashingEncoder
+from desktop_search.service import SearchService
+from desktop_search.util import ProcessLock
+
+FAKE_TRAINER = Path(__file__).with_name("fake_trainer.py")
+
+
+def test_codec_round_trips_typed_events():
+    pr = Progress("embed", 3, 10, "a.txt", 1.5, 4.0, "Embedding", {"n": 1}, kind="")
+    ev = decode(encode(Event.of_progress(pr)))
+    assert ev.type is EventType.PROGRESS and ev.progress() == pr
+    ev = decode(encode(EventType.DONE, version="v1", alpha=0.5, path=Path("/x")))
+    assert ev == Event(EventType.DONE, {"version": "v1", "alpha": 0.5, "path": "/x"})
+    # NaN and infinity are not JSON: they travel as null; the "event" key cannot be overridden by a field
+    ev = decode(encode(EventType.STEP, loss=math.nan, eta_s=math.inf, event="done"))
+    assert ev.type is EventType.STEP and ev.get("loss") is None and ev.get("eta_s") is None
+
+
+@pytest.mark.parametrize("line", ["", "not json", "[1, 2]", '{"no": "event"}', '{"event": "nonsense"}', b"\xff\xfe{"])
+def test_codec_ignores_what_is_not_an_event(line):
+    assert decode(line) is None
+
+
+def test_already_trained_is_reported_and_the_version_activated_once(tmp_path, corpus, monkeypatch):
+    monkeypatch.setattr(training_job, "module_command", lambda module, *args: [sys.executable, str(FAKE_TRAINER), *args])
+    from training.versions import VersionStore
+
+    activations = []
+    real_activate = VersionStore.activate
+    monkeypatch.setattr(VersionStore, "activate", lambda self, vid: (activations.append(vid), real_activate(self, vid)))
+
+    def factory(path, key, display_name=None):
+        return HashingEncoder(key=key)
+
+    svc = SearchService(tmp_path / "data", encoder_factory=factory)
+    try:
+        run(svc.index([corpus]))
+        reports = list(svc.train({"steps": 3}, select_alpha=False))
+        kinds = [p.kind for p in reports]
+        assert "already_trained" in kinds
+        reused = next(p for p in reports if p.kind == "already_trained")
+        assert "already trained" in reused.message
+        done = reports[-1]
+        vid = done.stats["version"]
+        assert done.phase == "done" and vid and done.stats["reused"] is True and done.stats["activated"] is True
+        assert activations == [vid], "a finished version is activated exactly once"
+        assert svc.versions.active_id() == vid
+        n_chunks = svc.store.counts()["chunks"]
+        assert svc.store.conn.execute("SELECT COUNT(*) FROM vectors WHERE model=?",
+                                      (svc.encoder.key,)).fetchone()[0] == n_chunks
+        assert svc.encoder.key.endswith(vid)
+    finally:
+        svc.close()
+
+
+def test_refresh_sees_a_version_another_process_activated(tmp_path, corpus, monkeypatch):
+    monkeypatch.setattr(training_job, "module_command", lambda module, *args: [sys.executable, str(FAKE_TRAINER), *args])
+
+    def factory(path, key, display_name=None):
+        return HashingEncoder(key=key)
+
+    svc = SearchService(tmp_path / "data", encoder_factory=factory)
+    other = SearchService(tmp_path / "data", encoder_factory=factory)  # the window's process, say
+    try:
+        run(svc.index([corpus]))
+        base_key = other.encoder.key
+        vid = run(svc.train({}, select_alpha=False)).stats["version"]
+        assert other.encoder.key == base_key  # cached until told
+        other.refresh()
+        assert other.encoder.key.endswith(vid) and other.encoder.key != base_key
+    finally:
+        svc.close()
+        other.close()
+
+
+def test_lock_names_what_holds_it(tmp_path):
+    held = ProcessLock(tmp_path / "training.lock", "training")
+    with held:
+        with pytest.raises(StoreLocked) as e:
+            ProcessLock(tmp_path / "training.lock", "indexing").acquire()
+        assert "is training" in str(e.value) and "pid" in str(e.value)
+        assert held.holder()["what"] == "training"
+    with ProcessLock(tmp_path / "training.lock", "indexing") as again:  # released: free again
+        assert again.holder()["what"] == "indexing"
