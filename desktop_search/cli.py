@@ -62,8 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--after", type=_parse_date, help="modified on or after (YYYY-MM-DD)")
         sp.add_argument("--before", type=_parse_date, help="modified on or before (YYYY-MM-DD)")
 
-    sp = common(sub.add_parser("eval", help="nDCG@10, Recall@100, MRR@10 on a BEIR-layout folder"))
-    sp.add_argument("beir_dir")
+    sp = common(sub.add_parser("eval", help="nDCG@10, Recall@100, MRR@10 on a BEIR-layout folder, "
+                                            "or on your own judgments (--judgments)"))
+    sp.add_argument("beir_dir", nargs="?", help="a BEIR folder (corpus.jsonl, queries.jsonl, qrels/)")
+    sp.add_argument("--judgments", action="store_true",
+                    help="score this library's retrievers and model versions on the results you marked")
     sp.add_argument("--retriever", default="bm25,dense,hybrid")
     sp.add_argument("--split", default="test")
     sp.add_argument("--max-queries", type=int, default=0)
@@ -88,6 +91,14 @@ def build_parser() -> argparse.ArgumentParser:
                     help="a training request as JSON ({\"config\": {TrainConfig fields}, \"select_alpha\", "
                          "\"activate\"}): what the window sends; the options above are ignored")
     sp.add_argument("--json-progress", action="store_true", help="one JSON progress object per line (for the GUI)")
+
+    sp = common(sub.add_parser("judge", help="relevance marks: add, list, remove, export, import (BEIR files)"))
+    sp.add_argument("action", choices=["add", "list", "remove", "export", "import"])
+    sp.add_argument("args", nargs="*", help="add: QUERY FILE; list: [QUERY]; remove: QUERY [FILE]; "
+                                            "export / import: FOLDER")
+    sp.add_argument("--not-relevant", action="store_true", help="add: mark the file not relevant")
+    sp.add_argument("--grade", type=int, help="add: a graded mark (0 not relevant, 1 relevant, 2 highly)")
+    sp.add_argument("--split", default="test", help="export / import: the qrels file's name (qrels/SPLIT.tsv)")
 
     sp = common(sub.add_parser("models", help="model versions: list, activate, rollback, delete"))
     sp.add_argument("action", choices=["list", "activate", "rollback", "delete"], nargs="?", default="list")
@@ -223,6 +234,11 @@ def cmd_compare(args) -> int:
 def cmd_eval(args) -> int:
     from .evaluation import evaluate_beir
 
+    if args.judgments:
+        return _eval_judgments(args)
+    if not args.beir_dir:
+        raise KnownError("eval needs a BEIR folder, or --judgments to score your own marks")
+
     names = [r.strip() for r in args.retriever.split(",") if r.strip()]
     res = evaluate_beir(args.beir_dir, names, model=args.model, split=args.split,
                         max_queries=args.max_queries or None, keep_dir=args.keep,
@@ -234,6 +250,75 @@ def cmd_eval(args) -> int:
         for name, m in res["metrics"].items():
             print(f"  {name:8} nDCG@10 {m['ndcg@10'] * 100:5.1f}  Recall@100 {m['recall@100'] * 100:5.1f}  "
                   f"MRR@10 {m['mrr@10'] * 100:5.1f}  p50 {m['query_ms_p50']:.1f} ms")
+    return 0
+
+
+def _eval_judgments(args) -> int:
+    from .judged_eval import evaluate_judgments
+
+    names = {r.strip() for r in args.retriever.split(",") if r.strip()}
+    with _service(args) as svc:
+        res = evaluate_judgments(svc, dense=bool(names & {"dense", "hybrid"}))
+    if args.json:
+        print(json.dumps(res, indent=2))
+        return 0
+    if not res["enough"]:
+        print(res["message"])
+        return 0
+    print(f"Your judgments: {res['n_queries']} queries with a relevant mark. {res['note']}")
+    for name, m in res["columns"].items():
+        held = f"  (on {m['n_queries']} queries it did not train on)" if m["held_out"] else ""
+        print(f"  {name:22} nDCG@10 {m['ndcg@10'] * 100:5.1f}  MRR@10 {m['mrr@10'] * 100:5.1f}  "
+              f"Recall@10 {m['recall@10'] * 100:5.1f}{held}")
+    for name, c in res["versus_base"].items():
+        print(f"  {name} vs base: {c['delta'] * 100:+.1f} nDCG@10 (95% CI {c['low'] * 100:+.1f} to "
+              f"{c['high'] * 100:+.1f}, {c['n']} queries)")
+    for vid, why in res["skipped"].items():
+        print(f"  {vid}: not scored, {why}")
+    return 0
+
+
+def _doc_for(svc, path: str):
+    from .util import raw_path
+
+    doc = svc.store.doc_by_path(raw_path(os.path.abspath(path)))
+    if doc is None:
+        raise KnownError(f"{path} is not an indexed file (see `desktop-search status`)")
+    return doc
+
+
+def cmd_judge(args) -> int:
+    from . import judgments
+
+    a = args.args
+    usage = {"add": ("QUERY FILE", 2, 2), "list": ("[QUERY]", 0, 1), "remove": ("QUERY [FILE]", 1, 2),
+             "export": ("FOLDER", 1, 1), "import": ("FOLDER", 1, 1)}[args.action]
+    if not usage[1] <= len(a) <= usage[2]:
+        raise KnownError(f"usage: desktop-search judge {args.action} {usage[0]}")
+    with _service(args) as svc:
+        if args.action == "add":
+            grade = args.grade if args.grade is not None else (0 if args.not_relevant else 1)
+            doc = _doc_for(svc, a[1])
+            jid = svc.mark(a[0], doc.id, grade, retriever="cli")
+            out = {"id": jid, "query": a[0], "path": doc.path, "grade": grade}
+            text = f"Marked {doc.path} {'relevant' if grade > 0 else 'not relevant'} for {a[0]!r}."
+        elif args.action == "list":
+            rows = svc.store.judgments(a[0] if a else None)
+            out = [{k: v for k, v in r.to_dict().items() if k != "passage"} for r in rows]
+            text = "\n".join(f"{'+' if r.relevant else '-'}{r.grade}  {r.query!r}  {r.path}" for r in rows) or "No judgments yet."
+        elif args.action == "remove":
+            n = svc.unmark(a[0], _doc_for(svc, a[1]).id if len(a) > 1 else None)
+            out = {"removed": n}
+            text = f"Removed {n} mark(s)."
+        elif args.action == "export":
+            out = judgments.export_beir(svc.store, a[0], args.split)
+            text = f"Wrote {out['judgments']} judgments of {out['queries']} queries to {out['folder']}."
+        else:
+            out = judgments.import_beir(svc.store, a[0], args.split)
+            text = (f"Imported {out['imported']} judgments of {out['queries']} queries"
+                    + (f"; {out['unmatched_files']} named files not in this library" if out["unmatched_files"] else "")
+                    + ".")
+    print(json.dumps(out, indent=2) if args.json else text)
     return 0
 
 
@@ -335,7 +420,7 @@ def cmd_models(args) -> int:
 
 
 COMMANDS = {"index": cmd_index, "status": cmd_status, "remove": cmd_remove, "search": cmd_search,
-            "compare": cmd_compare, "eval": cmd_eval, "train": cmd_train, "models": cmd_models}
+            "compare": cmd_compare, "eval": cmd_eval, "train": cmd_train, "models": cmd_models, "judge": cmd_judge}
 
 
 def run_command(args) -> int:

@@ -187,6 +187,28 @@ class SearchService:
                 pairs[f"{names[i]}|{names[j]}"] = agreement(a, b, k)
         return {"query": query, "k": k, "columns": results, "pairs": pairs}
 
+    # -- relevance judgments (store/judgments.py) ---------------------------------------------------
+    def mark(self, query: str, doc_id: int, grade: int, *, retriever: str = "", chunk_id: int | None = None,
+             passage: str | None = None) -> int:
+        """Mark a file relevant (grade 1) or not (0) for a query, noting which retriever and model
+        version showed it; marking the same file for the same query again replaces the mark."""
+        version = ""
+        try:
+            rn = parse_name(retriever)
+        except ValueError:  # not a retriever: where the mark came from ("cli", "import")
+            rn = None
+        if rn is not None and rn.needs_model:
+            version = rn.version or self.models.active_id()
+        return self.store.set_judgment(query, doc_id, grade, chunk_id=chunk_id, passage=passage,
+                                       retriever=retriever, model_version=version)
+
+    def unmark(self, query: str, doc_id: int | None = None) -> int:
+        return self.store.remove_judgment(query, doc_id)
+
+    def marks_for(self, query: str) -> dict[int, int]:
+        """{doc_id: grade} of the query's marks: what a result list shows beside each file."""
+        return self.store.marks_for(query)
+
     # -- lifetime -------------------------------------------------------------------------------------
     def close(self) -> None:
         self.models.close()

@@ -13,9 +13,10 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from ..errors import KnownError
+from .judgments import JUDGMENTS_SQL, JudgmentQueries
 from .queries import LibraryQueries
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -96,6 +97,7 @@ _MIGRATIONS: dict[int, str] = {
     );
     INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
     """,
+    2: JUDGMENTS_SQL,  # relevance marks (store/judgments.py)
 }
 
 
@@ -128,7 +130,7 @@ class DocRow:
 DOC_COLUMNS = "id, path, raw_path, name, ext, size, mtime_ns, status, reason, kind, title, folder_id"
 
 
-class Store(LibraryQueries):
+class Store(LibraryQueries, JudgmentQueries):
     """SQLite database of the library. Reads from any thread (one connection per thread);
     writes go through `write()`, which serialises them inside this process, and SQLite's
     own locking (WAL, busy timeout) between processes."""

@@ -1,0 +1,115 @@
+"""How well search works on the user's own judgments: nDCG@10, MRR@10 and Recall@10 per retriever
+and model version, with a paired bootstrap interval for each version against the base model.
+
+Unjudged results count as not relevant. A version trained on judgments records which judged
+queries it saw (its settings' "trained_on_queries"); it is scored only on the others (held
+out), against the base on those same queries, so its figure never rewards memorising a mark.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .store.judgments import query_key
+
+MIN_QUERIES = 5  # judged queries (with a relevant mark) before figures are shown
+K = 10
+NOTE = "Unjudged results count as not relevant."
+
+
+def per_query_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, dict]:
+    """{query: {"ndcg@10", "mrr@10", "recall@10"}} (pytrec_eval); a query without results scores 0."""
+    import pytrec_eval
+
+    run = {q: (r or {"__none__": 0.0}) for q, r in run.items()}
+    ev = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.10"}).evaluate(run)
+    rel_only = {q: {d: g for d, g in docs.items() if g > 0} for q, docs in qrels.items()}
+    cut = {q: dict(sorted(r.items(), key=lambda x: -x[1])[:K]) for q, r in run.items()}
+    rr = pytrec_eval.RelevanceEvaluator(rel_only, {"recip_rank"}).evaluate(cut)
+    out = {}
+    for q in qrels:
+        m = ev.get(q, {})
+        out[q] = {"ndcg@10": m.get("ndcg_cut_10", 0.0), "recall@10": m.get("recall_10", 0.0),
+                  "mrr@10": rr.get(q, {}).get("recip_rank", 0.0)}
+    return out
+
+
+def mean_metrics(per_q: dict[str, dict], queries) -> dict[str, float]:
+    qs = list(queries)
+    if not qs:
+        return {"ndcg@10": 0.0, "mrr@10": 0.0, "recall@10": 0.0}
+    return {m: float(np.mean([per_q[q][m] for q in qs])) for m in ("ndcg@10", "mrr@10", "recall@10")}
+
+
+def paired_bootstrap(a: list[float], b: list[float], *, n_boot: int = 2000, seed: int = 0,
+                     level: float = 0.95) -> dict:
+    """Mean of b - a over paired queries with a percentile bootstrap interval (resampling queries)."""
+    d = np.asarray(b, dtype=float) - np.asarray(a, dtype=float)
+    if d.size == 0:
+        return {"delta": 0.0, "low": 0.0, "high": 0.0, "n": 0}
+    rng = np.random.default_rng(seed)
+    means = d[rng.integers(0, d.size, size=(n_boot, d.size))].mean(axis=1)
+    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
+    return {"delta": float(d.mean()), "low": float(lo), "high": float(hi), "n": int(d.size)}
+
+
+def _run_for(svc, retriever: str, queries: list[str]) -> dict[str, dict[str, float]]:
+    run = {}
+    for q in queries:
+        hits = svc.search(q, retriever, K)
+        run[q] = {str(h.doc_id): float(h.score) - h.rank * 1e-9 for h in hits}  # ties broken by rank
+    return run
+
+
+def _embedded(svc, version_id: str) -> bool:
+    enc = svc.encoder_for(version_id)
+    n = svc.store.conn.execute("SELECT COUNT(*) FROM vectors WHERE model=?", (enc.key,)).fetchone()[0]
+    return n >= svc.store.counts()["chunks"] > 0
+
+
+def evaluate_judgments(svc, *, versions: list[str] | None = None, min_queries: int = MIN_QUERIES,
+                       dense: bool = True, n_boot: int = 2000, seed: int = 0) -> dict:
+    """Score BM25, dense and hybrid (base and each version) on the store's judgments."""
+    all_qrels = svc.store.qrels()
+    qrels = {q: {str(d): g for d, g in docs.items()} for q, docs in all_qrels.items()
+             if any(g > 0 for g in docs.values())}
+    queries = sorted(qrels)
+    out = {"n_queries": len(queries), "n_judged_queries": len(all_qrels), "min_queries": min_queries,
+           "note": NOTE, "columns": {}, "versus_base": {}, "skipped": {}}
+    if len(queries) < min_queries:
+        out["enough"] = False
+        out["message"] = (f"{len(queries)} judged queries with a relevant mark; mark results for at least "
+                          f"{min_queries} queries to see how search does on them.")
+        return out
+    out["enough"] = True
+    per_q: dict[str, dict] = {"bm25": per_query_metrics(qrels, _run_for(svc, "bm25", queries))}
+    out["columns"]["bm25"] = {**mean_metrics(per_q["bm25"], queries), "n_queries": len(queries), "held_out": False}
+    if not dense:
+        return out
+    if versions is None:
+        versions = [v.id for v in svc.versions.list()]
+    held: dict[str, list[str]] = {}
+    for vid in ["base", *versions]:
+        if vid != "base" and not _embedded(svc, vid):
+            out["skipped"][vid] = "its passages are not all embedded yet (activate it once, or run models activate)"
+            continue
+        trained_on = set()
+        if vid != "base":
+            trained_on = {query_key(q) for q in (svc.versions.get(vid).settings.get("trained_on_queries") or ())}
+        qs = [q for q in queries if query_key(q) not in trained_on]
+        held[vid] = qs
+        for kind in ("dense", "hybrid"):
+            name = f"{kind}:{vid}"
+            per_q[name] = per_query_metrics(qrels, _run_for(svc, name, queries))
+            out["columns"][name] = {**mean_metrics(per_q[name], qs), "n_queries": len(qs),
+                                    "held_out": bool(trained_on)}
+    for vid, qs in held.items():
+        if vid == "base":
+            continue
+        for kind in ("dense", "hybrid"):
+            base, ver = per_q[f"{kind}:base"], per_q[f"{kind}:{vid}"]
+            ci = paired_bootstrap([base[q]["ndcg@10"] for q in qs], [ver[q]["ndcg@10"] for q in qs],
+                                  n_boot=n_boot, seed=seed)
+            out["versus_base"][f"{kind}:{vid}"] = {**ci, "metric": "ndcg@10", "held_out": len(qs) < len(queries),
+                                                   "base_on_same": mean_metrics(base, qs)["ndcg@10"]}
+    return out
