@@ -1,4 +1,5 @@
-"""Small QPainter charts for the compare view: agreement bars per pair and a rank-vs-rank dot plot."""
+"""Small QPainter charts: the base `Chart`, and for the compare view agreement bars per pair and a rank-vs-rank
+dot plot (the training loss chart is in training/chart.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,9 @@ from .highlight import mix, series_colors
 from .models import PairRow, retriever_label
 
 
-class _Chart(QWidget):
+class Chart(QWidget):
+    """The base of the app's charts: an expanding widget with the palette's colours and an empty-state text."""
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
@@ -21,19 +24,21 @@ class _Chart(QWidget):
     def sizeHint(self) -> QSize:
         return QSize(320, 220)
 
-    def _colors(self):
+    def colors(self):
+        """(background, text, dimmed text, grid lines) from the palette."""
         pal = self.palette()
         return (pal.color(QPalette.ColorRole.Base), pal.color(QPalette.ColorRole.Text),
                 mix(pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.Base), 0.45),
                 mix(pal.color(QPalette.ColorRole.Text), pal.color(QPalette.ColorRole.Base), 0.85))
 
-    def _empty(self, p: QPainter, text: str) -> None:
-        _, _, dim, _ = self._colors()
+    def draw_empty(self, p: QPainter, text: str) -> None:
+        """The text a chart shows while it has nothing to draw."""
+        _, _, dim, _ = self.colors()
         p.setPen(dim)
         p.drawText(QRectF(self.rect()).adjusted(8, 8, -8, -8), int(Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextWordWrap), text)
 
 
-class AgreementChart(_Chart):
+class AgreementChart(Chart):
     """For each pair of retrievers: bars of overlap@k and Jaccard (0 to 1), Kendall's tau written below."""
 
     def __init__(self, parent: QWidget | None = None):
@@ -50,10 +55,10 @@ class AgreementChart(_Chart):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        base, text, dim, grid = self._colors()
+        base, text, dim, grid = self.colors()
         p.fillRect(self.rect(), base)
         if not self.pairs:
-            self._empty(p, "Compare two or three retrievers to see how much they agree.")
+            self.draw_empty(p, "Compare two or three retrievers to see how much they agree.")
             return
         fm = QFontMetrics(self.font())
         lh = fm.height()
@@ -99,7 +104,7 @@ class AgreementChart(_Chart):
             p.drawText(QRectF(cx - group_w / 2, bottom + 4 + lh, group_w, lh), int(Qt.AlignmentFlag.AlignCenter), tau)
 
 
-class RankPlot(_Chart):
+class RankPlot(Chart):
     """Each file both retrievers found, placed at (rank in the first, rank in the second)."""
 
     def __init__(self, parent: QWidget | None = None):
@@ -115,10 +120,10 @@ class RankPlot(_Chart):
     def paintEvent(self, event) -> None:
         p = QPainter(self)
         p.setRenderHint(QPainter.RenderHint.Antialiasing)
-        base, text, dim, grid = self._colors()
+        base, text, dim, grid = self.colors()
         p.fillRect(self.rect(), base)
         if self.pair is None:
-            self._empty(p, "Pick a pair to plot the ranks of the files both found.")
+            self.draw_empty(p, "Pick a pair to plot the ranks of the files both found.")
             return
         fm = QFontMetrics(self.font())
         lh = fm.height()

@@ -1,40 +1,46 @@
-"""A child process that reports JSON lines on stdout: the QProcess plumbing the indexing and training runners share.
+"""A child process that reports event lines on stdout: the QProcess plumbing the indexing and training runners share.
 
-`JsonLinesProcess` owns the QProcess, splits its stdout into lines and parses the JSON ones, keeps a bounded
-tail of its stderr, emits `phase_changed`/`progressed` for progress events, and cancels with SIGTERM followed
-by a kill after a grace period. Subclasses decide what the events and the exit mean through hooks.
+`JsonLinesProcess` owns the QProcess, splits its stdout into lines and decodes them with the one event codec
+(`jobs.events.decode`), keeps a bounded tail of its stderr, emits `phase_changed`/`progressed` for progress
+events, and cancels with SIGTERM followed by a kill after a grace period. Subclasses decide what the typed
+events and the exit mean through hooks. What to run and with which environment comes from `jobs.launcher`.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from pathlib import Path
+from typing import Mapping, Sequence
 
 from PySide6.QtCore import QObject, QProcess, QProcessEnvironment, QTimer, Signal, Slot
+
+from ..jobs.events import Event, EventType, decode
+from ..jobs.launcher import child_environment
+from ..jobs.progress import Progress
 
 STDERR_KEEP = 64_000
 
 
-def python_child_environment(**extra: str) -> QProcessEnvironment:
-    """The environment of a desktop-search child: unbuffered UTF-8 output, this source tree importable."""
-    env = QProcessEnvironment.systemEnvironment()
-    env.insert("PYTHONUNBUFFERED", "1")
-    env.insert("PYTHONIOENCODING", "utf-8")
-    for key, value in extra.items():
-        env.insert(key, value)
-    if not getattr(sys, "frozen", False):
-        root = str(Path(__file__).resolve().parents[2])
-        old = env.value("PYTHONPATH", "")
-        env.insert("PYTHONPATH", root + (os.pathsep + old if old else ""))
-    return env
+def qprocess_environment(env: Mapping[str, str] | None = None) -> QProcessEnvironment:
+    """`env` (default: `jobs.launcher.child_environment()`) as a QProcessEnvironment."""
+    q = QProcessEnvironment()
+    for key, value in (child_environment() if env is None else env).items():
+        q.insert(key, value)
+    return q
+
+
+def error_line(stderr: str, what: str) -> str:
+    """The user-facing line of a failed child: the CLI prints known errors as `desktop-search: msg`."""
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    for ln in reversed(lines):
+        if ln.startswith("desktop-search: "):
+            return ln[len("desktop-search: "):]
+    return f"{what} failed: {lines[-1]}" if lines else ""
 
 
 class JsonLinesProcess(QObject):
     """One child at a time; subclasses override `handle_event`, `on_finished` and `on_failed_to_start`."""
 
-    progressed = Signal(dict)  # one {"phase", "done", "total", "current", "rate", "eta_s", "message", "stats"}
+    # one Progress.to_dict(): {"phase", "done", "total", "current", "rate", "eta_s", "message", "stats", "kind"}
+    progressed = Signal(dict)
     phase_changed = Signal(str)
 
     def __init__(self, parent: QObject | None = None, *, kill_after_ms: int = 10_000, stderr_keep: int = STDERR_KEEP):
@@ -59,33 +65,34 @@ class JsonLinesProcess(QObject):
         return self._cancelling
 
     # -- hooks ------------------------------------------------------------------------------------------------
-    def handle_event(self, ev: dict) -> None:
-        """One JSON object the child printed; the default reports progress events."""
-        if ev.pop("event", None) == "progress":
-            self._emit_progress(ev)
+    def handle_event(self, ev: Event) -> None:
+        """One typed event the child printed; the default reports progress events."""
+        if ev.type is EventType.PROGRESS:
+            self.emit_progress(ev.progress())
 
     def on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
-        """The child exited (its output is all read): build the outcome and call `_release_process`."""
-        self._release_process()
+        """The child exited (its output is all read): build the outcome and call `release_process`."""
+        self.release_process()
 
     def on_failed_to_start(self, error: str) -> None:
         """The program could not be started at all."""
-        self._release_process()
+        self.release_process()
 
-    def _request_stop(self, proc: QProcess) -> None:
-        """Ask the child to stop (SIGTERM)."""
+    def request_stop(self, proc: QProcess) -> None:
+        """Ask the child to stop (SIGTERM); subclasses may add their own signal first."""
         self._cancelling = True
         proc.terminate()
 
     # -- running ----------------------------------------------------------------------------------------------
-    def _spawn(self, env: QProcessEnvironment) -> QProcess:
-        """A new QProcess with our handlers connected, now `_proc`; the caller starts it."""
+    def spawn(self, env: Mapping[str, str] | None = None) -> QProcess:
+        """A new QProcess with our handlers connected and `env` (default: the launcher's child environment),
+        now the running one; `launch` starts it (after the caller announced it)."""
         self._buf = b""
         self._stderr = b""
         self._phase = ""
         self._cancelling = False
         proc = QProcess(self)
-        proc.setProcessEnvironment(env)
+        proc.setProcessEnvironment(qprocess_environment(env))
         proc.setProcessChannelMode(QProcess.ProcessChannelMode.SeparateChannels)
         proc.readyReadStandardOutput.connect(self._on_proc_ready_read_stdout)
         proc.readyReadStandardError.connect(self._on_proc_ready_read_stderr)
@@ -94,23 +101,28 @@ class JsonLinesProcess(QObject):
         self._proc = proc
         return proc
 
+    def launch(self, argv: Sequence[str]) -> None:
+        """Start the spawned QProcess with `argv` (from `jobs.launcher.cli_command`)."""
+        if self._proc is not None:
+            self._proc.start(argv[0], list(argv[1:]))
+
     def cancel(self) -> None:
-        """Stop the running child (`_request_stop`); killed if it has not stopped after `kill_after_ms`."""
+        """Stop the running child (`request_stop`); killed if it has not stopped after `kill_after_ms`."""
         if self._proc is not None and not self._cancelling:
-            self._request_stop(self._proc)
+            self.request_stop(self._proc)
             self._kill_timer.start(self.kill_after_ms)
 
-    def _stop_and_wait(self, timeout_ms: int, kill_wait_ms: int) -> None:
+    def stop_and_wait(self, timeout_ms: int, kill_wait_ms: int) -> None:
         """On quit: stop the child and wait for it (killed after `timeout_ms`)."""
         proc = self._proc
         if proc is None:
             return
-        self._request_stop(proc)
+        self.request_stop(proc)
         if not proc.waitForFinished(timeout_ms):
             proc.kill()
             proc.waitForFinished(kill_wait_ms)
 
-    def _release_process(self) -> None:
+    def release_process(self) -> None:
         """Forget the finished child (deleted later) and stop the kill timer."""
         proc = self._proc
         self._kill_timer.stop()
@@ -121,12 +133,17 @@ class JsonLinesProcess(QObject):
     def stderr_text(self) -> str:
         return self._stderr.decode("utf-8", "replace").strip()
 
-    def _emit_progress(self, ev: dict) -> None:
-        phase = ev.get("phase", "")
-        if phase != self._phase:
-            self._phase = phase
-            self.phase_changed.emit(phase)
-        self.progressed.emit(ev)
+    def emit_progress(self, pr: Progress) -> None:
+        if pr.phase != self._phase:
+            self._phase = pr.phase
+            self.phase_changed.emit(pr.phase)
+        self.progressed.emit(pr.to_dict())
+
+    def feed_line(self, line: str | bytes) -> None:
+        """Handle one line of the child's stdout (what the pipe delivers; tests feed lines directly)."""
+        ev = decode(line)
+        if ev is not None:
+            self.handle_event(ev)
 
     # -- the QProcess's signals -------------------------------------------------------------------------------
     @Slot()
@@ -136,18 +153,7 @@ class JsonLinesProcess(QObject):
         self._buf += bytes(self._proc.readAllStandardOutput().data())
         *lines, self._buf = self._buf.split(b"\n")
         for line in lines:
-            self._handle_line(line)
-
-    def _handle_line(self, line: bytes) -> None:
-        line = line.strip()
-        if not line.startswith(b"{"):
-            return
-        try:
-            ev = json.loads(line.decode("utf-8", "replace"))
-        except ValueError:
-            return
-        if isinstance(ev, dict):
-            self.handle_event(ev)
+            self.feed_line(line)
 
     @Slot()
     def _on_proc_ready_read_stderr(self) -> None:
@@ -166,7 +172,7 @@ class JsonLinesProcess(QObject):
             return
         self._on_proc_ready_read_stdout()
         if self._buf:
-            self._handle_line(self._buf)
+            self.feed_line(self._buf)
             self._buf = b""
         self._on_proc_ready_read_stderr()
         self.on_finished(code, status)

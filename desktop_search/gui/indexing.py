@@ -7,13 +7,14 @@ between steps and exits cleanly; a rerun resumes). Further requests wait in a qu
 from __future__ import annotations
 
 import os
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QProcess, Signal
 
-from .childproc import STDERR_KEEP, JsonLinesProcess, python_child_environment
+from ..jobs.events import Event, EventType
+from ..jobs.launcher import cli_command
+from .childproc import STDERR_KEEP, JsonLinesProcess, error_line
 
 KILL_AFTER_MS = 10_000  # a child that ignores SIGTERM this long (a stuck parser) is killed
 
@@ -43,8 +44,8 @@ class IndexOutcome:
 
 
 def child_command(data_dir: str | os.PathLike, model: str | None, req: IndexRequest,
-                  extra_args: tuple[str, ...] = ()) -> tuple[str, list[str]]:
-    """Program and arguments of the child; the frozen app runs itself with CLI arguments."""
+                  extra_args: tuple[str, ...] = ()) -> list[str]:
+    """argv of the child (`jobs.launcher.cli_command`: the frozen app runs itself with CLI arguments)."""
     args = ["--data-dir", os.fspath(data_dir)]
     if model:
         args += ["--model", model]
@@ -52,9 +53,7 @@ def child_command(data_dir: str | os.PathLike, model: str | None, req: IndexRequ
     if req.retry_failed:
         args.append("--retry-failed")
     args += list(extra_args)
-    if getattr(sys, "frozen", False):
-        return sys.executable, args
-    return sys.executable, ["-m", "desktop_search", *args]
+    return cli_command(args)
 
 
 class IndexRunner(JsonLinesProcess):
@@ -75,7 +74,7 @@ class IndexRunner(JsonLinesProcess):
         self._queue: list[IndexRequest] = []
         self._current: IndexRequest | None = None
         self._last: dict | None = None
-        self._end_event: dict | None = None
+        self._end_event: Event | None = None
 
     # -- queue ------------------------------------------------------------------------
     @property
@@ -115,57 +114,59 @@ class IndexRunner(JsonLinesProcess):
     def shutdown(self, timeout_ms: int = 5000) -> None:
         """On quit: cancel and wait for the child (killed after `timeout_ms`)."""
         self._queue.clear()
-        self._stop_and_wait(timeout_ms, 2000)
+        self.stop_and_wait(timeout_ms, 2000)
 
     # -- the child ----------------------------------------------------------------------
     def _start_next(self) -> None:
-        if self._proc is not None or not self._queue:
-            if self._proc is None:
+        if self.running or not self._queue:
+            if not self.running:
                 self.idled.emit()
             return
         req = self._queue.pop(0)
         self._current = req
         self._last = None
         self._end_event = None
-        program, args = child_command(self.data_dir, self.model, req, self.extra_args)
-        proc = self._spawn(python_child_environment())
+        argv = child_command(self.data_dir, self.model, req, self.extra_args)
+        self.spawn()
         self.queue_changed.emit(len(self._queue))
         self.started.emit(req)
-        proc.start(program, args)
+        self.launch(argv)
 
-    def handle_event(self, ev: dict) -> None:
-        kind = ev.pop("event", "")
-        if kind == "progress":
-            self._last = ev
-            self._emit_progress(ev)
-        elif kind in ("done", "cancelled"):
-            self._end_event = {"event": kind, **ev}
+    def handle_event(self, ev: Event) -> None:
+        if ev.type is EventType.PROGRESS:
+            pr = ev.progress()
+            self._last = pr.to_dict()
+            self.emit_progress(pr)
+        elif ev.type in (EventType.DONE, EventType.CANCELLED, EventType.ERROR):
+            self._end_event = ev
 
     def on_failed_to_start(self, error: str) -> None:
-        program, args = child_command(self.data_dir, self.model, self._current or IndexRequest(), self.extra_args)
-        self._finish(IndexOutcome("failed", f"Could not start the indexer ({program}): {error}",
-                                  details=" ".join([program, *args])))
+        argv = child_command(self.data_dir, self.model, self._current or IndexRequest(), self.extra_args)
+        self._finish(IndexOutcome("failed", f"Could not start the indexer ({argv[0]}): {error}",
+                                  details=" ".join(argv)))
 
     def on_finished(self, code: int, status: QProcess.ExitStatus) -> None:
         err = self.stderr_text()
-        end = self._end_event or {}
-        if end.get("event") == "done" and code == 0:
-            stats = {k: v for k, v in end.items() if k != "event"}
+        end = self._end_event
+        kind = end.type if end is not None else None
+        if kind is EventType.DONE and code == 0:
+            stats = dict(end.data)
             out = IndexOutcome("done", _summary(stats), stats, exit_code=code)
-        elif end.get("event") == "cancelled" or (self._cancelling and status == QProcess.ExitStatus.CrashExit):
+        elif kind is EventType.CANCELLED or (self.cancelling and status == QProcess.ExitStatus.CrashExit):
             out = IndexOutcome("cancelled", "Indexing cancelled; it resumes where it stopped next time.",
                                exit_code=code)
         elif status == QProcess.ExitStatus.CrashExit:
             out = IndexOutcome("failed", "The indexer stopped unexpectedly; it resumes where it stopped next time.",
                                details=err, exit_code=code)
         else:
-            out = IndexOutcome("failed", _error_line(err) or f"The indexer exited with code {code}.",
+            message = end.get("message") if kind is EventType.ERROR else None
+            out = IndexOutcome("failed", message or error_line(err, "Indexing") or f"The indexer exited with code {code}.",
                                details=err, exit_code=code)
         self._finish(out)
 
     def _finish(self, out: IndexOutcome) -> None:
         req = self._current
-        self._release_process()
+        self.release_process()
         self._current = None
         self.finished.emit(req, out)
         self._start_next()
@@ -175,13 +176,3 @@ def _summary(stats: dict) -> str:
     return (f"Index up to date: {stats.get('indexed', 0):,} files indexed, {stats.get('skipped', 0):,} skipped, "
             f"{stats.get('failed', 0):,} failed.")
 
-
-def _error_line(stderr: str) -> str:
-    """The user-facing line of a child's failure: the CLI prints known errors as `desktop-search: msg`."""
-    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
-    for ln in reversed(lines):
-        if ln.startswith("desktop-search: "):
-            return ln[len("desktop-search: "):]
-    if lines:
-        return f"Indexing failed: {lines[-1]}"
-    return ""

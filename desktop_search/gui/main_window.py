@@ -19,7 +19,7 @@ from .library_tab import LibraryTab
 from .models import retriever_label
 from .search_tab import SearchTab
 from .stall import StallMeter
-from .training_tab import TrainingTab
+from .training import TrainingTab
 from .workers import WorkerPool
 
 ORGANIZATION = "desktop-search"

@@ -70,7 +70,7 @@ def file_icon(path: str) -> QIcon:
     return icon
 
 
-class _TableModel(QAbstractTableModel):
+class TableModel(QAbstractTableModel):
     """Rows of immutable objects; subclasses describe columns."""
 
     HEADERS: tuple[str, ...] = ()
@@ -100,7 +100,7 @@ class _TableModel(QAbstractTableModel):
 
     def sort(self, column: int, order: Qt.SortOrder = Qt.SortOrder.AscendingOrder) -> None:
         """Sort in Python over the immutable rows (fast for 100k files, unlike a proxy calling data())."""
-        if type(self).sort_key is _TableModel.sort_key or not 0 <= column < len(self.HEADERS):
+        if type(self).sort_key is TableModel.sort_key or not 0 <= column < len(self.HEADERS):
             return  # this model is sorted by a proxy
         self._sort = (column, order)
         rows = self._sorted(self._rows, column, order)
@@ -128,7 +128,7 @@ class _TableModel(QAbstractTableModel):
         return self._rows[row] if 0 <= row < len(self._rows) else None
 
 
-class ResultsModel(_TableModel):
+class ResultsModel(TableModel):
     """Search results: one immutable Hit per row."""
 
     HEADERS = ("#", "Name", "Snippet", "Folder", "Score", "Modified")
@@ -222,7 +222,7 @@ class PairRow(NamedTuple):
     shared_ranks: tuple[tuple[int, int], ...]  # (rank in first, rank in second) of shared files
 
 
-class PairsModel(_TableModel):
+class PairsModel(TableModel):
     """Agreement figures of each pair of compared retrievers."""
 
     HEADERS = ("Pair", "Overlap@k", "Jaccard", "Kendall τ", "Only 1st", "Only 2nd")
@@ -262,7 +262,7 @@ class FolderRow(NamedTuple):
     index_bytes: int = 0  # its share of the library's size on disk (estimated by passages)
 
 
-class FoldersModel(_TableModel):
+class FoldersModel(TableModel):
     HEADERS = ("Folder", "Files", "Indexed", "Skipped", "Failed", "Passages", "Index size", "State")
 
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
@@ -303,7 +303,7 @@ class FileRow(NamedTuple):
     doc_id: int | None
 
 
-class FilesModel(_TableModel):
+class FilesModel(TableModel):
     """Every file of the library (possibly 100k rows): sorted by the model itself, filtered by FilesFilter."""
 
     HEADERS = ("Name", "Status", "Reason", "Type", "Size", "Modified", "Folder")

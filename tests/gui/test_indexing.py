@@ -140,12 +140,12 @@ def test_watched_folder_change_triggers_update(qtbot, make_window, empty_service
 
 def test_child_command_plain_and_frozen(monkeypatch, tmp_path):
     req = IndexRequest(("/a", "/b"), retry_failed=True)
-    prog, args = child_command(tmp_path, "my-model", req)
+    prog, *args = child_command(tmp_path, "my-model", req)
     assert prog == sys.executable
     assert args == ["-m", "desktop_search", "--data-dir", str(tmp_path), "--model", "my-model", "index", "/a", "/b",
                     "--json-progress", "--retry-failed"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)
-    prog, args = child_command(tmp_path, None, IndexRequest())
+    prog, *args = child_command(tmp_path, None, IndexRequest())
     assert prog == sys.executable and args[:2] == ["--data-dir", str(tmp_path)] and "-m" not in args
 
 

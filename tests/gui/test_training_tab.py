@@ -12,8 +12,8 @@ import pytest
 from PySide6.QtGui import QColor, QImage, QPalette
 from PySide6.QtWidgets import QApplication, QMessageBox
 
-from desktop_search.gui.training_tab import (BASE, LossChart, TrainJob, TrainRunner, TrainSettings, VersionRow,
-                                             VersionsModel, load_version_rows, nice_ticks, short_version)
+from desktop_search.gui.training import (BASE, LossChart, TrainJob, TrainRunner, TrainSettings, VersionRow,
+                                         VersionsModel, load_version_rows, nice_ticks, request_path, short_version)
 
 pytestmark = [pytest.mark.gui, pytest.mark.qt_log_level_fail("WARNING"),
               pytest.mark.qt_log_ignore("does not support propagateSizeHints", "does not support raise")]
@@ -93,43 +93,43 @@ def _set(tab, *, steps: int, batch: int = 4, positives: int = 2, crop: int = 16,
 
 
 # -- pure parts -------------------------------------------------------------------------------------------------
-def test_cli_arguments_follow_the_settings(monkeypatch, tmp_path):
-    all_options = frozenset({"--steps", "--batch-size", "--positives", "--max-crop-tokens"})
+def test_the_request_follows_the_settings(monkeypatch, tmp_path):
+    """The tab's settings become a TrainRequest (TrainConfig overrides) sent as a file, not as options."""
+    from training.trainer import TrainConfig
+
+    from desktop_search.cli import build_parser
+    from desktop_search.jobs.training import TrainRequest
+
     s = TrainSettings(steps=3, batch_size=4, n_positives=2, max_crop_tokens=16, negatives="moco", pair_weight=0.1,
                       alpha=0.5, seed=7, activate=False)
-    args = s.cli_args(all_options)
-    assert args[:2] == ["train", "--json-progress"]
-    for pair in (["--steps", "3"], ["--batch-size", "4"], ["--positives", "2"], ["--max-crop-tokens", "16"],
-                 ["--seed", "7"], ["--weighting", "relevance"], ["--pair-weight", "0.1"], ["--alpha", "0.5"]):
-        i = args.index(pair[0])
-        assert args[i:i + 2] == pair
-    assert "--moco" in args and "--no-activate" in args  # this CLI has no --negatives: moco as --moco
-    with_neg = all_options | {"--negatives"}
+    req = s.to_request()
+    assert req.config == {"steps": 3, "batch_size": 4, "n_positives": 2, "max_crop_tokens": 16, "negatives": "moco",
+                          "weighting": "relevance", "pair_alpha": 0.1, "interpolation_alpha": 0.5, "seed": 7}
+    assert req.select_alpha is False and req.activate is False  # a fixed alpha is not chosen again
+    cfg = TrainConfig.from_dict(req.config).to_dict()  # every key is a TrainConfig field (unknown ones raise)
+    assert {k: cfg[k] for k in req.config} == req.config
+    assert TrainRequest.from_dict(json.loads(req.to_json())) == req
     for neg in ("moco", "in_batch"):  # either kind is passed explicitly, whatever the child's default is
-        args = TrainSettings(negatives=neg).cli_args(with_neg)
-        assert args[args.index("--negatives"):][:2] == ["--negatives", neg] and "--moco" not in args
-    args = TrainSettings().cli_args(with_neg)  # not set: the child's default for this computer
-    assert "--negatives" not in args and "--moco" not in args
-    # "auto" settings and auto alpha leave the choice to the child; options an older CLI lacks are not passed
-    old = frozenset({"--steps", "--batch-size"})
-    args = TrainSettings(steps=None, n_positives=2).cli_args(old)
-    assert "--steps" not in args and "--positives" not in args and "--alpha" not in args and "--moco" not in args
-    assert TrainSettings(n_positives=2).unsupported(old) == ["n_positives"]
-    # the real CLI accepts whatever the tab passes
-    from desktop_search.cli import build_parser
+        assert TrainSettings(negatives=neg).to_request().config["negatives"] == neg
+    # "auto" settings and auto alpha leave the choice to the child
+    auto = TrainSettings().to_request()
+    assert auto.config == {"weighting": "relevance", "pair_alpha": 0.0, "seed": 0}
+    assert auto.select_alpha is True and auto.activate is True
 
-    job = TrainJob("train", settings=TrainSettings(steps=3, batch_size=4, n_positives=2, max_crop_tokens=16, alpha=0.5))
+    # the real CLI accepts what the runner runs: `train --request FILE --json-progress`, `models ... --json-progress`
+    job = TrainJob("train", settings=s)
     cli = job.cli_args(tmp_path, "all-MiniLM-L6-v2")
     parsed = build_parser().parse_args(cli)
-    assert parsed.command == "train" and parsed.steps == 3 and parsed.alpha == 0.5 and parsed.json_progress
-    assert build_parser().parse_args(TrainJob("activate", "v2-20260101-000000").cli_args(tmp_path, None)).version \
-        == "v2-20260101-000000"
+    assert parsed.command == "train" and parsed.json_progress and parsed.request == str(request_path(tmp_path))
+    assert parsed.model == "all-MiniLM-L6-v2" and "--steps" not in cli and "--alpha" not in cli
+    parsed = build_parser().parse_args(TrainJob("activate", "v2-20260101-000000").cli_args(tmp_path, None))
+    assert parsed.action == "activate" and parsed.version == "v2-20260101-000000" and parsed.json_progress
     runner = TrainRunner(tmp_path)
-    program, argv = runner.command(TrainJob("rollback"))
+    program, *argv = runner.command(TrainJob("rollback"))
     assert program == sys.executable and argv[:2] == ["-m", "desktop_search"]
-    assert argv[-3:] == ["models", "rollback", "--json"]
+    assert argv[-3:] == ["models", "rollback", "--json-progress"]
     monkeypatch.setattr(sys, "frozen", True, raising=False)
-    program, argv = runner.command(TrainJob("rollback"))
+    program, *argv = runner.command(TrainJob("rollback"))
     assert program == sys.executable and argv[0] == "--data-dir"  # the frozen app runs itself with CLI arguments
 
 
@@ -274,11 +274,10 @@ def test_short_real_run_makes_an_active_version(qtbot, make_window, real_service
     assert real_service.versions.active_id() == out.version
     assert changed == [out.version]
     assert tab.outcome.text.text() == out.message
-    cfg = next(e["stats"]["config"] for e in events if e.get("message") == "start")
+    cfg = next(e["stats"]["config"] for e in events if e.get("kind") == "start")
     assert cfg["steps"] == 3 and cfg["batch_size"] == 4 and cfg["interpolation_alpha"] == 0.5
-    supported = tab.settings().unsupported()
-    assert ("n_positives" in supported) or cfg["n_positives"] == 2
-    assert ("max_crop_tokens" in supported) or cfg["max_crop_tokens"] == 16
+    assert cfg["n_positives"] == 2 and cfg["max_crop_tokens"] == 16
+    assert json.loads(request_path(real_service.data_dir).read_text(encoding="utf-8"))["config"]["steps"] == 3
 
 
 @pytest.mark.model
@@ -298,7 +297,7 @@ def test_cancel_stops_the_run(qtbot, make_window, indexed_service):
     assert out.status == "cancelled" and "cancelled" in out.message.lower()
     assert not tab.running and tab.runner._proc is None and tab.start_button.isEnabled()
     assert tab.phase_label.text() == "Cancelled"
-    trainer_pid = next(e["stats"]["pid"] for e in events if e.get("message") == "start")
+    trainer_pid = next(e["stats"]["pid"] for e in events if e.get("kind") == "start")
     with pytest.raises(ProcessLookupError):  # the grandchild that trained has ended too
         os.kill(trainer_pid, 0)
     assert indexed_service.versions.list() == []
