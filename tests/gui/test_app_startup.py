@@ -34,7 +34,8 @@ def test_app_main_opens_window_without_torch(tmp_path):
 
 
 def test_gui_modules_do_not_import_heavy_libraries():
-    code = ("import sys, desktop_search.app, desktop_search.gui.main_window, desktop_search.search; "
+    code = ("import sys, desktop_search.app, desktop_search.gui.main_window, desktop_search.gui.training, "
+            "desktop_search.service; "
             "print(sorted(m for m in ('torch', 'sentence_transformers', 'hnswlib', 'transformers') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
                        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"})

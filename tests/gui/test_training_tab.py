@@ -387,3 +387,132 @@ def test_compare_tab_offers_model_versions(qtbot, make_window, indexed_service, 
     ct.set_versions([v1.id])
     assert ct.selected_retrievers() == ["dense:v1", "dense:base"]
     json.dumps(saved)
+
+
+# -- the event protocol, with a stand-in CLI (no model) ------------------------------------------------------------
+FAKE_CLI = Path(__file__).with_name("fake_cli.py")
+
+
+@pytest.fixture
+def fake_cli(monkeypatch):
+    """The runner starts tests/gui/fake_cli.py with the arguments it would give the real CLI."""
+    from desktop_search.gui.training import runner as runner_module
+
+    monkeypatch.setattr(runner_module, "cli_command", lambda args: [sys.executable, str(FAKE_CLI), *args])
+
+
+def test_the_runner_reacts_to_typed_events_only(qapp, tmp_path):
+    from desktop_search.jobs.events import EventType, encode
+
+    runner = TrainRunner(tmp_path)
+    got = []
+    runner.progressed.connect(got.append)
+    for line in ("", "not json", '{"no": "event"}', '{"event": "nonsense", "phase": "train"}',
+                 encode(EventType.PROGRESS, phase="train", message="already trained", stats={"steps": 3},
+                        kind="already_trained")):
+        runner.feed_line(line)
+    assert len(got) == 1 and got[0]["kind"] == "already_trained" and got[0]["stats"] == {"steps": 3}
+
+
+def test_a_reused_run_is_shown_as_reused(qtbot, make_window, indexed_service, fake_cli, monkeypatch, tmp_path):
+    """Defect: the already_trained event was dropped. Now the tab says a finished run is reused, and so does
+    the outcome; the child got the settings as a TrainRequest file."""
+    from training.versions import VersionStore
+
+    v1 = VersionStore(indexed_service.data_dir).create(_fake_model(tmp_path / "m1"), _settings(alpha=0.5), {})
+    monkeypatch.setenv("FAKE_CLI_VERSION", v1.id)
+    w = make_window(indexed_service)
+    tab = w.training_tab
+    _set(tab, steps=3, alpha=0.5)
+    tab.activate_check.setChecked(False)
+    seen = {}
+
+    def on_progress(ev: dict) -> None:  # connected after the tab's own slot: the labels are updated already
+        if ev.get("kind") == "already_trained":
+            seen["labels"] = (tab.phase_label.text(), tab.detail_label.text())
+        if ev.get("phase") == "export":
+            seen["request"] = ev["stats"]["request"]
+
+    tab.runner.progressed.connect(on_progress)
+    with qtbot.waitSignal(tab.finished, timeout=60000) as blocker:
+        tab.start_button.click()
+    out = blocker.args[0]
+    assert out.status == "done" and out.reused and not out.activated, (out.message, out.details)
+    phase, detail = seen["labels"]
+    assert phase == "Reusing a finished training run"
+    assert "finished run is reused" in detail and "3 steps" in detail
+    assert out.message == (f"New model version {short_version(v1.id)} is ready (not active yet: activate it below): "
+                           "alpha 0.5, reused the finished training run with these settings, re-embedded in 0 s.")
+    assert tab.outcome.text.text() == out.message
+    assert seen["request"] == {"config": {"steps": 3, "batch_size": 4, "n_positives": 2, "max_crop_tokens": 16,
+                                          "negatives": "in_batch", "weighting": "relevance", "pair_alpha": 0.0,
+                                          "seed": 0, "interpolation_alpha": 0.5},
+                               "select_alpha": False, "activate": False}
+    assert indexed_service.versions.active_id() == BASE  # not asked to activate: nobody did
+
+
+def test_the_window_never_activates_after_a_child_run(qtbot, make_window, indexed_service, fake_cli, monkeypatch,
+                                                      tmp_path):
+    """Defect: a finished version was activated twice (in the child, then in the window to drop a cache). Now
+    only the child activates; the window refreshes its service and shows the new active version."""
+    from training.versions import VersionStore
+
+    from desktop_search.model_registry import ModelRegistry
+    from desktop_search.retrievers.encoder import HashingEncoder
+    from desktop_search.service import SearchService
+
+    v1 = VersionStore(indexed_service.data_dir).create(_fake_model(tmp_path / "m1"), _settings(alpha=0.5), {})
+    monkeypatch.setenv("FAKE_CLI_VERSION", v1.id)
+    calls = []  # activations in this (the window's) process; the child's own are not counted
+    monkeypatch.setattr(ModelRegistry, "activate", lambda self, vid: calls.append(("models.activate", vid)))
+    monkeypatch.setattr(SearchService, "activate_version", lambda self, vid: calls.append(("activate_version", vid)))
+    monkeypatch.setattr(VersionStore, "activate", lambda self, vid: calls.append(("versions.activate", vid)))
+    svc = SearchService(indexed_service.data_dir,
+                        encoder_factory=lambda path, key, display_name=None: HashingEncoder(key=key))
+    try:
+        base_key = svc.encoder.key  # the base model's encoder, cached in this process
+        w = make_window(svc)
+        tab = w.training_tab
+        _set(tab, steps=3, alpha=0.5)
+        assert tab.activate_check.isChecked()
+        changed = []
+        tab.model_changed.connect(changed.append)
+        with qtbot.waitSignal(tab.finished, timeout=60000) as blocker:
+            tab.start_button.click()
+        out = blocker.args[0]
+        assert out.status == "done" and out.activated and out.version == v1.id, (out.message, out.details)
+        assert out.message.startswith(f"New model version {short_version(v1.id)} is active")
+        qtbot.waitUntil(lambda: tab.versions_model.active_id == v1.id, timeout=10000)
+        assert calls == [] and changed == [v1.id]
+        assert svc.models.active_id() == v1.id
+        assert svc.encoder.key == svc.encoder_for(v1.id).key != base_key  # refresh dropped the cached encoder
+
+        # switching runs (models rollback / activate --json-progress) leave the activation to the child too
+        with qtbot.waitSignal(tab.finished, timeout=60000) as blocker:
+            tab.rollback_button.click()
+        assert blocker.args[0].status == "done" and blocker.args[0].message == "The base model is active again."
+        qtbot.waitUntil(lambda: tab.versions_model.active_id == BASE, timeout=10000)
+        assert svc.encoder.key == base_key
+        tab.select_version(v1.id)
+        with qtbot.waitSignal(tab.finished, timeout=60000) as blocker:
+            tab.activate_button.click()
+        assert blocker.args[0].message == f"Model version {short_version(v1.id)} is active."
+        qtbot.waitUntil(lambda: tab.versions_model.active_id == v1.id, timeout=10000)
+        assert calls == [] and changed == [v1.id, BASE, v1.id]
+        assert svc.encoder.key == svc.encoder_for(v1.id).key
+    finally:
+        for win in QApplication.topLevelWidgets():
+            if getattr(win, "training_tab", None) is not None:
+                win.close()
+        svc.close()
+
+
+def test_without_torch_the_tab_says_training_is_not_installed(qtbot, make_window, indexed_service, monkeypatch):
+    from desktop_search.gui.training import probe
+
+    monkeypatch.setattr(probe, "training_installed", lambda: False)
+    w = make_window(indexed_service)
+    tab = w.training_tab
+    w.tabs.setCurrentWidget(tab)
+    assert not tab.probe.running and "not available in this installation" in tab.hardware_label.text()
+    assert not tab.start_button.isEnabled() and not tab.start_training()

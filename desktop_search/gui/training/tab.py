@@ -30,6 +30,9 @@ PHASE_LABELS = {"export": "Collecting passages", "train": "Training",
 REUSED_PHASE = "Reusing a finished training run"
 REUSED_DETAIL = "Already trained with these settings on these files: the finished run is reused, not trained again"
 
+NOT_INSTALLED = ("Training is not available in this installation (PyTorch or the trainer is missing); "
+                 "search, compare and the model versions work as usual.")
+
 EXPLANATION = (
     "Training teaches the <b>Dense</b> retriever the words and topics of <i>your</i> files. It needs no labels: "
     "it cuts pairs of passages out of the same document and learns to bring them closer together than passages "
@@ -294,8 +297,7 @@ class TrainingTab(QWidget):
         if not force and self._probed_passages is not None and (n == self._probed_passages or self._user_edited()):
             return
         if not HardwareProbe.available():
-            self.hardware_label.setText("Settings on \u201cauto\u201d are sized for this computer and your library "
-                                        "when training starts.")
+            self.hardware_label.setText(NOT_INSTALLED)
             return
         self._probed_passages = n
         if self.hardware is None:
@@ -371,7 +373,7 @@ class TrainingTab(QWidget):
         return self.runner is not None and self.runner.running
 
     def start_training(self) -> bool:
-        if self.runner is None or self.runner.running:
+        if self.runner is None or self.runner.running or not HardwareProbe.available():
             return False
         s = self.settings()
         self.chart.clear()
@@ -657,7 +659,7 @@ class TrainingTab(QWidget):
         idx = self.versions_view.currentIndex()
         row: VersionRow | None = self.versions_model.row_at(idx.row()) if idx.isValid() else None
         active = self.versions_model.active_id
-        self.start_button.setEnabled(has_service and not busy)
+        self.start_button.setEnabled(has_service and not busy and HardwareProbe.available())
         for wdg in self._setting_widgets():  # the settings of a running job are fixed
             wdg.setEnabled(not busy)
         self.alpha_spin.setEnabled(not busy and self.alpha_combo.currentData() == "fixed")
