@@ -22,6 +22,9 @@ CROP_KEYS = frozenset(f.name for f in dataclasses.fields(CropConfig))
 # Settings that do not change what training computes: a checkpoint made under
 # different values of these is still resumable.
 _NOT_TRAINING_KEYS = frozenset({"checkpoint_every", "interpolation_alpha", "device"})
+# Settings that only matter with judged pairs: the pairs' fingerprint carries them
+# (training.trainer), so runs without marks keep their checkpoints across versions.
+SUPERVISED_KEYS = frozenset({"supervised_weight", "supervised_batch"})
 
 
 @dataclass
@@ -52,6 +55,9 @@ class TrainConfig:
     negatives: str = "in_batch"  # "in_batch" | "moco"
     queue_size: int = 4096  # MoCo only
     momentum: float = 0.999  # MoCo only
+    # few-shot: (query, marked passage) pairs from the user's judgments, when there are any
+    supervised_weight: float = 1.0  # L = L_unsupervised + w * L_supervised
+    supervised_batch: int = 16  # judged pairs per step
     # runtime
     device: str = "auto"  # auto = cuda > mps > cpu
     precision: str = "auto"  # auto | fp32 | fp16 | bf16 (autocast; auto = bf16/fp16 on CUDA, fp32 elsewhere)
@@ -91,6 +97,10 @@ class TrainConfig:
             raise ValueError("queue_size must be >= 1")
         if self.min_passage_tokens < 1 or self.chunk_tokens < self.min_passage_tokens:
             raise ValueError("need 1 <= min_passage_tokens <= chunk_tokens")
+        if self.supervised_weight < 0:
+            raise ValueError("supervised_weight must be >= 0")
+        if self.supervised_batch < 1:
+            raise ValueError("supervised_batch must be >= 1")
         if not isinstance(self.crop, CropConfig):  # CropConfig validates its own values
             raise TypeError(f"crop must be a CropConfig, got {type(self.crop).__name__}")
 
@@ -124,7 +134,7 @@ class TrainConfig:
 
     def training_key(self) -> dict[str, Any]:
         """The settings that decide what a checkpoint contains."""
-        return {k: v for k, v in self.to_dict().items() if k not in _NOT_TRAINING_KEYS}
+        return {k: v for k, v in self.to_dict().items() if k not in _NOT_TRAINING_KEYS | SUPERVISED_KEYS}
 
 
 def defaults_for(device: str = "auto", n_passages: int = 5000) -> TrainConfig:

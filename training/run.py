@@ -13,7 +13,14 @@ CONFIG.json:
       "select_alpha": true,                     # optional: choose alpha on pseudo-queries (else config's alpha)
       "alpha_candidates": [0.0, 0.3, 0.5, 0.7], # optional; see selection.choose_alpha (prefers 0.5)
       "activate": false,                        # optional: make the new version active
-      "stop_file": "/path/STOP"                 # optional: cancel when this file appears (works on Windows too)
+      "stop_file": "/path/STOP",                # optional: cancel when this file appears (works on Windows too)
+      "pairs_file": "pairs.jsonl",              # optional: judged (query, passage) pairs to learn from
+                                                # (training.supervised.read_pairs)
+      "judged_file": "judged.jsonl",            # optional: held-out judged queries, one {"query",
+                                                # "groups": [relevant group ids]} per line: alpha is
+                                                # chosen on them when there are at least
+                                                # MIN_JUDGED_FOR_SELECTION, else on pseudo-queries
+      "version_settings": {...}                 # optional: extra settings recorded with the version
     }
 
 Events (one JSON object per line, flushed): start, train_start, resumed, step,
@@ -44,6 +51,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_CANCELLED = 0, 1, 2, 3
+MIN_JUDGED_FOR_SELECTION = 5  # held-out judged queries needed to choose alpha on them
 
 
 class _Emitter:
@@ -107,6 +115,25 @@ def read_titles(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
+def read_judged(path: Path) -> list[tuple[str, list[str]]]:
+    out = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                obj = json.loads(line)
+                out.append((str(obj["query"]), [str(g) for g in obj["groups"]]))
+    return out
+
+
+def judged_query_set(judged: list[tuple[str, list[str]]], passages: list[tuple[str, str]]):
+    """The held-out judged queries as a query set for the alpha choice (one entry per relevant file)."""
+    from .selection import PseudoQuerySet
+
+    groups = {g for g, _ in passages}
+    queries = [(q, g) for q, gs in judged for g in gs if g in groups]
+    return PseudoQuerySet(queries, list(passages))
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     emit = _Emitter(sys.stdout)
@@ -146,6 +173,7 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
     from .checkpoints import load_trained_state
     from .config import TrainConfig, defaults_for
     from .device import resolve_device
+    from .supervised import read_pairs
     from .trainer import TrainingCancelled, train
     from .versions import VersionStore
 
@@ -159,6 +187,8 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
     work_dir = Path(spec["work_dir"])
     select = bool(spec.get("select_alpha", True))
     stop_file = Path(spec["stop_file"]) if spec.get("stop_file") else None
+    pairs = read_pairs(Path(spec["pairs_file"])) if spec.get("pairs_file") else []
+    judged = read_judged(Path(spec["judged_file"])) if spec.get("judged_file") else []
 
     def should_stop() -> bool:
         if not stop.is_set() and stop_file is not None and stop_file.exists():
@@ -174,6 +204,8 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
             "batch_size": config.batch_size,
             "n_passages": len(passages),
             "n_documents": len({g for g, _ in documents}),
+            "judged_pairs": len(pairs),
+            "held_out_judged": len(judged),
             "config": config.to_dict(),
         }
     )
@@ -182,11 +214,13 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
         emit(_clean(event))
 
     try:
-        model_dir = train(config, documents or passages, base_model, work_dir, progress, should_stop)
+        model_dir = train(config, documents or passages, base_model, work_dir, progress, should_stop, pairs=pairs)
         alpha = config.interpolation_alpha
         metrics: dict[str, Any] = {}
         if select:
-            pseudo = build_pseudo_queries(passages, titles, seed=config.seed)
+            judged_set = judged_query_set(judged, passages)
+            on_judged = len({q for q, _ in judged_set.queries}) >= MIN_JUDGED_FOR_SELECTION
+            pseudo = judged_set if on_judged else build_pseudo_queries(passages, titles, seed=config.seed)
             selection = choose_alpha(
                 base_model,
                 load_trained_state(work_dir),
@@ -198,8 +232,9 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
                 progress=progress,
             )
             alpha = selection.alpha
-            metrics = selection.to_json()
-            emit({"event": "selected_alpha", "alpha": alpha, "metrics": metrics, "n_queries": len(pseudo)})
+            metrics = {**selection.to_json(), "queries": "judged" if on_judged else "pseudo"}
+            emit({"event": "selected_alpha", "alpha": alpha, "metrics": metrics, "n_queries": len(pseudo),
+                  "on": metrics["queries"]})
             if alpha == 0.0:
                 emit({"event": "done", "version": None, "path": None, "kept_base": True, "alpha": 0.0})
                 return EXIT_OK
@@ -210,7 +245,8 @@ def _run(config_path: Path, emit: _Emitter, stop: threading.Event) -> int:
         return EXIT_CANCELLED
 
     store = VersionStore(spec["versions_root"], base_model=base_model)
-    settings = {"config": config.replace(interpolation_alpha=alpha).to_dict(), "base_model": base_model, "alpha": alpha}
+    settings = {**dict(spec.get("version_settings") or {}),
+                "config": config.replace(interpolation_alpha=alpha).to_dict(), "base_model": base_model, "alpha": alpha}
     version = store.create(model_dir, settings, {"selection": metrics} if metrics else {}, move=True, activate=bool(spec.get("activate", False)))
     emit({"event": "done", "version": version.id, "path": str(version.path), "alpha": alpha})
     return EXIT_OK

@@ -38,6 +38,7 @@ from .data import CropSampler, build_units, collate, passages_fingerprint, speci
 from .device import cpu_bf16_native, resolve_device, resolve_precision
 from .interpolation import interpolate, interpolate_state
 from .losses import MoCoQueue, contrastive_loss, momentum_update
+from .supervised import JudgedPair, PairSampler, supervised_info_nce, tokenize_pairs
 
 __all__ = [
     "TrainingCancelled",
@@ -113,8 +114,12 @@ def train(
     work_dir: str | os.PathLike,
     progress: Progress | None = None,
     should_stop: ShouldStop | None = None,
+    pairs: Sequence[JudgedPair] = (),
 ) -> Path:
     """Train a copy of `base_model` on `passages` [(group_id, text)] and save the result.
+
+    With `pairs` (judged query-passage pairs), each step also takes a batch of them
+    (training.supervised), weighted by config.supervised_weight.
 
     Returns `work_dir/model`: a complete sentence-transformers folder holding
     (1 - a) * base + a * trained with a = config.interpolation_alpha. The raw
@@ -133,7 +138,8 @@ def train(
     precision = resolve_precision(config.precision, device)
     should_stop = should_stop or (lambda: False)
     passages = [(str(g), str(t)) for g, t in passages]
-    meta = training_meta(config, base_model, passages_fingerprint(passages))
+    pairs = list(pairs)
+    meta = training_meta(config, base_model, passages_fingerprint(passages) + pairs_fingerprint(config, pairs))
 
     remove_stale_tmp(work_dir)
 
@@ -144,12 +150,27 @@ def train(
         _emit(progress, {"event": "already_trained", "steps": config.steps})
         trained_state = load_trained_state(work_dir)
     else:
-        trained_state = _train_loop(config, passages, model, work_dir, meta, device, precision, progress, should_stop)
+        trained_state = _train_loop(config, passages, model, work_dir, meta, device, precision, progress, should_stop,
+                                    pairs)
 
     model.load_state_dict(interpolate_state(base_state, trained_state, config.interpolation_alpha), strict=True)
     out = save_model(model, work_dir / "model")
     _emit(progress, {"event": "saved", "path": str(out), "alpha": config.interpolation_alpha})
     return out
+
+
+def pairs_fingerprint(config: TrainConfig, pairs: Sequence[JudgedPair]) -> str:
+    """What the judged pairs add to a run's identity ("" without pairs, so older runs still match)."""
+    if not pairs or config.supervised_weight <= 0:
+        return ""
+    import hashlib
+    import json
+
+    h = hashlib.blake2b(digest_size=12)
+    h.update(json.dumps([config.supervised_weight, config.supervised_batch]).encode())
+    for p in pairs:
+        h.update(json.dumps([p.query, p.positive, p.group, list(p.negatives)]).encode("utf-8", "surrogatepass"))
+    return f"+pairs:{len(pairs)}:{h.hexdigest()}"
 
 
 def _train_loop(
@@ -162,6 +183,7 @@ def _train_loop(
     precision: str,
     progress: Progress | None,
     should_stop: ShouldStop,
+    pairs: list[JudgedPair],
 ) -> dict[str, torch.Tensor]:
     tokenizer = model.tokenizer
     ids = special_ids(tokenizer)
@@ -169,6 +191,10 @@ def _train_loop(
         passages, tokenizer, chunk_tokens=config.chunk_tokens, min_tokens=config.min_passage_tokens
     )
     sampler = CropSampler(units, config.batch_size, config.crop, seed=config.seed)
+    pair_sampler = None
+    if pairs and config.supervised_weight > 0:
+        pair_sampler = PairSampler(tokenize_pairs(pairs, tokenizer, max_passage_tokens=config.chunk_tokens),
+                                   config.supervised_batch, seed=config.seed)
     total = config.steps
     warmup = int(round(config.warmup_ratio * total))
 
@@ -205,6 +231,7 @@ def _train_loop(
             "batch_size": sampler.batch_size,
             "device": device,
             "precision": precision,
+            "judged_pairs": len(pairs) if pair_sampler is not None else 0,
         },
     )
 
@@ -256,6 +283,15 @@ def _train_loop(
             pair_alpha=config.pair_alpha,
             normalize=config.normalize,
         )
+        if pair_sampler is not None:
+            pb = pair_sampler.batch(step)
+            emb = encode(model, pb.queries + pb.positives + pb.hard)
+            S = len(pb.queries)
+            sup, sup_stats = supervised_info_nce(
+                emb[:S], emb[S : 2 * S], config.temperature, groups=pb.groups,
+                hard=emb[2 * S :] if pb.hard else None, queue=q, normalize=config.normalize)
+            loss = loss + config.supervised_weight * sup
+            stats.update(sup_stats)
 
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
@@ -293,6 +329,7 @@ def _train_loop(
                 "eta_s": (total - step) / sps if sps > 0 else None,
                 "pos_sim": stats.get("pos_sim"),
                 "accuracy": stats.get("accuracy"),
+                "loss_sup": stats.get("loss_sup"),
             },
         )
         if config.checkpoint_every and step % config.checkpoint_every == 0 and step < total:

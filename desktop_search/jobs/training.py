@@ -101,6 +101,44 @@ def export_passages(store: Store, folder: Path, *, documents: bool = False) -> t
     return passages, titles, n
 
 
+K_FOLDS = 5  # judged queries are split in this many folds; each version holds one out
+
+
+def fold_of(query: str, k: int = K_FOLDS) -> int:
+    """The fold of a judged query: stable, by the hash of its normalised text."""
+    import hashlib
+
+    from ..store.judgments import query_key
+
+    return int.from_bytes(hashlib.blake2b(query_key(query).encode("utf-8"), digest_size=4).digest(), "little") % k
+
+
+def export_judgments(store: Store, folder: Path, held_out_fold: int | None, k: int = K_FOLDS) -> dict:
+    """Write the judged pairs to learn from (pairs.jsonl) and the held-out judged queries
+    (judged.jsonl) for the trainer. Queries of `held_out_fold` are not trained on: the version
+    is chosen and later scored on them (judged_eval). Returns the files and query lists; no
+    files when there are no judgments."""
+    qrels = store.qrels()
+    relevant = {q: [d for d, g in docs.items() if g > 0] for q, docs in qrels.items()}
+    relevant = {q: ds for q, ds in relevant.items() if ds}
+    if not relevant:
+        return {"pairs": 0, "trained_on": [], "held_out": []}
+    held = sorted(q for q in relevant if held_out_fold is not None and fold_of(q, k) == held_out_fold)
+    train_qs = sorted(q for q in relevant if q not in set(held))
+    hard: dict[str, list[str]] = {}
+    pos: list[tuple[str, int, str]] = []
+    for q, doc_id, passage, grade in store.judged_passages(train_qs):
+        (pos.append((q, doc_id, passage)) if grade > 0 else hard.setdefault(q, []).append(passage))
+    folder.mkdir(parents=True, exist_ok=True)
+    pairs_file, judged_file = folder / "pairs.jsonl", folder / "judged.jsonl"
+    atomic_write_text(pairs_file, "".join(json.dumps({"query": q, "positive": text, "group": str(d),
+                                                      "negatives": hard.get(q, [])}) + "\n" for q, d, text in pos))
+    atomic_write_text(judged_file, "".join(json.dumps({"query": q, "groups": [str(d) for d in relevant[q]]}) + "\n"
+                                           for q in held))
+    return {"pairs": len(pos), "pairs_file": pairs_file, "judged_file": judged_file, "trained_on": train_qs,
+            "held_out": held, "fold": held_out_fold, "k_folds": k}
+
+
 Embedder = Callable[..., Iterator[Progress]]  # embed(encoder, cancel=...): vectors for every passage
 
 
@@ -124,6 +162,13 @@ def train_job(data_dir: Path, store: Store, models: ModelRegistry, overrides: di
             raise KnownError(f"Only {n} passages are indexed; add more documents before training.")
         stop_file = root / "STOP"
         stop_file.unlink(missing_ok=True)
+        # marks: one fold of the judged queries is held out (a different one for each new version)
+        judged = export_judgments(store, root, held_out_fold=len(models.versions.list()) % K_FOLDS)
+        if judged["pairs"]:
+            yield Progress("export", message=f"Learning from {judged['pairs']} marked results of "
+                                             f"{len(judged['trained_on'])} queries; {len(judged['held_out'])} "
+                                             "judged queries held out to check the result",
+                           stats={k: v for k, v in judged.items() if not k.endswith("_file")})
         spec = {
             # the units are the passages; "documents_file" (export_passages(documents=True)) would
             # cut them from whole texts instead: being measured, see README "Training"
@@ -131,6 +176,11 @@ def train_job(data_dir: Path, store: Store, models: ModelRegistry, overrides: di
             "work_dir": str(root / "work"), "versions_root": str(data_dir), "config": dict(overrides or {}),
             "select_alpha": select_alpha, "activate": False, "stop_file": str(stop_file),
         }
+        if judged["pairs"]:
+            spec.update(pairs_file=str(judged["pairs_file"]), judged_file=str(judged["judged_file"]),
+                        version_settings={"trained_on_queries": judged["trained_on"],
+                                          "held_out_queries": judged["held_out"],
+                                          "cv_fold": judged["fold"], "k_folds": judged["k_folds"]})
         cfg = root / "job.json"
         atomic_write_text(cfg, json.dumps(spec, indent=2))
         t0 = time.monotonic()
@@ -142,6 +192,9 @@ def train_job(data_dir: Path, store: Store, models: ModelRegistry, overrides: di
              "steps_per_s": last_step.get("steps_per_s"), "reused": bool(end.get("reused"))}
     if selection:
         stats["selection"] = selection
+    if judged["pairs"]:
+        stats["judged"] = {"pairs": judged["pairs"], "trained_on": len(judged["trained_on"]),
+                           "held_out": len(judged["held_out"])}
     if version and embed and embed_with is not None:
         enc = models.encoder_for(version)
         t1 = time.monotonic()

@@ -1,0 +1,167 @@
+"""Few-shot adaptation from marks: a simulated user marks results of SciFact's train queries,
+the real training job learns from them, and the test queries score the result.
+
+For each number of marked queries (8, 32, 128) and seed, `n` train queries (qrels/train.tsv,
+disjoint from the test queries) are marked: their relevant files as relevant (with the passage
+the base hybrid search showed, where it showed one) and the first `--hard` files of the base
+hybrid results that are not relevant as not relevant (what a user scanning the
+results would mark). Then `desktop-search train` runs with the defaults plus those marks
+(label-free or judged choice of alpha, re-embedding), and dense and hybrid nDCG@10 on the
+300 test queries are compared with the base model and with the unsupervised-only version of
+the same seed, all in the same run on the same store. The app's own estimate (judged_eval:
+the version against the base on the judged queries it did not train on) is printed next to
+the true test gain.
+
+    python benchmarks/few_shot.py ../shared/data/beir/scifact --work /tmp/fs-scifact \\
+        [--marks 8,32,128] [--seeds 0,1,2] [--hard 2] [--steps N] [--weight W]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import emit, indexed_beir_store, peak_rss_mb  # noqa: E402
+
+
+def simulate_marks(svc, train_queries, train_qrels, names, n, seed, hard):
+    """Mark `n` train queries as a user would; returns the number of marks."""
+    rng = np.random.default_rng(seed)
+    qids = sorted(train_qrels)
+    chosen = [qids[i] for i in rng.permutation(len(qids))[:n]]
+    doc_of_name = {d.name: d.id for d in svc.files()}
+    id_of_beir = {bid: doc_of_name[name] for name, bid in names.items() if name in doc_of_name}
+    marks = 0
+    for qid in chosen:
+        q = train_queries[qid]
+        rel = {id_of_beir[b] for b, g in train_qrels[qid].items() if g > 0 and b in id_of_beir}
+        shown = {h.doc_id: h for h in svc.search(q, "hybrid:base", 10)}
+        for d in rel:
+            h = shown.get(d)
+            svc.mark(q, d, 1, retriever="hybrid:base", chunk_id=h.chunk_id if h else None)
+            marks += 1
+        n_hard = 0
+        for d, h in shown.items():
+            if n_hard >= hard:
+                break
+            if d not in rel:
+                svc.mark(q, d, 0, retriever="hybrid:base", chunk_id=h.chunk_id)
+                n_hard += 1
+                marks += 1
+    return marks
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("beir_dir")
+    ap.add_argument("--work", required=True, help="store folder, reused between runs")
+    ap.add_argument("--marks", default="8,32,128")
+    ap.add_argument("--seeds", default="0,1,2")
+    ap.add_argument("--hard", type=int, default=2, help="not-relevant marks per query (from the base hybrid results)")
+    ap.add_argument("--steps", type=int)
+    ap.add_argument("--weight", type=float, help="supervised_weight (default: the app's)")
+    ap.add_argument("--no-unsup", action="store_true", help="skip the unsupervised-only versions")
+    ap.add_argument("--device", default="auto")
+    args = ap.parse_args()
+
+    from desktop_search.evaluation import load_beir, score_retriever
+    from desktop_search.jobs import run_job
+    from desktop_search.judged_eval import evaluate_judgments
+
+    queries, qrels, names, svc, index_s = indexed_beir_store(args.beir_dir, args.work)
+    _, train_queries, train_qrels = load_beir(args.beir_dir, split="train")
+    for q in list(svc.store.qrels()):
+        svc.unmark(q)
+
+    def score(vid):
+        enc = svc.encoder_for(vid) if vid else svc.encoder_for("base")
+        d = score_retriever(svc, queries, qrels, names, "dense", encoder=enc)
+        h = score_retriever(svc, queries, qrels, names, "hybrid", encoder=enc)
+        return round(d["ndcg@10"] * 100, 2), round(h["ndcg@10"] * 100, 2)
+
+    base_dense, base_hybrid = score(None)
+    ov_common = {"device": args.device}
+    if args.steps:
+        ov_common["steps"] = args.steps
+    if args.weight is not None:
+        ov_common["supervised_weight"] = args.weight
+
+    def train(seed):
+        t = time.perf_counter()
+        last = run_job(svc.train({**ov_common, "seed": seed}, select_alpha=True, activate=False), bar=False)
+        return last.stats, time.perf_counter() - t
+
+    unsup = {}
+    rows = []
+    seeds = [int(s) for s in args.seeds.split(",")]
+    if not args.no_unsup:
+        for seed in seeds:
+            st, total_s = train(seed)
+            vid = st.get("version")
+            dense, hybrid = score(vid) if vid else (base_dense, base_hybrid)
+            unsup[seed] = (dense, hybrid)
+            rows.append({"marks": 0, "seed": seed, "alpha": st.get("alpha"), "dense": dense, "hybrid": hybrid,
+                         "gain_dense": round(dense - base_dense, 2), "gain_hybrid": round(hybrid - base_hybrid, 2),
+                         "total_s": round(total_s, 1)})
+            print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
+            if vid:
+                svc.delete_version(vid)
+    for n in [int(x) for x in args.marks.split(",")]:
+        for seed in seeds:
+            for q in list(svc.store.qrels()):
+                svc.unmark(q)
+            n_marks = simulate_marks(svc, train_queries, train_qrels, names, n, seed, args.hard)
+            st, total_s = train(seed)
+            vid = st.get("version")
+            dense, hybrid = score(vid) if vid else (base_dense, base_hybrid)
+            est = {}
+            if vid:
+                ev = evaluate_judgments(svc, versions=[vid])
+                vs = ev.get("versus_base", {}).get(f"dense:{vid}")
+                if vs:
+                    est = {"cv_dense_gain": round(vs["delta"] * 100, 2), "cv_ci": [round(vs["low"] * 100, 2),
+                                                                                 round(vs["high"] * 100, 2)],
+                           "cv_queries": vs["n"]}
+            sel = st.get("selection") or {}
+            row = {"marks": n, "seed": seed, "n_marks": n_marks, "alpha": st.get("alpha"),
+                   "alpha_chosen_on": sel.get("queries"), "kept_base": st.get("kept_base"),
+                   "dense": dense, "hybrid": hybrid,
+                   "gain_dense": round(dense - base_dense, 2), "gain_hybrid": round(hybrid - base_hybrid, 2),
+                   "vs_unsup_dense": round(dense - unsup[seed][0], 2) if seed in unsup else None,
+                   "vs_unsup_hybrid": round(hybrid - unsup[seed][1], 2) if seed in unsup else None,
+                   **est, "judged": st.get("judged"), "steps": st.get("steps"), "train_s": st.get("train_s"),
+                   "embed_s": st.get("embed_s"), "total_s": round(total_s, 1)}
+            if est.get("cv_queries"):
+                row["cv_sign_agrees"] = (est["cv_dense_gain"] > 0) == (row["gain_dense"] > 0)
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
+            if vid:
+                svc.delete_version(vid)
+    summary = {}
+    for n in sorted({r["marks"] for r in rows}):
+        mine = [r for r in rows if r["marks"] == n]
+        summary[str(n)] = {"mean_gain_dense": round(statistics.fmean(r["gain_dense"] for r in mine), 2),
+                           "mean_gain_hybrid": round(statistics.fmean(r["gain_hybrid"] for r in mine), 2),
+                           "min_gain_hybrid": min(r["gain_hybrid"] for r in mine),
+                           "mean_total_s": round(statistics.fmean(r["total_s"] for r in mine), 1), "runs": len(mine)}
+        agree = [r["cv_sign_agrees"] for r in mine if "cv_sign_agrees" in r]
+        if agree:
+            summary[str(n)]["cv_sign_agrees"] = f"{sum(agree)} of {len(agree)}"
+    for q in list(svc.store.qrels()):
+        svc.unmark(q)
+    svc.close()
+    emit({"benchmark": "few_shot", "dataset": Path(args.beir_dir).name, "index_s": round(index_s, 1),
+          "baseline_base_model": {"dense": base_dense, "hybrid": base_hybrid}, "hard_per_query": args.hard,
+          "runs": rows, "summary": summary, "peak_rss_mb": peak_rss_mb(),
+          "peak_child_rss_mb": peak_rss_mb(children=True)})
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Few-shot adaptation: the supervised term, the pair sampler, the folds, and a real run that
+moves a marked passage up for its query."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from conftest import run
+from desktop_search.jobs.training import K_FOLDS, export_judgments, fold_of
+from training.supervised import JudgedPair, PairSampler, TokenizedPair, supervised_info_nce
+
+
+def test_supervised_loss_prefers_the_marked_passage_and_uses_hard_negatives():
+    torch.manual_seed(0)
+    q = torch.randn(4, 8)
+    good = supervised_info_nce(q, q + 0.01 * torch.randn(4, 8), 0.05)[0]
+    bad = supervised_info_nce(q, torch.randn(4, 8), 0.05)[0]
+    assert good < bad
+    # a hard negative close to the query raises the loss; the same file's other pair is no negative
+    hard = q[:1] + 0.001
+    assert supervised_info_nce(q, q * 0.9, 0.05, hard=hard)[0] > supervised_info_nce(q, q * 0.9, 0.05)[0]
+    same = supervised_info_nce(q, q[[0, 0, 2, 3]], 0.05, groups=["a", "a", "c", "d"])[0]
+    assert torch.isfinite(same)
+    loss, stats = supervised_info_nce(q, q, 0.05, queue=torch.randn(16, 8))
+    assert loss.requires_grad is False and 0.0 <= stats["sup_accuracy"] <= 1.0
+
+
+def test_pair_sampler_is_deterministic_and_draws_hard_negatives():
+    pairs = [TokenizedPair([i], [100 + i], f"g{i % 5}", [[200 + i]] if i % 2 else []) for i in range(12)]
+    s = PairSampler(pairs, 4, seed=1)
+    a, b = s.batch(3), PairSampler(pairs, 4, seed=1).batch(3)
+    assert a.queries == b.queries and len(a.queries) == 4
+    assert len(set(a.groups)) == len(a.groups)  # no two pairs of one file in a step
+    assert all(a.queries[row] == [h[0] - 200] for row, h in zip(a.hard_owner, a.hard))
+    seen = {tuple(q) for step in range(12) for q in s.batch(step).queries}
+    assert len(seen) == 12  # every pair comes round
+
+
+def test_folds_hold_out_judged_queries_from_training(service, corpus, tmp_path):
+    run(service.index([corpus]))
+    docs = service.files()
+    queries = [f"question {i}" for i in range(20)]
+    for i, q in enumerate(queries):
+        service.mark(q, docs[i % len(docs)].id, 1)
+        service.mark(q, docs[(i + 1) % len(docs)].id, 0)
+    out = export_judgments(service.store, tmp_path, held_out_fold=2)
+    assert set(out["held_out"]) == {q for q in queries if fold_of(q) == 2}
+    assert set(out["trained_on"]) == set(queries) - set(out["held_out"]) and out["k_folds"] == K_FOLDS
+    from training.supervised import read_pairs
+
+    pairs = read_pairs(out["pairs_file"])
+    assert {p.query for p in pairs} == set(out["trained_on"])  # nothing held out is trained on
+    assert all(len(p.negatives) == 1 for p in pairs)  # the not-relevant mark is a hard negative
+    assert isinstance(pairs[0], JudgedPair)
+
+
+TOPICS = {
+    "volcano": "Volcanoes erupt when magma rises through the crust; lava flows and ash clouds follow.",
+    "glacier": "Glaciers carve valleys as compacted snow turns to ice and slowly slides downhill.",
+    "coral": "Coral reefs are built by tiny polyps that secrete calcium carbonate in warm shallow seas.",
+    "desert": "Deserts receive little rain; cacti store water and animals stay hidden during the day.",
+    "rainforest": "Rainforests hold most species on land; the canopy blocks sunlight from the forest floor.",
+    "tundra": "The tundra has permafrost under a thin soil where mosses and lichens grow in short summers.",
+}
+
+
+@pytest.mark.model
+def test_a_short_few_shot_run_moves_the_marked_file_up(tmp_path):
+    from desktop_search.service import SearchService
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for name, text in TOPICS.items():
+        (docs / f"{name}.txt").write_text((text + " ") * 3)
+    with SearchService(tmp_path / "data") as svc:
+        run(svc.index([docs]))
+        q = "frozen ground"
+        before = [h.name for h in svc.search(q, "dense", k=6)]
+        assert before[0] != "tundra.txt"
+        hits = {h.name: h for h in svc.search(q, "dense", k=6)}
+        svc.mark(q, hits["tundra.txt"].doc_id, 1, retriever="dense", chunk_id=hits["tundra.txt"].chunk_id)
+        svc.mark(q, hits[before[0]].doc_id, 0, retriever="dense", chunk_id=hits[before[0]].chunk_id)
+        for other in ("cold place with moss", "ice that moves", "melted rock", "reef animals", "where lichens grow"):
+            h = svc.search(other, "dense", k=1)[0]
+            svc.mark(other, h.doc_id, 1, retriever="dense", chunk_id=h.chunk_id)
+        tiny = {"steps": 12, "batch_size": 4, "max_crop_tokens": 16, "n_positives": 2, "checkpoint_every": 0,
+                "min_passage_tokens": 4, "lr": 1e-4, "supervised_weight": 2.0, "supervised_batch": 4,
+                "interpolation_alpha": 1.0}
+        last = run(svc.train(tiny, select_alpha=False))
+        vid = last.stats["version"]
+        assert last.stats["judged"]["pairs"] >= 1
+        settings = svc.versions.get(vid).settings
+        assert q in settings["trained_on_queries"]
+        assert not set(settings["trained_on_queries"]) & set(settings["held_out_queries"])
+        after = [h.name for h in svc.search(q, "dense", k=6)]
+        assert after.index("tundra.txt") < before.index("tundra.txt")
