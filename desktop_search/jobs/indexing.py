@@ -105,11 +105,8 @@ class Indexer:
         todo: list[_Pending] = []
         if not os.path.exists(root):
             with self.store.write() as w:
-                w.execute("DELETE FROM scan_problems WHERE folder_id=?", (fid,))
-                w.execute(
-                    "INSERT INTO scan_problems(folder_id, path, reason, at) VALUES (?, ?, ?, ?)",
-                    (fid, display_path(root), "folder not found (unplugged or removed?); its entries are kept", time.time()),
-                )
+                self.store.replace_scan_problems(
+                    w, fid, [(display_path(root), "folder not found (unplugged or removed?); its entries are kept")])
             return todo, []
         excluded = DEFAULT_EXCLUDED_DIRS | frozenset(self.settings.extra_excluded_dirs)
         n = 0
@@ -131,11 +128,7 @@ class Indexer:
                 yield Progress("scan", n, 0, display_path(entry.path), message=f"Found {n} files")
         self._check()
         with self.store.write() as w:
-            w.execute("DELETE FROM scan_problems WHERE folder_id=?", (fid,))
-            w.executemany(
-                "INSERT INTO scan_problems(folder_id, path, reason, at) VALUES (?, ?, ?, ?)",
-                [(fid, display_path(p.path), p.reason, time.time()) for p in problems],
-            )
+            self.store.replace_scan_problems(w, fid, [(display_path(p.path), p.reason) for p in problems])
         missing = [r for raw, r in known.items() if raw not in seen]
         return todo, missing
 
@@ -200,22 +193,17 @@ class Indexer:
                 common = dict(raw_path=raw, path=display_path(e.path), folder_id=p.folder_id,
                               name=display_path(name), ext=ext, size=e.size, mtime_ns=e.mtime_ns, inode=e.inode)
                 if p.old_id is not None:
-                    removed_chunks += [r[0] for r in w.execute("SELECT id FROM chunks WHERE doc_id=?", (p.old_id,))]
-                    w.execute("DELETE FROM chunks WHERE doc_id=?", (p.old_id,))
+                    removed_chunks += self.store.take_chunks(w, p.old_id)
                 if out.status != "ok":
-                    self._upsert(w, p.old_id, dict(common, status=out.status, reason=out.reason, kind=None,
-                                                   encoding=None, title=None, text=None, content_hash=None,
-                                                   indexed_at=now))
+                    self.store.write_document(w, p.old_id, dict(
+                        common, status=out.status, reason=out.reason, kind=None, encoding=None, title=None,
+                        text=None, content_hash=None, indexed_at=now))
                     continue
                 x = out.extracted
                 src = by_hash.get(h) if p.old_id is None else None
                 if src is not None and h not in self._moved_hashes:
                     # a moved or renamed file: keep its chunks and vectors, change its path
-                    w.execute(
-                        "UPDATE documents SET raw_path=?, path=?, folder_id=?, name=?, ext=?, size=?, mtime_ns=?, "
-                        "inode=? WHERE id=?",
-                        (raw, common["path"], p.folder_id, common["name"], ext, e.size, e.mtime_ns, e.inode, src["id"]),
-                    )
+                    self.store.move_document(w, src["id"], common)
                     self._moved_hashes.add(h)
                     moved += 1
                     continue
@@ -223,37 +211,16 @@ class Indexer:
                     chunks = chunk_text(x.text, tokenize, s.chunk_tokens, s.chunk_overlap)
                     terms = [analyze(x.text[c.start : c.end]) for c in chunks]
                 status, reason = ("indexed", None) if chunks else ("skipped", "no searchable text")
-                doc_id = self._upsert(w, p.old_id, dict(common, status=status, reason=reason, kind=x.kind,
-                                                        encoding=x.encoding, title=x.title, text=x.text,
-                                                        content_hash=h, indexed_at=now))
-                for o, (c, t) in enumerate(zip(chunks, terms)):
-                    cur = w.execute(
-                        "INSERT INTO chunks(doc_id, ord, start, end, n_tokens, bm25_len) VALUES (?, ?, ?, ?, ?, ?)",
-                        (doc_id, o, c.start, c.end, c.n_tokens, len(t)),
-                    )
-                    seg[cur.lastrowid] = t
+                doc_id = self.store.write_document(w, p.old_id, dict(
+                    common, status=status, reason=reason, kind=x.kind, encoding=x.encoding, title=x.title,
+                    text=x.text, content_hash=h, indexed_at=now))
+                ids = self.store.add_chunks(w, doc_id, [(c.start, c.end, c.n_tokens, len(t))
+                                                        for c, t in zip(chunks, terms)])
+                seg.update(zip(ids, terms))
             BM25Index.write_segment(w, seg)
             self.store.bump_generation(w)
         self.models.forget_vectors(removed_chunks)
         return moved
-
-    @staticmethod
-    def _upsert(w, old_id: int | None, values: dict) -> int:
-        cols = list(values)
-        if old_id is not None:
-            w.execute(f"UPDATE documents SET {', '.join(c + '=?' for c in cols)} WHERE id=?",
-                      [values[c] for c in cols] + [old_id])
-            return old_id
-        # a row for this path may exist under another folder (nested roots): replace it
-        old = w.execute("SELECT id FROM documents WHERE raw_path=?", (values["raw_path"],)).fetchone()
-        if old is not None:
-            w.execute("DELETE FROM chunks WHERE doc_id=?", (old[0],))
-            w.execute(f"UPDATE documents SET {', '.join(c + '=?' for c in cols)} WHERE id=?",
-                      [values[c] for c in cols] + [old[0]])
-            return old[0]
-        cur = w.execute(f"INSERT INTO documents({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
-                        [values[c] for c in cols])
-        return cur.lastrowid
 
     # -- deletions ----------------------------------------------------------------------
     def _remove_missing(self, missing: dict[int, list]) -> int:
@@ -264,10 +231,7 @@ class Indexer:
     def embed_missing(self, encoder=None, vindex=None) -> Iterator[Progress]:
         """Embed every chunk that has no vector for the encoder's model yet."""
         encoder = encoder or self.models.encoder
-        conn = self.store.conn
-        todo = [r[0] for r in conn.execute(
-            "SELECT c.id FROM chunks c LEFT JOIN vectors v ON v.chunk_id = c.id AND v.model = ? "
-            "WHERE v.chunk_id IS NULL ORDER BY c.n_tokens, c.id", (encoder.key,))]
+        todo = self.store.chunks_without_vector(encoder.key)
         if not todo:
             return 0
         vindex = vindex or self.models.vector_index(encoder)
@@ -282,11 +246,9 @@ class Indexer:
             vecs = encoder.encode(texts, batch_size=self.settings.embed_batch)
             self._check()
             with self.store.write() as w:
-                live = {r[0] for r in w.execute(
-                    f"SELECT id FROM chunks WHERE id IN ({','.join('?' * len(ids))})", ids)}
-                rows = [(encoder.key, cid, vecs[j].astype(np.float16).tobytes())
-                        for j, cid in enumerate(ids) if cid in live]
-                w.executemany("INSERT OR REPLACE INTO vectors(model, chunk_id, vec) VALUES (?, ?, ?)", rows)
+                live = self.store.live_chunk_ids(w, ids)
+                self.store.put_vectors(w, encoder.key, [(cid, vecs[j].astype(np.float16).tobytes())
+                                                        for j, cid in enumerate(ids) if cid in live])
                 self.store.bump_generation(w)
             keep = [j for j, cid in enumerate(ids) if cid in live]
             if keep:

@@ -1,7 +1,8 @@
 """The library's SQL outside the BM25 postings: folders, removal, status, filters, models, export.
 
 A mixin of `Store`: every method reads through the thread's connection or writes in one
-`write()` transaction.
+`write()` transaction, with sqlite-utils tables of either (store/tables.py) where the query is
+a plain one on one table, and SQL where it is not (joins, subqueries, bulk updates).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 import os
 import time
 from typing import Iterable, Iterator, Sequence
+
+from .tables import TableAccess
 
 _BATCH = 500  # ids per IN (...) list, well under SQLite's variable limit
 
@@ -22,23 +25,24 @@ def _marks(n: int) -> str:
     return ",".join("?" * n)
 
 
-class LibraryQueries:
+class LibraryQueries(TableAccess):
     """Folders, documents' removal, status counts, filter ids, model rows and the passages export."""
 
     # -- folders --------------------------------------------------------------------------
     def absorb_folders(self, into: int, inner: Iterable[int]) -> None:
         """Folders inside folder `into` give it their documents and go."""
         with self.write() as w:
+            folders = self.table("folders", w)
             for i in inner:
                 w.execute("UPDATE documents SET folder_id=? WHERE folder_id=?", (into, i))
-                w.execute("DELETE FROM folders WHERE id=?", (i,))
+                folders.delete_where("id = ?", [i])
 
     def folder_doc_ids(self, folder_id: int) -> list[int]:
-        return [r[0] for r in self.conn.execute("SELECT id FROM documents WHERE folder_id=?", (folder_id,))]
+        return [r["id"] for r in self.table("documents").rows_where("folder_id = ?", [folder_id], select="id")]
 
     def delete_folder(self, folder_id: int) -> None:
         with self.write() as w:
-            w.execute("DELETE FROM folders WHERE id=?", (folder_id,))
+            self.table("folders", w).delete_where("id = ?", [folder_id])
             self.bump_generation(w)
 
     def folder_stats(self, folder_id: int) -> dict:
@@ -57,17 +61,18 @@ class LibraryQueries:
         if not doc_ids:
             return chunk_ids
         with self.write() as w:
+            chunks, documents = self.table("chunks", w), self.table("documents", w)
             for part in _chunks(doc_ids):
                 q = _marks(len(part))
-                chunk_ids += [r[0] for r in w.execute(f"SELECT id FROM chunks WHERE doc_id IN ({q})", part)]
-                w.execute(f"DELETE FROM chunks WHERE doc_id IN ({q})", part)
-                w.execute(f"DELETE FROM documents WHERE id IN ({q})", part)
+                chunk_ids += [r["id"] for r in chunks.rows_where(f"doc_id IN ({q})", part, select="id")]
+                chunks.delete_where(f"doc_id IN ({q})", part)
+                documents.delete_where(f"id IN ({q})", part)
             self.bump_generation(w)
         return chunk_ids
 
     def scan_problem_rows(self) -> list[dict]:
-        return [dict(path=r["path"], status="failed", reason=r["reason"]) for r in self.conn.execute(
-            "SELECT path, reason FROM scan_problems ORDER BY path")]
+        return [dict(path=r["path"], status="failed", reason=r["reason"])
+                for r in self.table("scan_problems").rows_where(select="path, reason", order_by="path")]
 
     # -- filters ----------------------------------------------------------------------------
     def filtered_doc_ids(self, folder: str | None = None, exts: Sequence[str] = (),
@@ -88,27 +93,26 @@ class LibraryQueries:
         if modified_before:
             cond.append("mtime_ns <= ?")
             args.append(int(modified_before * 1e9))
-        return {r[0] for r in self.conn.execute(f"SELECT id FROM documents WHERE {' AND '.join(cond)}", args)}
+        return {r["id"] for r in self.table("documents").rows_where(" AND ".join(cond), args, select="id")}
 
     def chunk_ids_of(self, doc_ids: Iterable[int]) -> set[int]:
         out: set[int] = set()
         docs = list(doc_ids)
+        chunks = self.table("chunks")
         for part in _chunks(docs, 900):
-            out.update(r[0] for r in self.conn.execute(
-                f"SELECT id FROM chunks WHERE doc_id IN ({_marks(len(part))})", part))
+            out.update(r["id"] for r in chunks.rows_where(f"doc_id IN ({_marks(len(part))})", part, select="id"))
         return out
 
     # -- models -----------------------------------------------------------------------------
     def add_model(self, key: str, name: str, dim: int) -> None:
         with self.write() as w:
-            w.execute("INSERT OR IGNORE INTO models(key, name, dim, created_at) VALUES (?, ?, ?, ?)",
-                      (key, name, dim, time.time()))
+            self.table("models", w).insert(dict(key=key, name=name, dim=dim, created_at=time.time()), ignore=True)
 
     def delete_model(self, key: str) -> None:
         """A model's vectors and its row."""
         with self.write() as w:
-            w.execute("DELETE FROM vectors WHERE model=?", (key,))
-            w.execute("DELETE FROM models WHERE key=?", (key,))
+            self.table("vectors", w).delete_where("model = ?", [key])
+            self.table("models", w).delete_where("key = ?", [key])
 
     def model_rows(self) -> list[dict]:
         return [dict(key=r[0], name=r[1], vectors=r[2]) for r in self.conn.execute(
@@ -121,5 +125,5 @@ class LibraryQueries:
             "SELECT id, title, name FROM documents WHERE status='indexed' ORDER BY id").fetchall()
 
     def chunk_spans(self, doc_id: int) -> list[tuple[int, int]]:
-        return [(a, b) for a, b in self.conn.execute(
-            "SELECT start, end FROM chunks WHERE doc_id=? ORDER BY ord", (doc_id,))]
+        return [(r["start"], r["end"]) for r in self.table("chunks").rows_where(
+            "doc_id = ?", [doc_id], select="start, end", order_by="ord")]
