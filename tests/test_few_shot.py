@@ -95,3 +95,16 @@ def test_a_short_few_shot_run_moves_the_marked_file_up(tmp_path):
         assert not set(settings["trained_on_queries"]) & set(settings["held_out_queries"])
         after = [h.name for h in svc.search(q, "dense", k=6)]
         assert after.index("tundra.txt") < before.index("tundra.txt")
+
+
+def test_runs_without_marks_keep_their_identity():
+    from training.config import TrainConfig
+    from training.trainer import pairs_fingerprint
+
+    cfg = TrainConfig()
+    assert "supervised_weight" not in cfg.training_key()  # older checkpoints and finished runs still match
+    assert pairs_fingerprint(cfg, []) == ""
+    pair = [JudgedPair("q", "passage", "1")]
+    a = pairs_fingerprint(cfg, pair)
+    assert a and a != pairs_fingerprint(cfg.replace(supervised_weight=0.5), pair)
+    assert pairs_fingerprint(cfg.replace(supervised_weight=0.0), pair) == ""

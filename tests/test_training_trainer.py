@@ -89,7 +89,7 @@ def test_config_crop_settings_stay_flat_keys() -> None:
         "steps", "batch_size", "lr", "warmup_ratio", "weight_decay", "max_grad_norm", "seed",
         "n_positives", "ratio_min", "ratio_max", "min_crop_tokens", "max_crop_tokens", "deletion_p",
         "chunk_tokens", "min_passage_tokens", "temperature", "weighting", "pair_alpha", "normalize",
-        "negatives", "queue_size", "momentum", "device", "precision", "checkpoint_every", "interpolation_alpha",
+        "negatives", "queue_size", "momentum", "supervised_weight", "supervised_batch", "device", "precision", "checkpoint_every", "interpolation_alpha",
     ]
     assert list(TrainConfig().to_dict()) == flat  # settings files, checkpoint meta and overrides use these
     cfg = TrainConfig.from_dict({"max_crop_tokens": 16, "n_positives": 2, "steps": 3})
