@@ -84,6 +84,8 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--positives", type=int, help="positive crops per anchor (default 4)")
     sp.add_argument("--max-crop-tokens", type=int, help="crop length cap in tokens")
     sp.add_argument("--alpha", type=float, help="interpolation weight with the base model")
+    sp.add_argument("--supervised-weight", type=float,
+                    help="weight of the few-shot term learnt from your marks (0 = ignore the marks; default 1)")
     sp.add_argument("--print-defaults", action="store_true",
                     help="print the detected device and default settings for this library as JSON, and exit")
     sp.add_argument("--no-activate", action="store_true")
@@ -375,7 +377,8 @@ def _train_request(args):
     overrides = {"seed": args.seed}
     for key, val in (("steps", args.steps), ("batch_size", args.batch_size), ("weighting", args.weighting),
                      ("pair_alpha", args.pair_weight), ("interpolation_alpha", args.alpha),
-                     ("n_positives", args.positives), ("max_crop_tokens", args.max_crop_tokens)):
+                     ("n_positives", args.positives), ("max_crop_tokens", args.max_crop_tokens),
+                     ("supervised_weight", args.supervised_weight)):
         if val is not None:
             overrides[key] = val
     if args.negatives or args.moco:
