@@ -21,6 +21,17 @@ CORPUS = {
 }
 
 
+# six short texts on distinct topics, for real-model tests of training
+NATURE_TOPICS = {
+    "volcano": "Volcanoes erupt when magma rises through the crust; lava flows and ash clouds follow.",
+    "glacier": "Glaciers carve valleys as compacted snow turns to ice and slowly slides downhill.",
+    "coral": "Coral reefs are built by tiny polyps that secrete calcium carbonate in warm shallow seas.",
+    "desert": "Deserts receive little rain; cacti store water and animals stay hidden during the day.",
+    "rainforest": "Rainforests hold most species on land; the canopy blocks sunlight from the forest floor.",
+    "tundra": "The tundra has permafrost under a thin soil where mosses and lichens grow in short summers.",
+}
+
+
 def write_corpus(root: Path, files: dict[str, str] = CORPUS) -> Path:
     for rel, text in files.items():
         p = root / rel

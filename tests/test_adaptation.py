@@ -6,20 +6,13 @@ import json
 
 import pytest
 
-from conftest import run
+from conftest import NATURE_TOPICS, run
 from desktop_search.entry import main
 from desktop_search.service import SearchService
 
 pytestmark = pytest.mark.model
 
-TOPICS = {
-    "volcano": "Volcanoes erupt when magma rises through the crust; lava flows and ash clouds follow.",
-    "glacier": "Glaciers carve valleys as compacted snow turns to ice and slowly slides downhill.",
-    "coral": "Coral reefs are built by tiny polyps that secrete calcium carbonate in warm shallow seas.",
-    "desert": "Deserts receive little rain; cacti store water and animals stay hidden during the day.",
-    "rainforest": "Rainforests hold most species on land; the canopy blocks sunlight from the forest floor.",
-    "tundra": "The tundra has permafrost under a thin soil where mosses and lichens grow in short summers.",
-}
+TOPICS = NATURE_TOPICS
 
 TINY = {"steps": 3, "batch_size": 4, "max_crop_tokens": 16, "n_positives": 2, "checkpoint_every": 0,
         "min_passage_tokens": 4}

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import run
+from conftest import NATURE_TOPICS, run
 from desktop_search.jobs.training import K_FOLDS, export_judgments, fold_of
 from training.supervised import JudgedPair, PairSampler, TokenizedPair, supervised_info_nce
 
@@ -55,14 +55,7 @@ def test_folds_hold_out_judged_queries_from_training(service, corpus, tmp_path):
     assert isinstance(pairs[0], JudgedPair)
 
 
-TOPICS = {
-    "volcano": "Volcanoes erupt when magma rises through the crust; lava flows and ash clouds follow.",
-    "glacier": "Glaciers carve valleys as compacted snow turns to ice and slowly slides downhill.",
-    "coral": "Coral reefs are built by tiny polyps that secrete calcium carbonate in warm shallow seas.",
-    "desert": "Deserts receive little rain; cacti store water and animals stay hidden during the day.",
-    "rainforest": "Rainforests hold most species on land; the canopy blocks sunlight from the forest floor.",
-    "tundra": "The tundra has permafrost under a thin soil where mosses and lichens grow in short summers.",
-}
+TOPICS = NATURE_TOPICS
 
 
 @pytest.mark.model
