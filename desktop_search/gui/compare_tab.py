@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import time
 from typing import Sequence
 
@@ -14,7 +15,8 @@ from ..retrievers.types import RETRIEVERS, Hit
 from .charts import AgreementChart, RankPlot
 from .delegates import CompareDelegate
 from .highlight import series_colors
-from .models import HIT_ROLE, ROW_ROLE, CompareColumnModel, PairRow, PairsModel, retriever_label
+from .marks import MarkActions, query_key
+from .models import HIT_ROLE, MARK_KEYS, ROW_ROLE, CompareColumnModel, PairRow, PairsModel, next_mark, retriever_label
 from .results_common import (PreviewLoader, hit_context_menu_at, make_debounce_timer, make_preview_split,
                              make_query_edit, make_sort_proxy, open_hit_at, select_single_rows)
 from .search_tab import DEBOUNCE_MS
@@ -80,6 +82,9 @@ class CompareColumn(QFrame):
         self.view.doubleClicked.connect(self._on_view_double_clicked)
         self.view.customContextMenuRequested.connect(self._on_view_context_menu_requested)
         self.view.selectionModel().currentChanged.connect(self._on_view_current_changed)
+        self.view.setToolTip(f"Mark a result for this query: click the box after its rank, or keys {MARK_KEYS}")
+        self.mark_actions = MarkActions(self.view, self.current_hit, self.mark_hit)
+        self.model.set_marks(tab.marks)
         lay.addWidget(self.view, 1)
         self.footer = QLabel()
         self.footer.setWordWrap(True)
@@ -94,7 +99,7 @@ class CompareColumn(QFrame):
         self.model.set_hits(hits, columns)
         label = retriever_label(self.name)
         col = self.tab.column_color(self.name)
-        self.header.setText(f"<span style='color:{col.name()}'>&#9632;</span> {label} · {len(hits)} "
+        self.header.setText(f"<span style='color:{col.name()}'>&#9632;</span> {html.escape(label)} · {len(hits)} "
                             f"result{'s' if len(hits) != 1 else ''}")
         only = self.model.only_here()
         if not hits:
@@ -114,7 +119,24 @@ class CompareColumn(QFrame):
     def eventFilter(self, obj: QObject, event: QEvent) -> bool:
         if event.type() == QEvent.Type.Leave:
             self.tab.set_hover(None)
+        elif event.type() == QEvent.Type.MouseButtonRelease and event.button() == Qt.MouseButton.LeftButton:
+            pos = event.position().toPoint()
+            idx = self.view.indexAt(pos)
+            hit = idx.data(HIT_ROLE) if idx.isValid() else None
+            if hit is not None and CompareDelegate.mark_rect(self.view.visualRect(idx), self.view.fontMetrics()).contains(pos):
+                self.mark_hit(hit, next_mark(self.model.mark_of(hit.doc_id)))
         return super().eventFilter(obj, event)
+
+    # -- marks: one per file for the query, shown in every column ------------------------------------------
+    def current_hit(self) -> Hit | None:
+        idx = self.view.currentIndex()
+        return idx.data(HIT_ROLE) if idx.isValid() else None
+
+    def mark_of(self, doc_id: int) -> int | None:
+        return self.model.mark_of(doc_id)
+
+    def mark_hit(self, hit: Hit, grade: int | None) -> None:
+        self.tab.mark_hit(self.name, hit, grade)
 
     def _on_view_clicked(self, index: QModelIndex) -> None:
         hit = index.data(HIT_ROLE)
@@ -129,7 +151,7 @@ class CompareColumn(QFrame):
         open_hit_at(self.tab.ctx, index)
 
     def _on_view_context_menu_requested(self, pos) -> None:
-        hit_context_menu_at(self, self.tab.ctx, self.view, pos)
+        hit_context_menu_at(self, self.tab.ctx, self.view, pos, marker=self)
 
 
 class CompareTab(QWidget):
@@ -149,6 +171,9 @@ class CompareTab(QWidget):
         self.version_actions: dict[str, QAction] = {}  # "dense:base", "dense:v3" -> checkable menu entry
         self._version_ids: dict[str, str] = {}  # column name -> model version id
         self._pending_names: list[str] | None = None  # restored choices naming versions not loaded yet
+        self.marks: dict[int, int] = {}  # {doc_id: grade} of the compared query, shown in every column
+        self._retriever_names: dict[str, str] = {}  # column -> the retriever that filled it ("dense:<version id>")
+        self._marks_seq = 0
 
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
@@ -239,6 +264,7 @@ class CompareTab(QWidget):
         self.timer = make_debounce_timer(self, DEBOUNCE_MS * 2, self.compare_now)
         self._set_columns(self.selected_retrievers())
         ctx.service_attached.connect(self._on_ctx_service_attached)
+        ctx.marks_changed.connect(self._on_ctx_marks_changed)
 
     # -- choices --------------------------------------------------------------------------------
     def selected_retrievers(self) -> list[str]:
@@ -384,6 +410,8 @@ class CompareTab(QWidget):
             t = time.perf_counter()
             res = svc.compare(query, plain, k, columns={n: f"dense:{vid}" for n, vid in versions.items()} or None)
             res["ms"] = (time.perf_counter() - t) * 1000.0
+            res["marks"] = svc.marks_for(query)
+            res["retrievers"] = {**{n: n for n in plain}, **{n: f"dense:{vid}" for n, vid in versions.items()}}
             return res
 
         self._pending = self.ctx.submit(run, on_result=lambda r: self._on_compare_result(seq, names, r),
@@ -400,6 +428,9 @@ class CompareTab(QWidget):
         self.result = res
         cols = res["columns"]
         self._set_columns(list(cols))
+        self._retriever_names = dict(res.get("retrievers") or {})
+        self._marks_seq += 1
+        self.set_marks(res.get("marks") or {})
         for n, c in self.columns.items():
             c.set_hits(list(cols.get(n, [])), cols)
         self.hint.hide()
@@ -437,6 +468,47 @@ class CompareTab(QWidget):
 
     def show_preview(self, hit: Hit) -> None:
         self._previews.load(self.preview, hit, self.result["query"] if self.result else self.query.text())
+
+    # -- marks ----------------------------------------------------------------------------------
+    @property
+    def shown_query(self) -> str:
+        return self.result["query"] if self.result else ""
+
+    def set_marks(self, marks: dict[int, int]) -> None:
+        self.marks = dict(marks)
+        for c in self.columns.values():
+            c.model.set_marks(self.marks)
+
+    def mark_of(self, doc_id: int) -> int | None:
+        return next((c.model.mark_of(doc_id) for c in self.columns.values()), None)
+
+    def mark_hit(self, column: str, hit: Hit, grade: int | None) -> None:
+        """Mark a file for the compared query from `column` (its retriever is recorded); every column shows it."""
+        query = self.shown_query
+        if not query or self.mark_of(hit.doc_id) == grade:
+            return
+        marks = dict(self.marks)
+        if grade is None:
+            marks.pop(hit.doc_id, None)
+        else:
+            marks[hit.doc_id] = grade
+        self._marks_seq += 1
+        self.set_marks(marks)
+        self.ctx.mark(query, hit, grade, self._retriever_names.get(column, column), source=self)
+
+    def _on_ctx_marks_changed(self, query: str, source) -> None:
+        shown = self.shown_query
+        svc = self.ctx.service
+        if source is self or not shown or svc is None or (query and query_key(query) != query_key(shown)):
+            return
+        self._marks_seq += 1
+        seq = self._marks_seq
+
+        def done(marks: dict) -> None:
+            if seq == self._marks_seq and self.shown_query == shown:
+                self.set_marks(marks)
+
+        self.ctx.submit(svc.marks_for, shown, on_result=done)
 
     def refresh(self) -> None:
         if self.result is not None and self.query.text().strip():

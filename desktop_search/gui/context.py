@@ -70,6 +70,7 @@ class AppContext(QObject):
     known_error_raised = Signal(str)
     model_state_changed = Signal(str)  # "unloaded", "loading", "ready"
     library_updated = Signal(object)  # LibrarySnapshot
+    marks_changed = Signal(str, object)  # the query whose marks changed, and who changed them (a tab, or None)
 
     def __init__(self, pool: WorkerPool, reporter: ErrorReporter, parent: QObject | None = None):
         super().__init__(parent)
@@ -100,6 +101,32 @@ class AppContext(QObject):
 
     def post_status(self, message: str, timeout_ms: int = 0) -> None:
         self.status_posted.emit(message, timeout_ms)
+
+    # -- relevance marks ----------------------------------------------------------------------
+    def mark(self, query: str, hit, grade: int | None, retriever: str, source=None, on_done=None) -> None:
+        """Save (grade 1 or 0) or clear (None) the mark of `hit`'s file for `query`, in a worker; then
+        marks_changed(query, source). `retriever` names what showed it ("hybrid", "dense:<version id>")."""
+        from .marks import write_mark
+
+        svc = self.service
+        if svc is None or not query.strip():
+            return
+
+        def done(_):
+            self.marks_changed.emit(query, source)
+            if on_done is not None:
+                on_done()
+
+        def failed(exc: BaseException) -> None:
+            self.handle_error(exc)
+            self.marks_changed.emit(query, None)  # every view (the one that made it too) shows what was stored
+
+        self.submit(write_mark, svc, query, hit.doc_id, grade, retriever, hit.chunk_id, on_result=done,
+                    on_error=failed)
+
+    def notify_marks_changed(self, query: str = "", source=None) -> None:
+        """Marks changed elsewhere (the Judgments view, an import): every view showing them looks again."""
+        self.marks_changed.emit(query, source)
 
     # -- the embedding model: loaded on the first dense search, in a worker -------------------
     def needs_model(self, retrievers: Sequence[str]) -> bool:

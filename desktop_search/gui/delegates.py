@@ -7,7 +7,7 @@ from PySide6.QtGui import QColor, QFont, QFontMetrics, QPainter, QPalette, QPen
 from PySide6.QtWidgets import QApplication, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 from .highlight import SnippetPainter, mix
-from .models import HIT_ROLE, TWINS_ROLE, retriever_label
+from .models import HIT_ROLE, MARK_GLYPHS, MARK_ROLE, TWINS_ROLE, mark_color, retriever_label
 
 SNIPPET_LINES = 2
 
@@ -58,6 +58,13 @@ class CompareDelegate(QStyledItemDelegate):
         fm = QFontMetrics(option.font)
         return QSize(120, fm.lineSpacing() * 2 + 12)
 
+    @staticmethod
+    def mark_rect(rect: QRect, fm: QFontMetrics) -> QRect:
+        """Where a row (at `rect`) shows its mark, after the rank: a click there changes the mark."""
+        x = rect.left() + 6 + fm.horizontalAdvance("100.") + 4
+        w = fm.horizontalAdvance("\u2713") + 8
+        return QRect(x, rect.top() + 3, w, fm.lineSpacing() + 4)
+
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         hit = index.data(HIT_ROLE)
         if hit is None:
@@ -90,7 +97,21 @@ class CompareDelegate(QStyledItemDelegate):
         rank_w = fm.horizontalAdvance("100.")
         painter.drawText(QRect(x, y, rank_w, line), int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter),
                          f"{hit.rank}.")
-        x += rank_w + 6
+        # the user's mark: ✓ / ✗, or a faint box on the row under the mouse or selected
+        mark = index.data(MARK_ROLE)
+        mr = self.mark_rect(r, fm)
+        if mark is not None:
+            f = QFont(opt.font)
+            f.setBold(True)
+            painter.setFont(f)
+            painter.setPen(fg if selected else mark_color(mark))
+            painter.drawText(mr, int(Qt.AlignmentFlag.AlignCenter), MARK_GLYPHS[mark])
+            painter.setFont(opt.font)
+        elif selected or hovered_twin:
+            painter.setPen(QPen(dim, 1))
+            painter.setBrush(Qt.BrushStyle.NoBrush)
+            painter.drawRoundedRect(QRectF(mr).adjusted(2.5, 3.5, -2.5, -3.5), 2, 2)
+        x = mr.right() + 4
         # chips on the right
         small = QFont(opt.font)
         small.setPointSizeF(max(6.0, opt.font.pointSizeF() * 0.85))

@@ -45,6 +45,7 @@ class Banner(QFrame):
         lay.setContentsMargins(8, 4, 4, 4)
         self.icon = QLabel()
         self.text = QLabel()
+        self.text.setTextFormat(Qt.TextFormat.PlainText)  # messages name files and queries: never markup
         self.text.setWordWrap(True)
         self.text.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
@@ -87,6 +88,7 @@ class Banner(QFrame):
     def _on_details_clicked(self) -> None:
         box = QMessageBox(QMessageBox.Icon.Information, "Details", self.text.text(), QMessageBox.StandardButton.Close,
                           self.window())
+        box.setTextFormat(Qt.TextFormat.PlainText)
         box.setDetailedText(self._details)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         box.open()
@@ -131,6 +133,7 @@ class ErrorReporter(QObject):
                           f"Something went wrong inside desktop-search:\n\n{type(exc).__name__}: {exc}\n\n"
                           "The window keeps working; please report this with the details below.",
                           QMessageBox.StandardButton.Close, parent)
+        box.setTextFormat(Qt.TextFormat.PlainText)
         box.setDetailedText(text)
         box.setAttribute(Qt.WidgetAttribute.WA_DeleteOnClose)
         self._open_dialogs += 1

@@ -63,6 +63,7 @@ class LibraryTab(QWidget):
             buttons.addWidget(b)
         buttons.addStretch(1)
         self.models_label = QLabel()
+        self.models_label.setTextFormat(Qt.TextFormat.PlainText)  # model names and paths are never markup
         self.models_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         buttons.addWidget(self.models_label)
         lay.addLayout(buttons)

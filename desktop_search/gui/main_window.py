@@ -15,6 +15,7 @@ from .compare_tab import CompareTab
 from .context import AppContext, LibrarySnapshot, load_library_snapshot
 from .errors import Banner, ErrorReporter
 from .indexing import IndexOutcome, IndexRequest, IndexRunner
+from .judgments_tab import JudgmentsTab
 from .library_tab import LibraryTab
 from .models import retriever_label
 from .search_tab import SearchTab
@@ -69,6 +70,7 @@ class IndexingPanel(QFrame):
         texts.setSpacing(2)
         top = QHBoxLayout()
         self.title = QLabel()
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # folder and file names are never markup
         f = self.title.font()
         f.setBold(True)
         self.title.setFont(f)
@@ -85,6 +87,7 @@ class IndexingPanel(QFrame):
         self.bar.setMaximumHeight(self.fontMetrics().height() // 2 + 4)
         texts.addWidget(self.bar)
         self.current = QLabel()
+        self.current.setTextFormat(Qt.TextFormat.PlainText)
         self.current.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)
         self.current.setForegroundRole(self.current.foregroundRole().PlaceholderText)
         texts.addWidget(self.current)
@@ -206,10 +209,12 @@ class MainWindow(QMainWindow):
         self.compare_tab = CompareTab(self.ctx)
         self.library_tab = LibraryTab(self.ctx)
         self.training_tab = TrainingTab(self.ctx)
+        self.judgments_tab = JudgmentsTab(self.ctx)
         self.tabs.addTab(self.search_tab, "Search")
         self.tabs.addTab(self.compare_tab, "Compare")
         self.tabs.addTab(self.library_tab, "Library")
         self.tabs.addTab(self.training_tab, TrainingTab.title)
+        self.tabs.addTab(self.judgments_tab, JudgmentsTab.title)
         self.tabs.currentChanged.connect(self._on_tabs_current_changed)
         lay.addWidget(self.tabs, 1)
         self.indexing_panel = IndexingPanel()
@@ -275,7 +280,7 @@ class MainWindow(QMainWindow):
                                    triggered=self.show_compare))
 
         m_view = mb.addMenu("&View")
-        for i, name in enumerate(("Search", "Compare", "Library", "Training")):
+        for i, name in enumerate(("Search", "Compare", "Library", "Training", "Judgments")):
             m_view.addAction(QAction(name, self, shortcut=QKeySequence(f"Alt+{i + 1}"),
                                      triggered=lambda _=False, i=i: self.tabs.setCurrentIndex(i)))
         m_help = mb.addMenu("&Help")

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Sequence
 
 from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
-from PySide6.QtGui import QIcon
+from PySide6.QtGui import QColor, QFont, QIcon
 
 from ..retrievers.types import Hit
 
@@ -16,6 +16,27 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2
 TWINS_ROLE = Qt.ItemDataRole.UserRole + 3  # {column name: rank} of the same file in the other columns
 ONLY_ROLE = Qt.ItemDataRole.UserRole + 4  # True when no other column found this file
 ROW_ROLE = Qt.ItemDataRole.UserRole + 5  # the immutable row object behind a table row
+MARK_ROLE = Qt.ItemDataRole.UserRole + 6  # the user's mark of the file for the shown query: 1, 0 or None
+
+MARK_GLYPHS = {1: "\u2713", 0: "\u2717"}  # ✓ relevant, ✗ not relevant
+MARK_NAMES = {1: "relevant", 0: "not relevant"}
+MARK_KEYS = "+ relevant, \u2212 not relevant, 0 clear"
+
+
+def mark_grade(grade: int | None) -> int | None:
+    """A stored grade as the lists show it: 1 (any grade above 0), 0, or None (not marked)."""
+    return None if grade is None else (1 if grade > 0 else 0)
+
+
+def next_mark(grade: int | None) -> int | None:
+    """What a click on the mark does: not marked -> relevant -> not relevant -> not marked."""
+    return {None: 1, 1: 0, 0: None}[mark_grade(grade)]
+
+
+def mark_tooltip(grade: int | None) -> str:
+    g = mark_grade(grade)
+    now = f"Marked {MARK_NAMES[g]} for this query" if g is not None else "Not marked"
+    return f"{now}. Click to change; keys on a selected result: {MARK_KEYS} (or use the context menu)."
 
 RETRIEVER_LABELS = {"bm25": "BM25", "dense": "Dense", "hybrid": "Hybrid"}
 
@@ -129,13 +150,49 @@ class TableModel(QAbstractTableModel):
 
 
 class ResultsModel(TableModel):
-    """Search results: one immutable Hit per row."""
+    """Search results: one immutable Hit per row, and the user's marks for the query ({doc_id: grade})."""
 
-    HEADERS = ("#", "Name", "Snippet", "Folder", "Score", "Modified")
-    RANK, NAME, SNIPPET, FOLDER, SCORE, MODIFIED = range(6)
+    HEADERS = ("#", "Mark", "Name", "Snippet", "Folder", "Score", "Modified")
+    RANK, MARK, NAME, SNIPPET, FOLDER, SCORE, MODIFIED = range(7)
 
-    def set_hits(self, hits: Sequence[Hit]) -> None:
+    def __init__(self, parent=None) -> None:
+        super().__init__(parent)
+        self._marks: dict[int, int] = {}
+
+    def set_hits(self, hits: Sequence[Hit], marks: dict[int, int] | None = None) -> None:
+        if marks is not None:
+            self._marks = dict(marks)
         self.set_rows(hits)
+        if marks is not None and self._rows:
+            self._marks_changed()
+
+    def set_marks(self, marks: dict[int, int]) -> None:
+        self._marks = dict(marks)
+        self._marks_changed()
+
+    def set_mark(self, doc_id: int, grade: int | None) -> None:
+        if grade is None:
+            self._marks.pop(doc_id, None)
+        else:
+            self._marks[doc_id] = grade
+        self._marks_changed()
+
+    @property
+    def marks(self) -> dict[int, int]:
+        return dict(self._marks)
+
+    def mark_of(self, doc_id: int) -> int | None:
+        return mark_grade(self._marks.get(doc_id))
+
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole and section == self.MARK:
+            return (f"Your mark for this query: \u2713 relevant, \u2717 not relevant. Click a mark to change it; keys "
+                    f"on a selected result: {MARK_KEYS}.")
+        return super().headerData(section, orientation, role)
+
+    def _marks_changed(self) -> None:
+        if self._rows:
+            self.dataChanged.emit(self.index(0, self.MARK), self.index(len(self._rows) - 1, self.MARK))
 
     @property
     def hits(self) -> tuple[Hit, ...]:
@@ -146,19 +203,50 @@ class ResultsModel(TableModel):
             return None
         h: Hit = self._rows[index.row()]
         c = index.column()
+        mark = mark_grade(self._marks.get(h.doc_id))
         if role == Qt.ItemDataRole.DisplayRole:
-            return (str(h.rank), h.name, h.snippet, h.folder, f"{h.score:.3f}", format_time(h.mtime))[c]
+            return (str(h.rank), MARK_GLYPHS.get(mark, ""), h.name, h.snippet, h.folder, f"{h.score:.3f}",
+                    format_time(h.mtime))[c]
         if role == SORT_ROLE:
-            return (h.rank, h.name.lower(), h.snippet, h.folder.lower(), h.score, h.mtime)[c]
+            return (h.rank, -1 if mark is None else mark, h.name.lower(), h.snippet, h.folder.lower(), h.score,
+                    h.mtime)[c]
         if role in (HIT_ROLE, ROW_ROLE):
             return h
+        if role == MARK_ROLE:
+            return mark
         if role == Qt.ItemDataRole.ToolTipRole:
+            if c == self.MARK:
+                return mark_tooltip(mark)
             return h.path if c != self.SNIPPET else h.marked_snippet("«", "»")
         if role == Qt.ItemDataRole.DecorationRole and c == self.NAME:
             return file_icon(h.path)
+        if role == Qt.ItemDataRole.ForegroundRole and c == self.MARK and mark is not None:
+            return mark_color(mark)
+        if role == Qt.ItemDataRole.FontRole and c == self.MARK and mark is not None:
+            return _bold_font()
         if role == Qt.ItemDataRole.TextAlignmentRole:
+            if c == self.MARK:
+                return int(Qt.AlignmentFlag.AlignCenter)
             return _RIGHT if c in (self.RANK, self.SCORE) else _LEFT
         return None
+
+
+def mark_color(grade: int) -> QColor:
+    """Green for relevant, red for not relevant: dark enough on a light base, light enough on a dark one."""
+    from PySide6.QtGui import QGuiApplication, QPalette
+
+    dark = QGuiApplication.palette().color(QPalette.ColorRole.Base).lightness() < 128
+    if grade > 0:
+        return QColor("#5fd068") if dark else QColor("#1f8a2e")
+    return QColor("#ff7b72") if dark else QColor("#c62828")
+
+
+def _bold_font() -> QFont:
+    from PySide6.QtGui import QGuiApplication
+
+    f = QFont(QGuiApplication.font())
+    f.setBold(True)
+    return f
 
 
 class CompareColumnModel(QAbstractListModel):
@@ -169,6 +257,16 @@ class CompareColumnModel(QAbstractListModel):
         self.name = name
         self._hits: tuple[Hit, ...] = ()
         self._twins: tuple[dict[str, int], ...] = ()
+        self._marks: dict[int, int] = {}
+
+    def set_marks(self, marks: dict[int, int]) -> None:
+        """The user's marks for the compared query ({doc_id: grade}), shared by every column."""
+        self._marks = dict(marks)
+        if self._hits:
+            self.dataChanged.emit(self.index(0, 0), self.index(len(self._hits) - 1, 0), [MARK_ROLE])
+
+    def mark_of(self, doc_id: int) -> int | None:
+        return mark_grade(self._marks.get(doc_id))
 
     def set_hits(self, hits: Sequence[Hit], others: dict[str, Sequence[Hit]]) -> None:
         self.beginResetModel()
@@ -203,9 +301,12 @@ class CompareColumnModel(QAbstractListModel):
             return dict(twins)
         if role == ONLY_ROLE:
             return not twins
+        if role == MARK_ROLE:
+            return mark_grade(self._marks.get(h.doc_id))
         if role == Qt.ItemDataRole.ToolTipRole:
             where = ", ".join(f"#{r} in {retriever_label(n)}" for n, r in twins.items())
-            return f"{h.path}\n" + (f"Also {where}" if where else f"Only {retriever_label(self.name)} found this")
+            return (f"{h.path}\n" + (f"Also {where}" if where else f"Only {retriever_label(self.name)} found this")
+                    + "\n" + mark_tooltip(self._marks.get(h.doc_id)))
         if role == Qt.ItemDataRole.DecorationRole:
             return file_icon(h.path)
         return None

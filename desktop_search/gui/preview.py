@@ -32,7 +32,9 @@ class PreviewPane(QWidget):
         f.setPointSizeF(f.pointSizeF() * 1.15)
         self.title.setFont(f)
         self.title.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.title.setTextFormat(Qt.TextFormat.PlainText)  # file names are never markup
         self.path = QLabel()
+        self.path.setTextFormat(Qt.TextFormat.PlainText)
         self.path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.path.setForegroundRole(self.path.foregroundRole().PlaceholderText)
         self.path.setSizePolicy(QSizePolicy.Policy.Ignored, QSizePolicy.Policy.Preferred)

@@ -90,7 +90,8 @@ class PreviewLoader:
         self.ctx.submit(svc.preview, hit.doc_id, hit.chunk_id, query, on_result=done)
 
 
-def hits_context_menu(parent: QWidget, ctx, hit: Hit, pos) -> None:
+def hits_context_menu(parent: QWidget, ctx, hit: Hit, pos, marker=None) -> None:
+    """Open, reveal, copy; with `marker` (an object with mark_of(doc_id) and mark_hit(hit, grade)) also the marks."""
     menu = QMenu(parent)
     a_open = menu.addAction("Open")
     a_open.setShortcut(QKeySequence(Qt.Key.Key_Return))
@@ -98,18 +99,23 @@ def hits_context_menu(parent: QWidget, ctx, hit: Hit, pos) -> None:
     menu.addSeparator()
     a_copy = menu.addAction("Copy path")
     a_copy.setShortcut(QKeySequence.StandardKey.Copy)
+    if marker is not None:
+        from .marks import add_mark_entries
+
+        menu.addSeparator()
+        add_mark_entries(menu, hit, marker.mark_of(hit.doc_id), marker.mark_hit)
     a_open.triggered.connect(lambda: ctx.open_path(hit.path))
     a_reveal.triggered.connect(lambda: ctx.reveal_path(hit.path))
     a_copy.triggered.connect(lambda: ctx.copy_path(hit.path))
     menu.popup(pos)
 
 
-def hit_context_menu_at(parent: QWidget, ctx, view: QAbstractItemView, pos: QPoint) -> None:
+def hit_context_menu_at(parent: QWidget, ctx, view: QAbstractItemView, pos: QPoint, marker=None) -> None:
     """The context menu of the result under `pos` in `view` (viewport coordinates), if there is one."""
     idx = view.indexAt(pos)
     hit = idx.data(HIT_ROLE) if idx.isValid() else None
     if hit is not None:
-        hits_context_menu(parent, ctx, hit, view.viewport().mapToGlobal(pos))
+        hits_context_menu(parent, ctx, hit, view.viewport().mapToGlobal(pos), marker)
 
 
 def open_hit_at(ctx, index: QModelIndex) -> None:

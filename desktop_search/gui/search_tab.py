@@ -12,7 +12,8 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDateEdit, QHBoxLayout, 
 
 from ..retrievers.types import RETRIEVERS, Hit
 from .delegates import SnippetDelegate
-from .models import HIT_ROLE, ResultsModel, retriever_label
+from .marks import MarkActions, query_key
+from .models import HIT_ROLE, MARK_KEYS, ResultsModel, next_mark, retriever_label
 from .results_common import hits_context_menu  # noqa: F401  (re-exported: it used to live here)
 from .results_common import (PreviewLoader, hit_context_menu_at, make_debounce_timer, make_preview_split,
                              make_query_edit, make_sort_proxy, open_hit_at, select_single_rows)
@@ -50,6 +51,7 @@ class SearchTab(QWidget):
     results_shown = Signal(int)  # number of hits now in the table
     retriever_changed = Signal(str)
     preview_shown = Signal(object)  # the Hit
+    marks_shown = Signal(dict)  # {doc_id: grade} of the shown query, once they are in the table
 
     def __init__(self, ctx, parent: QWidget | None = None):
         super().__init__(parent)
@@ -58,6 +60,8 @@ class SearchTab(QWidget):
         self._pending = None  # the queued search worker, dropped if a newer query arrives first
         self._previews = PreviewLoader(ctx)
         self._last_query = ""
+        self._last_retriever = "bm25"  # the retriever that found the shown results (its marks name it)
+        self._marks_seq = 0
         self.last_hits: tuple[Hit, ...] = ()
 
         lay = QVBoxLayout(self)
@@ -151,6 +155,8 @@ class SearchTab(QWidget):
         hh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)
         hh.setSectionResizeMode(ResultsModel.SNIPPET, QHeaderView.ResizeMode.Stretch)
         hh.resizeSection(ResultsModel.RANK, fm.horizontalAdvance("0000") + 8)
+        hh.resizeSection(ResultsModel.MARK, max(fm.horizontalAdvance("Mark") + 16, fm.horizontalAdvance("\u2713") + 16))
+        hh.setSectionResizeMode(ResultsModel.MARK, QHeaderView.ResizeMode.Fixed)
         hh.resizeSection(ResultsModel.NAME, fm.horizontalAdvance("m") * 15)
         hh.resizeSection(ResultsModel.FOLDER, fm.horizontalAdvance("m") * 14)
         hh.resizeSection(ResultsModel.SCORE, fm.horizontalAdvance("0.0000") + 16)
@@ -158,6 +164,7 @@ class SearchTab(QWidget):
         self.table.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.table.customContextMenuRequested.connect(self._on_table_context_menu_requested)
         self.table.doubleClicked.connect(self._on_table_double_clicked)
+        self.table.clicked.connect(self._on_table_clicked)
         self.table.selectionModel().currentRowChanged.connect(self._on_table_current_row_changed)
         self.table.installEventFilter(self)
         self.table.set_placeholder("Type to search.\n\nDrop folders or files onto this window (or use File › Add "
@@ -173,6 +180,8 @@ class SearchTab(QWidget):
         self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
         self.copy_action.triggered.connect(self._on_copy_action_triggered)
         self.table.addAction(self.copy_action)
+        self.mark_actions = MarkActions(self.table, self.current_hit, self.mark_hit)
+        ctx.marks_changed.connect(self._on_ctx_marks_changed)
 
     # -- retriever -------------------------------------------------------------------------
     @property
@@ -286,7 +295,8 @@ class SearchTab(QWidget):
         def run():
             t = time.perf_counter()
             hits = svc.search(query, retriever, RESULTS_K, filters)
-            return hits, (time.perf_counter() - t) * 1000.0
+            ms = (time.perf_counter() - t) * 1000.0
+            return hits, ms, svc.marks_for(query)
 
         self._pending = self.ctx.submit(
             run,
@@ -298,10 +308,12 @@ class SearchTab(QWidget):
         self.ctx.model_use_finished([retriever], True)
         if seq != self._seq:
             return  # a newer query superseded this one
-        hits, ms = result
+        hits, ms, marks = result
         self._last_query = query
+        self._last_retriever = retriever
+        self._marks_seq += 1  # a marks fetch for an older result must not overwrite these
         self.last_hits = tuple(hits)
-        self.model.set_hits(hits)
+        self.model.set_hits(hits, marks)
         label = retriever_label(retriever)
         n = len(hits)
         more = "+" if n >= RESULTS_K else ""
@@ -317,6 +329,7 @@ class SearchTab(QWidget):
         else:
             self.preview.clear("No results.")
         self.results_shown.emit(n)
+        self.marks_shown.emit(self.model.marks)
 
     def _on_search_error(self, seq: int, retriever: str, exc: BaseException) -> None:
         self.ctx.model_use_finished([retriever], False)
@@ -357,7 +370,51 @@ class SearchTab(QWidget):
         open_hit_at(self.ctx, index)
 
     def _on_table_context_menu_requested(self, pos) -> None:
-        hit_context_menu_at(self, self.ctx, self.table, pos)
+        hit_context_menu_at(self, self.ctx, self.table, pos, marker=self)
+
+    # -- marks ---------------------------------------------------------------------------------
+    @property
+    def shown_query(self) -> str:
+        """The query the shown results (and their marks) belong to."""
+        return self._last_query if self.model.rowCount() else ""
+
+    def mark_of(self, doc_id: int) -> int | None:
+        return self.model.mark_of(doc_id)
+
+    def mark_hit(self, hit: Hit, grade: int | None) -> None:
+        """Mark `hit` relevant (1), not relevant (0) or clear (None) for the shown query; saved in a worker."""
+        query = self.shown_query
+        if not query or self.model.mark_of(hit.doc_id) == grade:
+            return
+        self.model.set_mark(hit.doc_id, grade)
+        self._marks_seq += 1
+        self.ctx.mark(query, hit, grade, self._last_retriever, source=self)
+        what = {1: "relevant", 0: "not relevant"}.get(grade)
+        self.ctx.post_status(f"Marked {hit.name} {what} for “{query}”" if what else
+                             f"Cleared the mark of {hit.name} for “{query}”", 4000)
+
+    def _on_table_clicked(self, index: QModelIndex) -> None:
+        if index.column() == ResultsModel.MARK:
+            hit = index.data(HIT_ROLE)
+            if hit is not None:
+                self.mark_hit(hit, next_mark(self.model.mark_of(hit.doc_id)))
+
+    def _on_ctx_marks_changed(self, query: str, source) -> None:
+        shown = self.shown_query
+        if source is self or not shown or (query and query_key(query) != query_key(shown)):
+            return
+        svc = self.ctx.service
+        if svc is None:
+            return
+        self._marks_seq += 1
+        seq = self._marks_seq
+
+        def done(marks: dict) -> None:
+            if seq == self._marks_seq and self.shown_query == shown:
+                self.model.set_marks(marks)
+                self.marks_shown.emit(self.model.marks)
+
+        self.ctx.submit(svc.marks_for, shown, on_result=done)
 
     def _on_copy_action_triggered(self) -> None:
         hit = self.current_hit()

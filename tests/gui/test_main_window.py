@@ -49,8 +49,10 @@ def test_search_fills_results_table_with_highlighted_snippets(qtbot, search, mak
     assert "Sourdough" in st.preview.text.toPlainText()
     assert st.preview.title.text() == "bread.md"
     # sorting by name through the proxy keeps the model's immutable hits
-    st.table.sortByColumn(1, Qt.SortOrder.AscendingOrder)
-    names = [st.proxy.index(r, 1).data() for r in range(st.proxy.rowCount())]
+    from desktop_search.gui.models import ResultsModel
+
+    st.table.sortByColumn(ResultsModel.NAME, Qt.SortOrder.AscendingOrder)
+    names = [st.proxy.index(r, ResultsModel.NAME).data() for r in range(st.proxy.rowCount())]
     assert names == sorted(names, key=str.lower)
 
 
