@@ -1,7 +1,8 @@
 """Base vs adapted nDCG@10 on a BEIR folder: index it, train with the default settings (or
 variants), re-embed with each new version and score dense retrieval on the test queries.
 
-The baseline named here is the base model on the same store in the same run.
+The baseline named here is the base model on the same store in the same run; the adapted
+hybrid (BM25 + the version, min-max fusion) is scored beside the adapted dense.
 
     python benchmarks/train_quality.py ../shared/data/beir/scifact --work /tmp/tq-scifact \\
         [--seeds 0] [--variants default] [--steps N]
@@ -53,6 +54,7 @@ def main() -> None:
 
     queries, qrels, names, svc, index_s = indexed_beir_store(args.beir_dir, args.work)
     base = score_retriever(svc, queries, qrels, names, "dense")
+    base_hybrid = score_retriever(svc, queries, qrels, names, "hybrid")
     rows = []
     for variant in args.variants.split(","):
         overrides, select = VARIANTS[variant]
@@ -66,13 +68,16 @@ def main() -> None:
             st = last.stats
             vid = st.get("version")
             m = score_retriever(svc, queries, qrels, names, "dense", encoder=svc.encoder_for(vid)) if vid else base
+            mh = score_retriever(svc, queries, qrels, names, "hybrid", encoder=svc.encoder_for(vid)) if vid else base_hybrid
             rows.append({"variant": variant, "seed": seed, "version": vid, "alpha": st.get("alpha"),
                          "kept_base": st.get("kept_base"), "steps": st.get("steps"),
                          "steps_per_s": round(st["steps_per_s"], 3) if st.get("steps_per_s") else None,
                          "train_s": st.get("train_s"),
                          "embed_s": st.get("embed_s"), "total_s": round(total_s, 1),
                          "ndcg@10": round(m["ndcg@10"] * 100, 2), "recall@100": round(m["recall@100"] * 100, 2),
-                         "gain_ndcg@10": round((m["ndcg@10"] - base["ndcg@10"]) * 100, 2)})
+                         "gain_ndcg@10": round((m["ndcg@10"] - base["ndcg@10"]) * 100, 2),
+                         "hybrid_ndcg@10": round(mh["ndcg@10"] * 100, 2),
+                         "gain_hybrid_ndcg@10": round((mh["ndcg@10"] - base_hybrid["ndcg@10"]) * 100, 2)})
             sel = st.get("selection") or {}
             if sel:  # the label-free choice: pseudo-query nDCG@10 per alpha, and why
                 rows[-1]["pseudo_ndcg@10"] = {a: round(v.get("ndcg@10", 0.0) * 100, 2)
@@ -88,10 +93,13 @@ def main() -> None:
         summary[variant] = {"mean_gain_ndcg@10": round(statistics.fmean(gains), 2),
                             "min_gain_ndcg@10": min(gains), "runs": len(gains),
                             "mean_ndcg@10": round(statistics.fmean(r["ndcg@10"] for r in mine), 2),
+                            "mean_gain_hybrid_ndcg@10": round(statistics.fmean(r["gain_hybrid_ndcg@10"] for r in mine), 2),
+                            "min_gain_hybrid_ndcg@10": min(r["gain_hybrid_ndcg@10"] for r in mine),
                             "mean_total_s": round(statistics.fmean(r["total_s"] for r in mine), 1)}
     svc.close()
     emit({"benchmark": "train_quality", "dataset": Path(args.beir_dir).name, "index_s": round(index_s, 1),
           "baseline_base_model": {"ndcg@10": round(base["ndcg@10"] * 100, 2),
+                                  "hybrid_ndcg@10": round(base_hybrid["ndcg@10"] * 100, 2),
                                   "recall@100": round(base["recall@100"] * 100, 2)},
           "runs": rows, "summary": summary, "peak_rss_mb": peak_rss_mb(),
           "peak_child_rss_mb": peak_rss_mb(children=True)})
