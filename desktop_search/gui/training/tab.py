@@ -18,6 +18,7 @@ from ..errors import Banner
 from ..models import ROW_ROLE
 from .chart import LossChart
 from .formatting import BASE, device_label, fmt_duration
+from .judged import JudgedEvalPanel
 from .probe import HardwareProbe
 from .runner import ALREADY_TRAINED, TrainJob, TrainOutcome, TrainRunner, TrainSettings
 from .versions import VersionRow, VersionsModel, load_version_rows
@@ -92,8 +93,12 @@ class TrainingTab(QWidget):
         self.splitter = QSplitter(Qt.Orientation.Vertical)
         self.splitter.addWidget(self._build_progress())
         self.splitter.addWidget(self._build_versions())
+        self.judged = JudgedEvalPanel(ctx)  # nDCG@10 and more on the user's marks, per retriever and version
+        self.finished.connect(self.judged.invalidate)
+        self.splitter.addWidget(self.judged)
         self.splitter.setStretchFactor(0, 3)
         self.splitter.setStretchFactor(1, 2)
+        self.splitter.setStretchFactor(2, 2)
         self.splitter.setChildrenCollapsible(False)
         body.addWidget(self.splitter, 1)
         lay.addLayout(body, 1)
@@ -627,6 +632,7 @@ class TrainingTab(QWidget):
 
     def _on_version_deleted(self, version_id: str) -> None:
         self.ctx.post_status(f"Deleted model version {version_id}", 5000)
+        self.judged.invalidate()
 
     def _on_activate_button_clicked(self) -> None:
         vid = self.selected_version()
