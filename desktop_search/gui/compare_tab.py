@@ -157,7 +157,7 @@ class CompareColumn(QFrame):
 class CompareTab(QWidget):
     """Columns of results per retriever; shared files are marked, and hovering one lights up its twins."""
 
-    compared = Signal(dict)  # SearchService.compare()'s result
+    compared = Signal(object)  # dict: SearchService.compare()'s result
 
     def __init__(self, ctx, parent: QWidget | None = None):
         super().__init__(parent)

@@ -204,6 +204,8 @@ class JudgmentsTab(QWidget):
         qh = self.queries_view.horizontalHeader()
         qh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         qh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        qh.setMinimumSectionSize(self.queries_view.fontMetrics().horizontalAdvance("m") * 4)
+        self.queries_view.setMinimumWidth(self.queries_view.fontMetrics().horizontalAdvance("m") * 16)
         self.queries_view.selectionModel().currentRowChanged.connect(self._on_queries_current_row_changed)
 
         right = QWidget()
@@ -230,7 +232,7 @@ class JudgmentsTab(QWidget):
         self.not_relevant_button.setToolTip("Mark the selected file not relevant for this query (\u2212)")
         self.remove_button = QPushButton("Remove mark")
         self.remove_button.setToolTip("Forget the mark of the selected file for this query (Delete)")
-        self.remove_query_button = QPushButton("Remove all for this query")
+        self.remove_query_button = QPushButton("Remove query")
         self.remove_query_button.setToolTip("Forget every mark of the selected query")
         self.relevant_button.clicked.connect(lambda: self.set_grade(1))
         self.not_relevant_button.clicked.connect(lambda: self.set_grade(0))
@@ -256,6 +258,7 @@ class JudgmentsTab(QWidget):
         self.splitter.setStretchFactor(0, 2)
         self.splitter.setStretchFactor(1, 3)
         self.splitter.setChildrenCollapsible(False)
+        self.splitter.setSizes([460, 700])
         lay.addWidget(self.splitter, 1)
 
         self._reload_timer = QTimer(self)

@@ -51,7 +51,7 @@ class SearchTab(QWidget):
     results_shown = Signal(int)  # number of hits now in the table
     retriever_changed = Signal(str)
     preview_shown = Signal(object)  # the Hit
-    marks_shown = Signal(dict)  # {doc_id: grade} of the shown query, once they are in the table
+    marks_shown = Signal(object)  # dict: {doc_id: grade} of the shown query, once they are in the table
 
     def __init__(self, ctx, parent: QWidget | None = None):
         super().__init__(parent)

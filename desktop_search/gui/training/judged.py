@@ -104,7 +104,7 @@ class EvalModel(TableModel):
 class JudgedEvalPanel(QGroupBox):
     """nDCG@10, MRR@10 and Recall@10 of each retriever and version on the user's marks."""
 
-    evaluated = Signal(dict)  # evaluate_judgments()'s result, once shown
+    evaluated = Signal(object)  # dict: evaluate_judgments()'s result, once shown
 
     def __init__(self, ctx, parent=None):
         super().__init__("How search does on your marks", parent)
@@ -190,4 +190,8 @@ class JudgedEvalPanel(QGroupBox):
         rows = eval_rows(res) if res.get("enough") else ()
         self.model.set_rows(rows)
         self.view.setVisible(bool(rows))
+        if rows:  # every row in sight: bm25, the base model's two and two per version (a few versions at most)
+            n = min(len(rows), 9)
+            self.view.setMinimumHeight(self.view.horizontalHeader().sizeHint().height() + 2 * self.view.frameWidth()
+                                       + n * self.view.verticalHeader().defaultSectionSize() + 2)
         self.evaluated.emit(res)
