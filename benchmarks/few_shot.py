@@ -136,7 +136,10 @@ def main() -> None:
                    "gain_dense": round(dense - base_dense, 2), "gain_hybrid": round(hybrid - base_hybrid, 2),
                    "vs_unsup_dense": round(dense - unsup[seed][0], 2) if seed in unsup else None,
                    "vs_unsup_hybrid": round(hybrid - unsup[seed][1], 2) if seed in unsup else None,
-                   **est, "judged": st.get("judged"), "steps": st.get("steps"), "train_s": st.get("train_s"),
+                   **est, "judged": st.get("judged"),
+                   "selection_ndcg@10": {a: round(v.get("ndcg@10", 0.0) * 100, 2)
+                                         for a, v in (sel.get("metrics") or {}).items()},
+                   "selection_reason": sel.get("reason"), "steps": st.get("steps"), "train_s": st.get("train_s"),
                    "embed_s": st.get("embed_s"), "total_s": round(total_s, 1)}
             if est.get("cv_queries"):
                 row["cv_sign_agrees"] = (est["cv_dense_gain"] > 0) == (row["gain_dense"] > 0)

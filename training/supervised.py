@@ -1,7 +1,9 @@
 """Few-shot adaptation from the user's marks: (query, passage marked relevant) pairs and their loss.
 
 A user's marks are labelled pairs. Each step takes a few of them: the query is encoded by the
-model being trained, the marked passage is its positive, the other pairs' passages in the step
+model being trained, the marked passage is its positive (encoded, with MoCo negatives, by the
+key encoder without gradient, as the positive crops are: a marked passage is up to 256 tokens,
+and with gradient through it a step cost about 3x on a 2-core CPU), the other pairs' passages in the step
 (in-batch) and the MoCo queue, when there is one, are its negatives, and passages marked not
 relevant for that query are hard negatives. The loss is InfoNCE at the same temperature as the
 unsupervised term and is added to it with a weight (`TrainConfig.supervised_weight`).

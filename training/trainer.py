@@ -285,11 +285,17 @@ def _train_loop(
         )
         if pair_sampler is not None:
             pb = pair_sampler.batch(step)
-            emb = encode(model, pb.queries + pb.positives + pb.hard)
             S = len(pb.queries)
+            if key_model is None:  # in-batch: both sides learn
+                emb = encode(model, pb.queries + pb.positives + pb.hard)
+                qe, docs = emb[:S], emb[S:]
+            else:  # MoCo: the marked passages go through the key encoder, as the positive crops do
+                qe = encode(model, pb.queries)
+                with torch.no_grad():
+                    docs = encode(key_model, pb.positives + pb.hard).detach()
             sup, sup_stats = supervised_info_nce(
-                emb[:S], emb[S : 2 * S], config.temperature, groups=pb.groups,
-                hard=emb[2 * S :] if pb.hard else None, queue=q, normalize=config.normalize)
+                qe, docs[:S], config.temperature, groups=pb.groups,
+                hard=docs[S:] if pb.hard else None, queue=q, normalize=config.normalize)
             loss = loss + config.supervised_weight * sup
             stats.update(sup_stats)
 

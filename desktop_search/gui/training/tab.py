@@ -37,7 +37,9 @@ NOT_INSTALLED = ("Training is not available in this installation (PyTorch or the
 EXPLANATION = (
     "Training teaches the <b>Dense</b> retriever the words and topics of <i>your</i> files. It needs no labels: "
     "it cuts pairs of passages out of the same document and learns to bring them closer together than passages "
-    "of other documents (contrastive learning, as in Contriever and ReContriever). Everything runs on this "
+    "of other documents (contrastive learning, as in Contriever and ReContriever). Results you <b>mark</b> relevant "
+    "or not relevant in Search and Compare are learnt from too (few-shot), except one fifth of your judged queries, "
+    "held out to check the result below. Everything runs on this "
     "computer, in the background; the window stays usable. The result is a new <b>model version</b>, blended with "
     "the original so it keeps what it already knew. <b>The base model is never modified</b>: you can compare the "
     "two and roll back at any time."
