@@ -178,3 +178,13 @@ def test_paired_bootstrap_interval():
     assert ci["delta"] == pytest.approx(0.1) and ci["low"] == pytest.approx(0.1) and ci["n"] == 20
     ci = paired_bootstrap([0.0, 1.0] * 10, [1.0, 0.0] * 10, n_boot=500)
     assert ci["low"] < 0 < ci["high"]
+
+
+def test_a_version_trained_on_every_judged_query_is_not_scored_against_the_base(lib, tmp_path):
+    svc, docs = lib
+    words = ["volcanoes", "glaciers", "corals", "deserts", "rainforests"]
+    for i, w in enumerate(words):
+        svc.mark(w, doc_id(svc, docs / f"t{i}.txt"), 1)
+    vid = _make_version(svc, tmp_path, words)
+    res = evaluate_judgments(svc, n_boot=50)
+    assert f"dense:{vid}" not in res["versus_base"] and "trained on every judged query" in res["skipped"][vid]

@@ -16,7 +16,7 @@ JUDGED = {"sourdough bread": "bread.md", "tomato garden": "tomatoes.txt", "quant
 
 def _activate(qtbot, w) -> None:
     w.activateWindow()
-    qtbot.waitUntil(lambda: w.isActiveWindow(), timeout=3000)
+    qtbot.waitUntil(lambda: w.isActiveWindow(), timeout=30000)
 
 
 def _doc(svc, name: str) -> int:
@@ -36,7 +36,7 @@ def test_marking_in_search_is_stored_with_its_retriever_and_shown_again(qtbot, s
     st.table.setFocus()
     st.table.selectRow(0)
     # "+" marks the selected result relevant
-    with qtbot.waitSignal(w.ctx.marks_changed, timeout=5000):
+    with qtbot.waitSignal(w.ctx.marks_changed, timeout=30000):
         qtbot.keyClick(st.table, Qt.Key.Key_Plus)
     assert indexed_service.marks_for("tomato soup") == {hits[0].doc_id: 1}
     j = indexed_service.store.judgments("tomato soup")[0]
@@ -45,16 +45,16 @@ def test_marking_in_search_is_stored_with_its_retriever_and_shown_again(qtbot, s
     # a click on the Mark column cycles: relevant, then not relevant
     idx = st.proxy.index(1, ResultsModel.MARK)
     for _ in range(2):
-        with qtbot.waitSignal(w.ctx.marks_changed, timeout=5000):
+        with qtbot.waitSignal(w.ctx.marks_changed, timeout=30000):
             qtbot.mouseClick(st.table.viewport(), Qt.MouseButton.LeftButton, pos=st.table.visualRect(idx).center())
     assert indexed_service.marks_for("tomato soup")[hits[1].doc_id] == 0
     assert _marks_column(st)[:2] == ["\u2713", "\u2717"]
     # "-" on the third, then "0" clears it again
     st.table.selectRow(2)
-    with qtbot.waitSignal(w.ctx.marks_changed, timeout=5000):
+    with qtbot.waitSignal(w.ctx.marks_changed, timeout=30000):
         qtbot.keyClick(st.table, Qt.Key.Key_Minus)
     assert indexed_service.marks_for("tomato soup")[hits[2].doc_id] == 0
-    with qtbot.waitSignal(w.ctx.marks_changed, timeout=5000):
+    with qtbot.waitSignal(w.ctx.marks_changed, timeout=30000):
         qtbot.keyClick(st.table, Qt.Key.Key_0)
     assert hits[2].doc_id not in indexed_service.marks_for("tomato soup")
     # the context menu's entries, and their tooltips name the keys
@@ -63,7 +63,7 @@ def test_marking_in_search_is_stored_with_its_retriever_and_shown_again(qtbot, s
     # another query shows no marks; the same query typed differently shows them again
     search(w, "pancakes")
     assert set(_marks_column(st)) == {""}
-    with qtbot.waitSignal(st.marks_shown, timeout=10000):
+    with qtbot.waitSignal(st.marks_shown, timeout=30000):
         st.query.setText("  Tomato   SOUP ")
         st.search_now()
     shown = {st.proxy.index(r, 0).data(HIT_ROLE).doc_id: st.proxy.index(r, 0).data(MARK_ROLE)
@@ -83,7 +83,7 @@ def test_context_menu_entries_mark_the_file_under_the_mouse(qtbot, search, make_
     add_mark_entries(menu, hits[0], st.mark_of(hits[0].doc_id), st.mark_hit)
     entries = {a.text(): a for a in menu.actions()}
     assert not entries["Clear mark"].isEnabled()
-    with qtbot.waitSignal(w.ctx.marks_changed, timeout=5000):
+    with qtbot.waitSignal(w.ctx.marks_changed, timeout=30000):
         entries["Mark not relevant"].trigger()
     assert indexed_service.marks_for("quantum") == {hits[0].doc_id: 0}
     menu.deleteLater()
@@ -95,7 +95,7 @@ def test_a_mark_in_one_compare_column_shows_in_every_column(qtbot, make_window, 
     w = make_window(indexed_service)
     w.tabs.setCurrentWidget(w.compare_tab)
     ct = w.compare_tab
-    with qtbot.waitSignal(ct.compared, timeout=15000):
+    with qtbot.waitSignal(ct.compared, timeout=30000):
         ct.query.setText("tomato garden")
         ct.compare_now()
     cols = ct.columns
@@ -105,7 +105,7 @@ def test_a_mark_in_one_compare_column_shows_in_every_column(qtbot, make_window, 
     assert row >= 0
     idx = col.model.index(row, 0)
     rect = CompareDelegate.mark_rect(col.view.visualRect(idx), col.view.fontMetrics())
-    with qtbot.waitSignal(w.ctx.marks_changed, timeout=5000):
+    with qtbot.waitSignal(w.ctx.marks_changed, timeout=30000):
         qtbot.mouseClick(col.view.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
     assert indexed_service.marks_for("tomato garden") == {shared.doc_id: 1}
     assert indexed_service.store.judgments("tomato garden")[0].retriever == "dense"
@@ -115,14 +115,14 @@ def test_a_mark_in_one_compare_column_shows_in_every_column(qtbot, make_window, 
     cols["bm25"].view.setFocus()
     cols["bm25"].view.setCurrentIndex(cols["bm25"].model.index(cols["bm25"].model.row_of(shared.doc_id), 0))
     _activate(qtbot, w)
-    with qtbot.waitSignal(w.ctx.marks_changed, timeout=5000):
+    with qtbot.waitSignal(w.ctx.marks_changed, timeout=30000):
         qtbot.keyClick(cols["bm25"].view, Qt.Key.Key_Minus)
     assert indexed_service.marks_for("tomato garden") == {shared.doc_id: 0}
     assert indexed_service.store.judgments("tomato garden")[0].retriever == "bm25"
     for name, r in ct.twins_of(shared.doc_id).items():
         assert cols[name].model.index(r, 0).data(MARK_ROLE) == 0, name
     # the Search tab shows the Compare tab's marks for the same query
-    with qtbot.waitSignal(w.search_tab.marks_shown, timeout=10000):
+    with qtbot.waitSignal(w.search_tab.marks_shown, timeout=30000):
         w.search_tab.query.setText("TOMATO garden")
         w.search_tab.search_now()
     assert w.search_tab.model.mark_of(shared.doc_id) == 0
@@ -130,7 +130,7 @@ def test_a_mark_in_one_compare_column_shows_in_every_column(qtbot, make_window, 
 
 def _open_judgments(qtbot, w):
     jt = w.judgments_tab
-    with qtbot.waitSignal(jt.marks_loaded, timeout=10000):
+    with qtbot.waitSignal(jt.marks_loaded, timeout=30000):
         w.tabs.setCurrentWidget(jt)
     return jt
 
@@ -149,7 +149,7 @@ def test_judgments_tab_lists_changes_removes_and_round_trips(qtbot, make_window,
     rows = {r.query.casefold(): (r.relevant, r.not_relevant) for r in jt.queries_model.rows}
     assert rows == {"sourdough bread": (1, 1), "tomato garden": (1, 0)}
     assert jt.queries_model.index(0, 3).data()[:2] == "20"
-    with qtbot.waitSignal(jt.marks_loaded, timeout=5000):
+    with qtbot.waitSignal(jt.marks_loaded, timeout=30000):
         assert jt.select_query("SOURDOUGH bread")
     shown = {jt.marks_model.index(r, 0).data(): jt.marks_model.index(r, 1).data()
              for r in range(jt.marks_model.rowCount())}
@@ -159,7 +159,7 @@ def test_judgments_tab_lists_changes_removes_and_round_trips(qtbot, make_window,
     assert jt.marks_proxy.index(bread, 3).data() == "base"
     # change bread.md to not relevant: its retriever and version stay
     jt.marks_view.selectRow(bread)
-    with qtbot.waitSignal(jt.marks_loaded, timeout=5000):
+    with qtbot.waitSignal(jt.marks_loaded, timeout=30000):
         jt.not_relevant_button.click()
     assert svc.marks_for("sourdough bread")[_doc(svc, "bread.md")] == 0
     j = next(j for j in svc.store.judgments("sourdough bread") if j.path.endswith("bread.md"))
@@ -167,13 +167,13 @@ def test_judgments_tab_lists_changes_removes_and_round_trips(qtbot, make_window,
     # remove soup.txt's mark
     soup = next(r for r in range(jt.marks_proxy.rowCount()) if jt.marks_proxy.index(r, 0).data() == "soup.txt")
     jt.marks_view.selectRow(soup)
-    with qtbot.waitSignal(jt.marks_loaded, timeout=5000):
+    with qtbot.waitSignal(jt.marks_loaded, timeout=30000):
         jt.remove_button.click()
     assert svc.marks_for("sourdough bread") == {_doc(svc, "bread.md"): 0}
     assert {r.query.casefold(): (r.relevant, r.not_relevant) for r in jt.queries_model.rows}["sourdough bread"] == (0, 1)
     # export, then import into a fresh store of the same files
     out = tmp_path / "beir"
-    with qtbot.waitSignal(jt.message_shown, timeout=5000) as blocker:
+    with qtbot.waitSignal(jt.message_shown, timeout=30000) as blocker:
         jt.export_to(str(out))
     assert "Exported 2 marks for 2 queries" in blocker.args[0]
     assert (out / "queries.jsonl").is_file() and (out / "qrels" / "test.tsv").is_file()
@@ -183,13 +183,13 @@ def test_judgments_tab_lists_changes_removes_and_round_trips(qtbot, make_window,
             pass
         w2 = make_window(fresh)
         jt2 = w2.judgments_tab
-        with qtbot.waitSignal(jt2.message_shown, timeout=10000) as blocker:
+        with qtbot.waitSignal(jt2.message_shown, timeout=30000) as blocker:
             jt2.import_from(str(out))
         assert blocker.args[0].startswith("Imported 2 marks for 2 queries")
         by_path = lambda s: {(q.casefold(), p, g) for q, docs in s.store.qrels().items()  # noqa: E731
                              for p, g in ((s.store.doc(d).path, g) for d, g in docs.items())}
         assert by_path(fresh) == by_path(svc)
-        with qtbot.waitSignal(jt2.queries_loaded, timeout=10000):
+        with qtbot.waitSignal(jt2.queries_loaded, timeout=30000):
             w2.tabs.setCurrentWidget(jt2)
         assert len(jt2.queries_model.rows) == 2
         w2.close()
