@@ -155,8 +155,9 @@ def defaults_for(device: str = "auto", n_passages: int = 5000) -> TrainConfig:
     nDCG@10 (about 9 min per version, re-embedding included), 180 steps +1.42 /
     +1.12 / +0.57; seed 0 with in-batch negatives +0.52 (README, ablation table).
     The GPU defaults keep in-batch negatives: MoCo has not been measured there.
-    Judged pairs (few-shot): 8 per step on a CPU (a marked passage is a whole passage, up to
-    256 tokens, with gradient: 8 keep a step's cost within about 1.5x), 32 on a GPU.
+    Judged pairs (few-shot): 8 per step on a CPU, 32 on a GPU; with MoCo the marked passages
+    go through the key encoder, so a SciFact version with 8-128 marks took 7.6-9.3 min on a
+    2-core bf16 CPU, about what an unsupervised one does (README, few-shot table).
     """
     dev = hardware.resolve_device(device)
     n = max(int(n_passages), 0)
