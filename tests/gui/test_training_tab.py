@@ -194,6 +194,12 @@ def test_tab_renders_in_light_and_dark_with_hardware_defaults(qtbot, make_window
     info = blocker.args[0]
     assert info["device"] in ("cpu", "cuda", "mps") and info["config"]["steps"] >= 1
     assert tab.steps_spin.value() == info["config"]["steps"] and tab.batch_spin.value() == info["config"]["batch_size"]
+    # every setting shown on first open is what the job would choose by itself
+    cfg = info["config"]
+    assert (tab.positives_spin.value(), tab.crop_spin.value()) == (cfg["n_positives"], cfg["max_crop_tokens"])
+    assert tab.negatives_combo.currentData() == cfg["negatives"]
+    assert tab.weighting_combo.currentData() == cfg["weighting"]
+    assert tab.pair_spin.value() == cfg["pair_alpha"] and tab.alpha_combo.currentData() != "fixed"
     assert "Defaults for this computer" in tab.hardware_label.text()
     qtbot.waitUntil(lambda: tab.versions_model.rowCount() == 2, timeout=10000)
     for i, v in enumerate((2.6, 2.4, 2.5, 2.1, 1.9, 1.95, 1.7)):
@@ -516,3 +522,21 @@ def test_without_torch_the_tab_says_training_is_not_installed(qtbot, make_window
     w.tabs.setCurrentWidget(tab)
     assert not tab.probe.running and "not available in this installation" in tab.hardware_label.text()
     assert not tab.start_button.isEnabled() and not tab.start_training()
+
+
+def test_first_open_shows_the_detected_defaults_and_keeps_the_users_choice(qtbot, make_window, service):
+    w = make_window(service)
+    tab = w.training_tab
+    info = {"device": "cpu", "name": "", "cpus": 2, "n_passages": 10,
+            "config": {"steps": 77, "batch_size": 32, "n_positives": 4, "max_crop_tokens": 64,
+                       "weighting": "relevance", "negatives": "moco", "pair_alpha": 0.0}}
+    tab.probe.detected.emit(info)
+    assert tab.negatives_combo.currentData() == "moco" and tab.steps_spin.value() == 77
+    assert tab.settings().negatives == "moco"
+    i = tab.negatives_combo.findData("in_batch")  # the user picks in-batch
+    tab.negatives_combo.setCurrentIndex(i)
+    tab.negatives_combo.activated.emit(i)
+    tab.probe.detected.emit(info)  # a later detection leaves the user's choice alone
+    assert tab.negatives_combo.currentData() == "in_batch"
+    tab.defaults_button.click()
+    assert tab.negatives_combo.currentData() == "moco"
