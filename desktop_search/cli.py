@@ -11,7 +11,6 @@ import os
 import sys
 import time
 from datetime import datetime
-from typing import Iterable
 
 from .errors import Cancelled, KnownError
 from .jobs import CancelToken, emit, run_job

@@ -188,3 +188,16 @@ def test_a_version_trained_on_every_judged_query_is_not_scored_against_the_base(
     vid = _make_version(svc, tmp_path, words)
     res = evaluate_judgments(svc, n_boot=50)
     assert f"dense:{vid}" not in res["versus_base"] and "trained on every judged query" in res["skipped"][vid]
+
+
+def test_marking_a_file_that_left_the_index_is_a_clear_message(lib):
+    from desktop_search.errors import KnownError
+
+    svc, docs = lib
+    gone = doc_id(svc, docs / "t0.txt")
+    (docs / "t0.txt").unlink()
+    run(svc.index())
+    with pytest.raises(KnownError, match="no longer in the index"):
+        svc.mark("volcanoes", gone, 1)
+    with pytest.raises(KnownError, match="empty query"):
+        svc.mark("   ", doc_id(svc, docs / "t1.txt"), 1)

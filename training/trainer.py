@@ -9,6 +9,8 @@ other code has long imported from here are re-exported (`__all__`).
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import math
 import os
 import time
@@ -163,9 +165,6 @@ def pairs_fingerprint(config: TrainConfig, pairs: Sequence[JudgedPair]) -> str:
     """What the judged pairs add to a run's identity ("" without pairs, so older runs still match)."""
     if not pairs or config.supervised_weight <= 0:
         return ""
-    import hashlib
-    import json
-
     h = hashlib.blake2b(digest_size=12)
     h.update(json.dumps([config.supervised_weight, config.supervised_batch]).encode())
     for p in pairs:

@@ -11,13 +11,13 @@ from typing import Any, NamedTuple
 
 from PySide6.QtCore import QModelIndex, Qt, QTimer, Signal
 from PySide6.QtGui import QAction, QKeySequence, QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
-                               QSplitter, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QPushButton,
+                               QSplitter, QVBoxLayout, QWidget)
 
 from .errors import Banner
 from .models import (MARK_GLYPHS, ROW_ROLE, SORT_ROLE, Index, TableModel, format_time, mark_color, mark_grade,
                      retriever_label)
-from .results_common import make_sort_proxy, select_single_rows
+from .results_common import make_sort_proxy, plain_table
 from .training.formatting import short_version
 
 EXPLANATION = ("Results you marked relevant (\u2713) or not relevant (\u2717) in Search and Compare, by query. "
@@ -142,20 +142,6 @@ class MarksModel(TableModel):
         return None
 
 
-def _table(model) -> QTableView:
-    v = QTableView()
-    v.setModel(model)
-    v.setSortingEnabled(True)
-    select_single_rows(v)
-    v.setAlternatingRowColors(True)
-    v.setShowGrid(False)
-    v.setWordWrap(False)
-    v.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-    v.verticalHeader().hide()
-    v.verticalHeader().setDefaultSectionSize(v.fontMetrics().lineSpacing() + 8)
-    return v
-
-
 class JudgmentsTab(QWidget):
     """Judged queries on the left, the selected query's marks on the right; export and import."""
 
@@ -199,7 +185,7 @@ class JudgmentsTab(QWidget):
 
         self.queries_model = QueriesModel(self)
         self.queries_proxy = make_sort_proxy(self, self.queries_model)
-        self.queries_view = _table(self.queries_proxy)
+        self.queries_view = plain_table(self.queries_proxy)
         self.queries_view.sortByColumn(3, Qt.SortOrder.DescendingOrder)
         qh = self.queries_view.horizontalHeader()
         qh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
@@ -219,7 +205,7 @@ class JudgmentsTab(QWidget):
         rl.addWidget(self.marks_title)
         self.marks_model = MarksModel(self)
         self.marks_proxy = make_sort_proxy(self, self.marks_model)
-        self.marks_view = _table(self.marks_proxy)
+        self.marks_view = plain_table(self.marks_proxy)
         mh = self.marks_view.horizontalHeader()
         mh.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         mh.setSectionResizeMode(MarksModel.FOLDER, QHeaderView.ResizeMode.Stretch)

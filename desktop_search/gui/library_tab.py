@@ -4,30 +4,15 @@ from __future__ import annotations
 
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QPalette
-from PySide6.QtWidgets import (QAbstractItemView, QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
-                               QMessageBox, QPushButton, QSplitter, QTableView, QVBoxLayout, QWidget)
+from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
+                               QMessageBox, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from .context import LibrarySnapshot
 from .models import ROW_ROLE, SORT_ROLE, FilesFilter, FilesModel, FoldersModel, format_size
+from .results_common import plain_table
 
 STATUSES = (("All files", ""), ("Indexed", "indexed"), ("Skipped", "skipped"), ("Failed", "failed"),
             ("Pending", "pending"))
-
-
-def _table(model) -> QTableView:
-    v = QTableView()
-    v.setModel(model)
-    v.setSortingEnabled(True)
-    v.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
-    v.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
-    v.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-    v.setAlternatingRowColors(True)
-    v.setShowGrid(False)
-    v.setWordWrap(False)
-    v.setTextElideMode(Qt.TextElideMode.ElideMiddle)
-    v.verticalHeader().hide()
-    v.verticalHeader().setDefaultSectionSize(v.fontMetrics().lineSpacing() + 8)
-    return v
 
 
 class LibraryTab(QWidget):
@@ -72,7 +57,7 @@ class LibraryTab(QWidget):
         self.folders_proxy = QSortFilterProxyModel(self)
         self.folders_proxy.setSourceModel(self.folders_model)
         self.folders_proxy.setSortRole(SORT_ROLE)
-        self.folders_view = _table(self.folders_proxy)
+        self.folders_view = plain_table(self.folders_proxy)
         self.folders_view.sortByColumn(0, Qt.SortOrder.AscendingOrder)
         hh = self.folders_view.horizontalHeader()
         hh.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
@@ -103,7 +88,7 @@ class LibraryTab(QWidget):
         self.files_model = FilesModel(self)
         self.files_proxy = FilesFilter(self)
         self.files_proxy.setSourceModel(self.files_model)
-        self.files_view = _table(self.files_proxy)
+        self.files_view = plain_table(self.files_proxy)
         self.files_view.sortByColumn(FilesModel.NAME, Qt.SortOrder.AscendingOrder)
         fh = self.files_view.horizontalHeader()
         fh.setSectionResizeMode(QHeaderView.ResizeMode.Interactive)

@@ -7,7 +7,7 @@ from typing import Callable, Sequence
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QObject, QPoint, QSortFilterProxyModel, Qt, QTimer
 from PySide6.QtGui import QKeySequence
-from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QMenu, QSplitter, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QLineEdit, QMenu, QSplitter, QTableView, QWidget
 
 from ..retrievers.types import Hit
 from .models import HIT_ROLE, SORT_ROLE
@@ -55,6 +55,21 @@ def select_single_rows(view: QAbstractItemView) -> None:
     view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
     view.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
     view.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+
+
+def plain_table(model) -> QTableView:
+    """A sortable, read-only table of whole rows: the Library and Judgments tabs' lists."""
+    v = QTableView()
+    v.setModel(model)
+    v.setSortingEnabled(True)
+    select_single_rows(v)
+    v.setAlternatingRowColors(True)
+    v.setShowGrid(False)
+    v.setWordWrap(False)
+    v.setTextElideMode(Qt.TextElideMode.ElideMiddle)
+    v.verticalHeader().hide()
+    v.verticalHeader().setDefaultSectionSize(v.fontMetrics().lineSpacing() + 8)
+    return v
 
 
 def make_debounce_timer(parent, interval_ms: int, slot: Callable[[], None]) -> QTimer:

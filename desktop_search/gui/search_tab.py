@@ -13,8 +13,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDateEdit, QHBoxLayout, 
 from ..retrievers.types import RETRIEVERS, Hit
 from .delegates import SnippetDelegate
 from .marks import MarkActions, query_key
-from .models import HIT_ROLE, MARK_KEYS, ResultsModel, next_mark, retriever_label
-from .results_common import hits_context_menu  # noqa: F401  (re-exported: it used to live here)
+from .models import HIT_ROLE, ResultsModel, next_mark, retriever_label
 from .results_common import (PreviewLoader, hit_context_menu_at, make_debounce_timer, make_preview_split,
                              make_query_edit, make_sort_proxy, open_hit_at, select_single_rows)
 

@@ -12,6 +12,7 @@ whether to choose alpha and activate; the window sends it as JSON (`train --requ
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import subprocess
 import threading
@@ -23,6 +24,7 @@ from typing import Callable, Iterator
 from ..errors import Cancelled, KnownError
 from ..model_registry import ModelRegistry
 from ..store import Store
+from ..store.judgments import query_key
 from ..util import ProcessLock, atomic_write_text
 from .events import EventType, decode
 from .launcher import child_environment, module_command
@@ -106,10 +108,6 @@ K_FOLDS = 5  # judged queries are split in this many folds; each version holds o
 
 def fold_of(query: str, k: int = K_FOLDS) -> int:
     """The fold of a judged query: stable, by the hash of its normalised text."""
-    import hashlib
-
-    from ..store.judgments import query_key
-
     return int.from_bytes(hashlib.blake2b(query_key(query).encode("utf-8"), digest_size=4).digest(), "little") % k
 
 
@@ -128,7 +126,10 @@ def export_judgments(store: Store, folder: Path, held_out_fold: int | None, k: i
     hard: dict[str, list[str]] = {}
     pos: list[tuple[str, int, str]] = []
     for q, doc_id, passage, grade in store.judged_passages(train_qs):
-        (pos.append((q, doc_id, passage)) if grade > 0 else hard.setdefault(q, []).append(passage))
+        if grade > 0:
+            pos.append((q, doc_id, passage))
+        else:
+            hard.setdefault(q, []).append(passage)
     folder.mkdir(parents=True, exist_ok=True)
     pairs_file, judged_file = folder / "pairs.jsonl", folder / "judged.jsonl"
     atomic_write_text(pairs_file, "".join(json.dumps({"query": q, "positive": text, "group": str(d),

@@ -14,6 +14,8 @@ import time
 from dataclasses import dataclass
 from typing import Iterable
 
+from ..errors import KnownError
+
 JUDGMENTS_SQL = """
 CREATE TABLE IF NOT EXISTS judgments (
     id INTEGER PRIMARY KEY,
@@ -86,12 +88,13 @@ class JudgmentQueries:
         """Mark `doc_id` for `query` (a second mark of the same pair replaces the first); returns its id."""
         q = normalize_query(query)
         if not q:
-            raise ValueError("an empty query cannot be judged")
+            raise KnownError("An empty query cannot be judged: type the query the result was found for.")
         now = time.time() if now is None else now
         with self.write() as w:
             doc = w.execute("SELECT content_hash, text FROM documents WHERE id=?", (doc_id,)).fetchone()
             if doc is None:
-                raise KeyError(f"no document {doc_id}")
+                raise KnownError("That file is no longer in the index (deleted or moved since the search); "
+                                 "search again and mark the new result.")
             if passage is None:
                 passage = ""
                 if chunk_id is not None:
