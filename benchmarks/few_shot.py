@@ -9,8 +9,8 @@ results would mark). Then `desktop-search train` runs with the defaults plus tho
 (label-free or judged choice of alpha, re-embedding), and dense and hybrid nDCG@10 on the
 300 test queries are compared with the base model and with the unsupervised-only version of
 the same seed, all in the same run on the same store. The app's own estimate (judged_eval:
-the version against the base on the judged queries it did not train on) is printed next to
-the true test gain.
+the version against the base on the judged queries it did not train on, nDCG@10 and nDCG@100)
+is printed next to the true test gain.
 
     python benchmarks/few_shot.py ../shared/data/beir/scifact --work /tmp/fs-scifact \\
         [--marks 8,32,128] [--seeds 0,1,2] [--hard 2] [--steps N] [--weight W]
@@ -68,6 +68,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int)
     ap.add_argument("--weight", type=float, help="supervised_weight (default: the app's)")
     ap.add_argument("--no-unsup", action="store_true", help="skip the unsupervised-only versions")
+    ap.add_argument("--unsup-seeds", help="seeds of the unsupervised-only versions (default: --seeds)")
     ap.add_argument("--device", default="auto")
     args = ap.parse_args()
 
@@ -102,7 +103,7 @@ def main() -> None:
     rows = []
     seeds = [int(s) for s in args.seeds.split(",")]
     if not args.no_unsup:
-        for seed in seeds:
+        for seed in ([int(s) for s in args.unsup_seeds.split(",")] if args.unsup_seeds else seeds):
             st, total_s = train(seed)
             vid = st.get("version")
             dense, hybrid = score(vid) if vid else (base_dense, base_hybrid)
@@ -126,9 +127,14 @@ def main() -> None:
                 ev = evaluate_judgments(svc, versions=[vid])
                 vs = ev.get("versus_base", {}).get(f"dense:{vid}")
                 if vs:
+                    deep = vs["deep"]
                     est = {"cv_dense_gain": round(vs["delta"] * 100, 2), "cv_ci": [round(vs["low"] * 100, 2),
                                                                                  round(vs["high"] * 100, 2)],
-                           "cv_queries": vs["n"]}
+                           "cv_queries": vs["n"], "cv_dense_gain_ndcg100": round(deep["delta"] * 100, 2),
+                           "cv_ci_ndcg100": [round(deep["low"] * 100, 2), round(deep["high"] * 100, 2)]}
+                    hy = ev["versus_base"].get(f"hybrid:{vid}")
+                    if hy:
+                        est["cv_hybrid_gain"] = round(hy["delta"] * 100, 2)
             sel = st.get("selection") or {}
             row = {"marks": n, "seed": seed, "n_marks": n_marks, "alpha": st.get("alpha"),
                    "alpha_chosen_on": sel.get("queries"), "kept_base": st.get("kept_base"),
@@ -143,6 +149,7 @@ def main() -> None:
                    "embed_s": st.get("embed_s"), "total_s": round(total_s, 1)}
             if est.get("cv_queries"):
                 row["cv_sign_agrees"] = (est["cv_dense_gain"] > 0) == (row["gain_dense"] > 0)
+                row["cv_ndcg100_sign_agrees"] = (est["cv_dense_gain_ndcg100"] > 0) == (row["gain_dense"] > 0)
             rows.append(row)
             print(json.dumps(row), file=sys.stderr, flush=True)
             if vid:
@@ -154,9 +161,10 @@ def main() -> None:
                            "mean_gain_hybrid": round(statistics.fmean(r["gain_hybrid"] for r in mine), 2),
                            "min_gain_hybrid": min(r["gain_hybrid"] for r in mine),
                            "mean_total_s": round(statistics.fmean(r["total_s"] for r in mine), 1), "runs": len(mine)}
-        agree = [r["cv_sign_agrees"] for r in mine if "cv_sign_agrees" in r]
-        if agree:
-            summary[str(n)]["cv_sign_agrees"] = f"{sum(agree)} of {len(agree)}"
+        for key in ("cv_sign_agrees", "cv_ndcg100_sign_agrees"):
+            agree = [r[key] for r in mine if key in r]
+            if agree:
+                summary[str(n)][key] = f"{sum(agree)} of {len(agree)}"
     for q in list(svc.store.qrels()):
         svc.unmark(q)
     svc.close()

@@ -14,15 +14,17 @@ from .store.judgments import query_key
 
 MIN_QUERIES = 5  # judged queries (with a relevant mark) before figures are shown
 K = 10
+DEPTH = 100  # results ranked per query: nDCG@100 for the direction of a change
 NOTE = "Unjudged results count as not relevant."
 
 
 def per_query_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str, float]]) -> dict[str, dict]:
-    """{query: {"ndcg@10", "mrr@10", "recall@10"}} (pytrec_eval); a query without results scores 0."""
+    """{query: {"ndcg@10", "mrr@10", "recall@10", "ndcg@100"}} (pytrec_eval); a query without
+    results scores 0."""
     import pytrec_eval
 
     run = {q: (r or {"__none__": 0.0}) for q, r in run.items()}
-    ev = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "recall.10"}).evaluate(run)
+    ev = pytrec_eval.RelevanceEvaluator(qrels, {"ndcg_cut.10", "ndcg_cut.100", "recall.10"}).evaluate(run)
     rel_only = {q: {d: g for d, g in docs.items() if g > 0} for q, docs in qrels.items()}
     cut = {q: dict(sorted(r.items(), key=lambda x: -x[1])[:K]) for q, r in run.items()}
     rr = pytrec_eval.RelevanceEvaluator(rel_only, {"recip_rank"}).evaluate(cut)
@@ -30,7 +32,7 @@ def per_query_metrics(qrels: dict[str, dict[str, int]], run: dict[str, dict[str,
     for q in qrels:
         m = ev.get(q, {})
         out[q] = {"ndcg@10": m.get("ndcg_cut_10", 0.0), "recall@10": m.get("recall_10", 0.0),
-                  "mrr@10": rr.get(q, {}).get("recip_rank", 0.0)}
+                  "mrr@10": rr.get(q, {}).get("recip_rank", 0.0), "ndcg@100": m.get("ndcg_cut_100", 0.0)}
     return out
 
 
@@ -54,10 +56,11 @@ def paired_bootstrap(a: list[float], b: list[float], *, n_boot: int = 2000, seed
 
 
 def _run_for(svc, retriever: str, queries: list[str]) -> dict[str, dict[str, float]]:
+    r = svc.retrievers.get(retriever)
     run = {}
     for q in queries:
-        hits = svc.search(q, retriever, K)
-        run[q] = {str(h.doc_id): float(h.score) - h.rank * 1e-9 for h in hits}  # ties broken by rank
+        ranking = r.rank(q, DEPTH, None)
+        run[q] = {str(x.doc_id): float(x.score) - i * 1e-9 for i, x in enumerate(ranking)}  # ties broken by rank
     return run
 
 
@@ -114,6 +117,9 @@ def evaluate_judgments(svc, *, versions: list[str] | None = None, min_queries: i
             base, ver = per_q[f"{kind}:base"], per_q[f"{kind}:{vid}"]
             ci = paired_bootstrap([base[q]["ndcg@10"] for q in qs], [ver[q]["ndcg@10"] for q in qs],
                                   n_boot=n_boot, seed=seed)
+            deep = paired_bootstrap([base[q]["ndcg@100"] for q in qs], [ver[q]["ndcg@100"] for q in qs],
+                                    n_boot=n_boot, seed=seed)
             out["versus_base"][f"{kind}:{vid}"] = {**ci, "metric": "ndcg@10", "held_out": len(qs) < len(queries),
-                                                   "base_on_same": mean_metrics(base, qs)["ndcg@10"]}
+                                                   "base_on_same": mean_metrics(base, qs)["ndcg@10"],
+                                                   "deep": {**deep, "metric": "ndcg@100"}}
     return out

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from conftest import NATURE_TOPICS, run
-from desktop_search.jobs.training import K_FOLDS, export_judgments, fold_of
+from desktop_search.jobs.training import K_FOLDS, export_judgments, folds_of
 from training.supervised import JudgedPair, PairSampler, TokenizedPair, supervised_info_nce
 
 
@@ -45,7 +45,8 @@ def test_folds_hold_out_judged_queries_from_training(service, corpus, tmp_path):
         service.mark(q, docs[i % len(docs)].id, 1)
         service.mark(q, docs[(i + 1) % len(docs)].id, 0)
     out = export_judgments(service.store, tmp_path, held_out_fold=2)
-    assert set(out["held_out"]) == {q for q in queries if fold_of(q) == 2}
+    fold = folds_of(queries)
+    assert set(out["held_out"]) == {q for q in queries if fold[q] == 2} and len(out["held_out"]) == 4
     assert set(out["trained_on"]) == set(queries) - set(out["held_out"]) and out["k_folds"] == K_FOLDS
     from training.supervised import read_pairs
 
@@ -53,6 +54,14 @@ def test_folds_hold_out_judged_queries_from_training(service, corpus, tmp_path):
     assert {p.query for p in pairs} == set(out["trained_on"])  # nothing held out is trained on
     assert all(len(p.negatives) == 1 for p in pairs)  # the not-relevant mark is a hard negative
     assert isinstance(pairs[0], JudgedPair)
+
+
+def test_folds_are_balanced_and_never_empty():
+    for n in (5, 8, 9, 32, 128):
+        qs = [f"what is topic {i}?" for i in range(n)]
+        sizes = sorted(list(folds_of(qs).values()).count(f) for f in range(K_FOLDS))
+        assert sizes[0] >= 1 and sizes[-1] - sizes[0] <= 1
+    assert folds_of(["a", "b", "c"]) == folds_of(["c", "b", "a"])  # order of arrival does not matter
 
 
 TOPICS = NATURE_TOPICS
