@@ -25,10 +25,11 @@ from .search_tab import DEBOUNCE_MS
 VERSION_HUE_OFFSETS = (80, 300, 200, 30, 120, 270, 340, 55)  # from the first retriever's hue (which is at 0, 160, 240)
 
 
-def version_column(version_id: str) -> str:
-    """The compare column of a model version's dense retriever: "dense:base", "dense:v3" (labelled "Dense (v3)")."""
+def version_column(version_id: str, kind: str = "dense") -> str:
+    """The compare column of a model version's dense or hybrid retriever: "dense:base", "dense:v3"
+    (labelled "Dense (v3)"), "hybrid:v3" ("Hybrid (v3)")."""
     head = version_id.split("-", 1)[0]
-    return f"dense:{head if head[:1] == 'v' and head[1:].isdigit() else version_id}"
+    return f"{kind}:{head if head[:1] == 'v' and head[1:].isdigit() else version_id}"
 
 
 def load_version_ids(svc) -> list[str]:
@@ -287,10 +288,13 @@ class CompareTab(QWidget):
 
     # -- model versions as extra dense columns ---------------------------------------------------------------
     def set_versions(self, version_ids: Sequence[str]) -> None:
-        """Offer "Dense (base)" and one Dense column per trained version (none while there is no version)."""
-        wanted = {version_column(vid): vid for vid in version_ids}  # newest first, then the base model
-        if wanted:
-            wanted["dense:base"] = "base"
+        """Offer a Dense and a Hybrid column per trained version and for the base model (none while
+        there is no version): hybrid is what most people search with, so an adapted model is
+        shown in both."""
+        wanted = {}
+        if version_ids:  # newest first, then the base model; the dense ones first
+            ids = [*(v for v in version_ids if v != "base"), "base"]
+            wanted = {version_column(vid, kind): vid for kind in ("dense", "hybrid") for vid in ids}
         if wanted == self._version_ids:
             return
         was_checked = {n for n, a in self.version_actions.items() if a.isChecked()}
@@ -304,7 +308,8 @@ class CompareTab(QWidget):
             a.setCheckable(True)
             a.setChecked(name in was_checked)
             a.setData(name)
-            a.setToolTip("The original model" if vid == "base" else f"Model version {vid}")
+            how = "BM25 fused with the dense ranking of " if name.startswith("hybrid:") else ""
+            a.setToolTip(how + ("the original model" if vid == "base" else f"model version {vid}"))
             a.toggled.connect(self._on_retriever_button_toggled)
             self.version_actions[name] = a
             self.versions_menu.addAction(a)
@@ -322,11 +327,13 @@ class CompareTab(QWidget):
                 self._on_retriever_button_toggled(True)
 
     def compare_versions(self, version_id: str) -> None:
-        """Columns for one model version and the base model side by side (compares the current query)."""
+        """Columns for one model version and the base model side by side, dense and hybrid
+        (compares the current query)."""
         name = version_column(version_id)
         if name not in self.version_actions:
-            self.set_versions([version_id, *(v for v in self._version_ids.values() if v not in ("base", version_id))])
-        self.set_retrievers([name, "dense:base"])
+            others = dict.fromkeys(v for v in self._version_ids.values() if v not in ("base", version_id))
+            self.set_versions([version_id, *others])
+        self.set_retrievers([name, "dense:base", version_column(version_id, "hybrid"), "hybrid:base"])
 
     def reload_versions(self) -> None:
         svc = self.ctx.service

@@ -341,13 +341,15 @@ def test_activate_compare_rollback_and_delete(qtbot, make_window, real_service, 
     w.compare_tab.query.blockSignals(False)
     tab.compare_button.click()
     assert w.tabs.currentWidget() is w.compare_tab
-    want = ["dense:v1", "dense:base"]
+    want = ["dense:v1", "dense:base", "hybrid:v1", "hybrid:base"]  # the adapted hybrid beside the adapted dense
     qtbot.waitUntil(lambda: w.compare_tab.result is not None and list(w.compare_tab.result["columns"]) == want,
                     timeout=60000)
     assert list(w.compare_tab.columns) == want
     assert "Dense (v1)" in w.compare_tab.columns["dense:v1"].header.text()
     assert all(w.compare_tab.result["columns"][n][0].name == "bread.md" for n in want)
-    assert {a.text() for a in w.compare_tab.version_actions.values()} == {"Dense (base)", "Dense (v1)", "Dense (v2)"}
+    assert "Hybrid (v1)" in w.compare_tab.columns["hybrid:v1"].header.text()
+    assert {a.text() for a in w.compare_tab.version_actions.values()} == {
+        "Dense (base)", "Dense (v1)", "Dense (v2)", "Hybrid (base)", "Hybrid (v1)", "Hybrid (v2)"}
 
     w.tabs.setCurrentWidget(tab)
     with qtbot.waitSignal(tab.finished, timeout=120000) as blocker:
@@ -365,7 +367,8 @@ def test_activate_compare_rollback_and_delete(qtbot, make_window, real_service, 
 
 
 def test_compare_tab_offers_model_versions(qtbot, make_window, indexed_service, tmp_path):
-    """Without versions there is nothing to choose; with one, Dense (base) and Dense (v1) become columns."""
+    """Without versions there is nothing to choose; with one, Dense and Hybrid of the base and of v1
+    become columns."""
     w = make_window(indexed_service)
     ct = w.compare_tab
     ct.set_versions([])
@@ -376,7 +379,8 @@ def test_compare_tab_offers_model_versions(qtbot, make_window, indexed_service, 
     w.tabs.setCurrentWidget(ct)  # showing the tab reloads the versions
     qtbot.waitUntil(lambda: "dense:v1" in ct.version_actions, timeout=10000)
     assert not ct.versions_button.isHidden()
-    assert [a.text() for a in ct.version_actions.values()] == ["Dense (v1)", "Dense (base)"]
+    assert [a.text() for a in ct.version_actions.values()] == ["Dense (v1)", "Dense (base)", "Hybrid (v1)",
+                                                                "Hybrid (base)"]
     ct.set_retrievers(["bm25", "dense:base", "dense:v1"])
     assert ct.selected_retrievers() == ["bm25", "dense:v1", "dense:base"]
     assert list(ct.columns) == ["bm25", "dense:v1", "dense:base"]
@@ -384,14 +388,14 @@ def test_compare_tab_offers_model_versions(qtbot, make_window, indexed_service, 
     ct.set_versions([])  # the version was deleted: back to the plain retrievers
     assert ct.selected_retrievers() == ["bm25", "dense", "hybrid"]
     ct.compare_versions(v1.id)
-    assert ct.selected_retrievers() == ["dense:v1", "dense:base"]
+    assert ct.selected_retrievers() == ["dense:v1", "dense:base", "hybrid:v1", "hybrid:base"]
     # the choice is saved and restored once the versions are known again
     w.save_settings()
     saved = w.settings.value("compare/retrievers")
     ct.set_versions([])
     ct.set_retrievers(saved)
     ct.set_versions([v1.id])
-    assert ct.selected_retrievers() == ["dense:v1", "dense:base"]
+    assert ct.selected_retrievers() == ["dense:v1", "dense:base", "hybrid:v1", "hybrid:base"]
     json.dumps(saved)
 
 
