@@ -272,8 +272,11 @@ def _eval_judgments(args) -> int:
         print(f"  {name:22} nDCG@10 {m['ndcg@10'] * 100:5.1f}  MRR@10 {m['mrr@10'] * 100:5.1f}  "
               f"Recall@10 {m['recall@10'] * 100:5.1f}{held}")
     for name, c in res["versus_base"].items():
+        deep = c.get("deep") or {}
+        deeper = (f"; nDCG@100 {deep['delta'] * 100:+.1f} ({deep['low'] * 100:+.1f} to {deep['high'] * 100:+.1f})"
+                  if deep else "")
         print(f"  {name} vs base: {c['delta'] * 100:+.1f} nDCG@10 (95% CI {c['low'] * 100:+.1f} to "
-              f"{c['high'] * 100:+.1f}, {c['n']} queries)")
+              f"{c['high'] * 100:+.1f}, {c['n']} queries){deeper}")
     for vid, why in res["skipped"].items():
         print(f"  {vid}: not scored, {why}")
     return 0

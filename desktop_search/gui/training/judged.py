@@ -93,8 +93,11 @@ class EvalModel(TableModel):
             if c == 4 and r.held_out:
                 return "Judged queries this version did not train on"
             if c == 5 and r.versus:
+                deep = r.versus.get("deep") or {}
+                deeper = (f" Deeper in the list (nDCG@100, which also counts marked files moving up below the "
+                          f"top ten): {versus_text({**deep, 'held_out': False})}." if deep else "")
                 return (f"Base model on the same queries: nDCG@10 {r.versus.get('base_on_same', 0):.3f}; this version "
-                        f"{r.ndcg:.3f}. The interval is a paired bootstrap over the queries.")
+                        f"{r.ndcg:.3f}. The interval is a paired bootstrap over the queries.{deeper}")
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int((Qt.AlignmentFlag.AlignLeft if c in (0, 5) else Qt.AlignmentFlag.AlignRight)
                        | Qt.AlignmentFlag.AlignVCenter)
