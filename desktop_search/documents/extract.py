@@ -11,9 +11,14 @@ import re
 import stat
 import warnings
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
+
+from .html import HTML_EXTRACTION_VERSION, html_text
+
+# What the extractor of each kind would make of an unchanged file; a kind whose version differs from the one
+# a folder was last scanned with is read again (kinds not named here are at version 1).
+EXTRACTION_VERSIONS: dict[str, int] = {"html": HTML_EXTRACTION_VERSION}
 
 DEFAULT_MAX_BYTES = 50_000_000
 DEFAULT_MAX_CHARS = 5_000_000
@@ -289,64 +294,6 @@ def json_text(raw: str) -> str:
             return raw
         out.append("")
     return "\n".join(out)
-
-
-_BLOCK_TAGS = frozenset(
-    "address article aside blockquote br dd details div dl dt figcaption figure footer form"
-    " h1 h2 h3 h4 h5 h6 header hr li main nav ol p pre section summary table td th tr ul"
-    " caption title".split()
-)
-_DROPPED_TAGS = frozenset({"script", "style", "noscript", "template", "svg"})
-
-
-class _HtmlText(HTMLParser):
-    """Collects visible text of an HTML document; the title separately."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.parts: list[str] = []
-        self.title_parts: list[str] = []
-        self._dropped: list[str] = []
-        self._in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "title":
-            self._in_title = True
-        elif tag in _DROPPED_TAGS:
-            self._dropped.append(tag)
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "title":
-            self._in_title = False
-        elif tag in _DROPPED_TAGS and tag in self._dropped:
-            while self._dropped and self._dropped.pop() != tag:
-                pass
-        if tag in _BLOCK_TAGS:
-            self.parts.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self._in_title:
-            self.title_parts.append(data)
-        elif not self._dropped:
-            self.parts.append(data)
-
-
-def html_text(raw: str) -> tuple[str, str | None]:
-    """Visible text (title first, blocks on their own lines) and the <title> of an HTML document."""
-    parser = _HtmlText()
-    parser.feed(raw)
-    parser.close()
-    title = " ".join("".join(parser.title_parts).split()) or None
-    lines = (" ".join(line.split()) for line in "".join(parser.parts).split("\n"))
-    body = "\n".join(line for line in lines if line)
-    text = f"{title}\n{body}" if title and body else (title or body)
-    return text, title
 
 
 def _extract_pdf(data: bytes, max_chars: int) -> tuple[str, str | None]:
