@@ -218,7 +218,7 @@ def test_valid_pdf_text_pages_and_title(tmp_path: Path) -> None:
     result = extract_text(f)
     assert result.kind == "pdf"
     assert "Hello" in result.text
-    assert result.text.split("\n\n") == ["Hello world", "Second (page)"]
+    assert result.text.split("\f") == ["Hello world", "Second (page)", ""]  # a form feed ends each page
     assert result.title == "Greeting"
 
 
@@ -227,12 +227,12 @@ def test_corrupt_pdf_fails(tmp_path: Path) -> None:
 
 
 def test_encrypted_pdf_fails(tmp_path: Path) -> None:
-    assert failed(make_encrypted_pdf(tmp_path / "locked.pdf", user_password="secret")) == "encrypted PDF"
+    assert failed(make_encrypted_pdf(tmp_path / "locked.pdf", user_password="secret")) == "encrypted PDF (needs a password)"
 
 
 def test_encrypted_pdf_with_empty_user_password_is_read(tmp_path: Path) -> None:
     f = make_encrypted_pdf(tmp_path / "owner-only.pdf", user_password="", text="Hello secret")
-    assert extract_text(f).text == "Hello secret"
+    assert extract_text(f).text == "Hello secret\f"
 
 
 def test_pdf_without_text_layer_skipped(tmp_path: Path) -> None:

@@ -1,56 +1,36 @@
-"""Read one file (text, code, HTML, PDF, DOCX) into normalised plain text, classifying every failure."""
+"""Read one file into normalised plain text, classifying every failure: the registry of kinds.
+
+Text kinds (plain text, code, Markdown, reST, Org, CSV, JSON, HTML) are decoded here; the binary
+kinds (PDF, Office, OpenDocument, RTF, EPUB, e-mail, notebooks) by their readers in
+documents/formats/, dispatched from ``_extract_binary``.
+"""
 
 from __future__ import annotations
 
 import codecs
 import io
 import json
-import logging
 import os
 import re
 import stat
-import warnings
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .base import Extracted, ExtractionFailed, Member, SkipFile
+from .base import short as _short
 from .html import HTML_EXTRACTION_VERSION, html_text
 
 # What the extractor of each kind would make of an unchanged file; a kind whose version differs from the one
 # a folder was last scanned with is read again (kinds not named here are at version 1).
-EXTRACTION_VERSIONS: dict[str, int] = {"html": HTML_EXTRACTION_VERSION}
+EXTRACTION_VERSIONS: dict[str, int] = {"html": HTML_EXTRACTION_VERSION, "pdf": 2}  # pdf 2: PDFium, pages kept
 
 DEFAULT_MAX_BYTES = 50_000_000
 DEFAULT_MAX_CHARS = 5_000_000
 
-# pypdf logs a warning for every small spec violation; the per-file status says enough.
-logging.getLogger("pypdf").setLevel(logging.ERROR)
-
-
-class SkipFile(Exception):
-    """The file is deliberately not indexed (unsupported, too large, empty, binary, no text)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-class ExtractionFailed(Exception):
-    """The file should have had text but could not be read (corrupt, encrypted, vanished...)."""
-
-    def __init__(self, reason: str) -> None:
-        super().__init__(reason)
-        self.reason = reason
-
-
-@dataclass
-class Extracted:
-    """Normalised text of one file plus what was learnt while reading it."""
-
-    text: str
-    kind: str
-    encoding: str | None
-    title: str | None
+__all__ = [
+    "DEFAULT_MAX_BYTES", "DEFAULT_MAX_CHARS", "SUPPORTED_EXTENSIONS", "Extracted", "ExtractionFailed",
+    "Member", "SkipFile", "decode_text", "extract_text", "html_text", "json_text", "kind_for", "markdown_title",
+]
 
 
 _CODE_EXTENSIONS = (
@@ -76,9 +56,24 @@ _KIND_BY_EXTENSION: dict[str, str] = {
     ".html": "html",
     ".htm": "html",
     ".xhtml": "html",
+    ".org": "org",
     ".pdf": "pdf",
     ".docx": "docx",
+    ".pptx": "pptx",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
+    ".odt": "odt",
+    ".ods": "ods",
+    ".odp": "odp",
+    ".rtf": "rtf",
+    ".epub": "epub",
+    ".eml": "email",
+    ".mbox": "mbox",
+    ".ipynb": "notebook",
 }
+# Kinds read from bytes by a reader of their own (the rest are decoded as text).
+_BINARY_KINDS = frozenset({"pdf", "docx", "pptx", "xlsx", "odt", "ods", "odp", "rtf", "epub", "email", "mbox",
+                           "notebook"})
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_KIND_BY_EXTENSION)
 
 _SNIFF_BYTES = 8192
@@ -296,59 +291,6 @@ def json_text(raw: str) -> str:
     return "\n".join(out)
 
 
-def _extract_pdf(data: bytes, max_chars: int) -> tuple[str, str | None]:
-    from pypdf import PdfReader
-    from pypdf.errors import DependencyError, FileNotDecryptedError
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        try:
-            reader = PdfReader(io.BytesIO(data), strict=False)
-        except Exception as err:  # pypdf raises many types for broken structure
-            raise ExtractionFailed(_short(f"corrupt PDF: {err}")) from None
-        if reader.is_encrypted:
-            try:
-                decrypted = bool(reader.decrypt(""))
-            except (DependencyError, NotImplementedError) as err:
-                raise ExtractionFailed(_short(f"encrypted PDF ({err})")) from None
-            except Exception:
-                decrypted = False
-            if not decrypted:
-                raise ExtractionFailed("encrypted PDF")
-        try:
-            pages = reader.pages
-            page_count = len(pages)
-        except FileNotDecryptedError:
-            raise ExtractionFailed("encrypted PDF") from None
-        except Exception as err:
-            raise ExtractionFailed(_short(f"corrupt PDF: {err}")) from None
-        texts: list[str] = []
-        errors: list[str] = []
-        total = 0
-        for index in range(page_count):
-            try:
-                page_text = pages[index].extract_text() or ""
-            except Exception as err:  # one broken page must not lose the others
-                errors.append(f"{type(err).__name__}: {err}")
-                page_text = ""
-            texts.append(page_text)
-            total += len(page_text) + 2
-            if total > max_chars:
-                break
-        title = None
-        try:
-            meta = reader.metadata
-            if meta is not None and meta.title:
-                title = str(meta.title).strip() or None
-        except Exception:
-            title = None
-    if not any(t.strip() for t in texts):
-        if errors:
-            raise ExtractionFailed(_short(f"corrupt PDF: {errors[0]}"))
-        raise SkipFile("PDF has no text layer (scanned?)")
-    return "\n\n".join(texts), title
-
-
 def _extract_docx(data: bytes) -> tuple[str, str | None]:
     import docx
     from docx.table import Table
@@ -386,11 +328,6 @@ def _extract_docx(data: bytes) -> tuple[str, str | None]:
     return "\n".join(lines), title
 
 
-def _short(reason: str, limit: int = 200) -> str:
-    reason = " ".join(reason.split())
-    return reason if len(reason) <= limit else reason[: limit - 1] + "…"
-
-
 # --------------------------------------------------------------------------- entry point
 
 
@@ -422,11 +359,10 @@ def extract_text(
         raise ExtractionFailed(_short(f"could not read file: {err.strerror or err}")) from None
 
     encoding: str | None = None
+    more = False  # text past max_chars that was never extracted (PDF pages not read)
     try:
-        if kind == "pdf":
-            text, title = _extract_pdf(data, max_chars)
-        elif kind == "docx":
-            text, title = _extract_docx(data)
+        if kind in _BINARY_KINDS:
+            text, title, more = _extract_binary(data, kind, max_chars, max_bytes)
         else:
             text, encoding, title = _extract_text_kind(data, kind)
     except (SkipFile, ExtractionFailed):
@@ -439,7 +375,8 @@ def extract_text(
     text = _normalise(text)
     if not text.strip():
         raise SkipFile("empty")
-    return Extracted(text=text[:max_chars], kind=kind, encoding=encoding, title=title)
+    truncated = more or len(text) > max_chars
+    return Extracted(text=text[:max_chars], kind=kind, encoding=encoding, title=title, truncated=truncated)
 
 
 def _extract_text_kind(data: bytes, kind: str) -> tuple[str, str, str | None]:
@@ -455,4 +392,61 @@ def _extract_text_kind(data: bytes, kind: str) -> tuple[str, str, str | None]:
         raw = json_text(raw)
     elif kind == "html":
         raw, title = html_text(raw)
+    elif kind == "org":
+        title = org_title(raw)
     return raw, encoding, title
+
+
+def _extract_binary(data: bytes, kind: str, max_chars: int, max_bytes: int) -> tuple[str, str | None, bool]:
+    """(text, title, more) by the reader of a binary kind (imported here, in the child, only when a
+    file of it comes); ``more``: pages past ``max_chars`` were never read (PDF)."""
+    if kind == "pdf":
+        from .formats.pdf import extract_pdf
+
+        return extract_pdf(data, max_chars)
+    return (*_extract_other_binary(data, kind, max_chars, max_bytes), False)
+
+
+def _extract_other_binary(data: bytes, kind: str, max_chars: int, max_bytes: int) -> tuple[str, str | None]:
+    if kind == "docx":
+        return _extract_docx(data)
+    if kind in ("pptx", "xlsx"):
+        from .formats import office
+
+        return office.extract_pptx(data, max_chars) if kind == "pptx" else office.extract_xlsx(data, max_chars)
+    if kind in ("odt", "ods", "odp"):
+        from .formats.opendocument import extract_opendocument
+
+        return extract_opendocument(data, max_chars, kind, max_bytes)
+    if kind == "rtf":
+        from .formats.rtf import extract_rtf
+
+        return extract_rtf(data, max_chars)
+    if kind == "epub":
+        from .formats.ebook import extract_epub
+
+        return extract_epub(data, max_chars, max_bytes, html_bytes_text)
+    if kind in ("email", "mbox"):
+        from .formats import mail
+
+        return (mail.extract_eml if kind == "email" else mail.extract_mbox)(data, max_chars, html_bytes_text)
+    if kind == "notebook":
+        from .formats.notebook import extract_ipynb
+
+        return extract_ipynb(data, max_chars)
+    raise SkipFile(f"no reader for {kind} files")
+
+
+def html_bytes_text(data: bytes) -> tuple[str, str | None]:
+    """Text and title of HTML given as bytes (an e-book chapter, a mail body): decoded, then read."""
+    raw, _encoding = decode_text(data, declared=_declared_html_charset(data))
+    return html_text(_normalise(raw))
+
+
+_ORG_TITLE = re.compile(r"^#\+title:\s*(.+?)\s*$", re.IGNORECASE | re.MULTILINE)
+
+
+def org_title(text: str) -> str | None:
+    """An Org file's ``#+TITLE:`` line."""
+    match = _ORG_TITLE.search(text[:20_000])
+    return match.group(1) if match else None
