@@ -105,13 +105,21 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("action", choices=["list", "activate", "rollback", "delete"], nargs="?", default="list")
     sp.add_argument("version", nargs="?")
     sp.add_argument("--json-progress", action="store_true", help="progress and the outcome as event lines (for the GUI)")
+
+    sp = common(sub.add_parser("repair", help="rebuild a damaged index from your files (the damaged one is kept aside)"))
+    sp.add_argument("--json-progress", action="store_true", help="one JSON progress object per line (for the GUI)")
     return p
+
+
+_OPENED: list = []  # the services this command opened: what they noticed is told at the end (run_command)
 
 
 def _service(args, **kw):
     from .service import SearchService
 
-    return SearchService(args.data_dir, model=args.model, **kw)
+    svc = SearchService(args.data_dir, model=args.model, **kw)
+    _OPENED.append(svc)
+    return svc
 
 
 def _filters(args):
@@ -166,6 +174,7 @@ def cmd_index(args) -> int:
 
 def cmd_status(args) -> int:
     with _service(args) as svc:
+        svc.check_health()  # reads every page and vector file: a damaged one is told (run_command)
         st = svc.status()
     if args.json:
         print(json.dumps(st, indent=2))
@@ -424,7 +433,62 @@ def cmd_models(args) -> int:
     return 0
 
 
-COMMANDS = {"index": cmd_index, "status": cmd_status, "remove": cmd_remove, "search": cmd_search,
+def cmd_repair(args) -> int:
+    """Keep the damaged database aside and rebuild the index from the files (service.repair_library)."""
+    from .service import repair_library
+
+    if args.json_progress:
+        background_priority()
+    cancel = _cancel_on_sigterm()
+    try:
+        last = run_job(repair_library(args.data_dir, model=args.model, cancel=cancel),
+                       json_lines=args.json_progress, bar=not args.json)
+    except (Cancelled, KeyboardInterrupt):
+        msg = "Repair cancelled; run `desktop-search repair` again to finish it."
+        if args.json_progress or args.json:
+            emit(EventType.CANCELLED, message=msg)
+        else:
+            print(msg, file=sys.stderr)
+        return 130
+    stats = last.stats if last else {}
+    if args.json or args.json_progress:
+        emit(EventType.DONE, message=last.message if last else "", **stats)
+    else:
+        print(last.message if last else "Repaired.")
+        for problem in stats.get("salvage_problems", []):
+            print(f"  not salvaged: {problem}")
+    return 0
+
+
+def _known_fault(e: BaseException, args) -> BaseException:
+    """The KnownError a database or disk error stands for (store/health.py), else `e`."""
+    import sqlite3
+
+    if not isinstance(e, (sqlite3.Error, OSError)):
+        return e
+    from .config import default_data_dir
+    from .store.health import known_error
+
+    data_dir = args.data_dir or default_data_dir()
+    return known_error(e, os.path.join(str(data_dir), "library.sqlite3"))
+
+
+def _tell_notices(told: str = "") -> None:
+    """Print what the services of this command noticed (a damaged store, a rebuilt vector file)."""
+    seen = {told}
+    for svc in _OPENED:
+        try:
+            notes = svc.notices()
+        except Exception:  # noqa: BLE001 - a notice must never turn into an error
+            notes = []
+        for n in notes:
+            if n not in seen:
+                seen.add(n)
+                print(f"desktop-search: {n}", file=sys.stderr)
+    _OPENED.clear()
+
+
+COMMANDS = {"repair": cmd_repair, "index": cmd_index, "status": cmd_status, "remove": cmd_remove, "search": cmd_search,
             "compare": cmd_compare, "eval": cmd_eval, "train": cmd_train, "models": cmd_models, "judge": cmd_judge}
 
 
@@ -434,9 +498,16 @@ def run_command(args) -> int:
 
     try:
         try:
-            return COMMANDS[args.command](args)
+            code = COMMANDS[args.command](args)
         except VersionError as e:
             raise KnownError(str(e)) from e
+        except Exception as e:  # noqa: BLE001 - a full disk or damaged database: the message for it
+            known = _known_fault(e, args)
+            if known is e:
+                raise
+            raise known from e
+        _tell_notices()
+        return code
     except KnownError as e:
         if getattr(args, "json_progress", False):
             emit(EventType.ERROR, message=str(e))
@@ -444,6 +515,7 @@ def run_command(args) -> int:
             print(json.dumps({"error": str(e)}))
         else:
             print(f"desktop-search: {e}", file=sys.stderr)
+        _tell_notices(str(e))
         return 2
     except KeyboardInterrupt:
         return 130

@@ -53,6 +53,10 @@ class IndexSettings:
     chunk_overlap: int = 32
     model: str = DEFAULT_MODEL
     embed_batch: int = 64
+    # indexing and embedding stop cleanly (nothing lost, a clear message) when the disk holding
+    # the index has less than this free: SQLite needs room for its WAL, and a full disk fails
+    # every other program too (Recoll's "maxfsoccupPercent" does the same)
+    min_free_mb: int = 200
     version: int = SETTINGS_VERSION
 
     @classmethod

@@ -16,6 +16,14 @@ class StoreLocked(KnownError):
     """Another process is indexing into the same store."""
 
 
+class DiskFull(KnownError):
+    """The disk holding the index is full, or below the free space the settings keep (min_free_mb)."""
+
+
+class StoreDamaged(KnownError):
+    """The index database fails SQLite's checks (a damaged page, not a database); `repair` rebuilds it."""
+
+
 class ModelLoadError(KnownError):
     """The embedding model could not be loaded."""
 

@@ -34,6 +34,7 @@ class ModelRegistry:
         self._vindexes: dict[str, object] = {}
         self._tokenizer = None
         self._lock = threading.RLock()
+        self._notices: list[str] = []  # vector files found damaged and rebuilt (kept after close)
 
     # -- names -----------------------------------------------------------------------------
     def base_model_key(self) -> str:
@@ -109,10 +110,27 @@ class ModelRegistry:
         with self._lock:
             vi = self._vindexes.get(encoder.key)
             if vi is None:
-                vi = VectorIndex(self.store, self.data_dir / "vectors", encoder.key, encoder.dim)
+                vi = VectorIndex(self.store, self.data_dir / "vectors", encoder.key, encoder.dim,
+                                 on_notice=self._notices.append)
                 self._vindexes[encoder.key] = vi
                 self.store.add_model(encoder.key, encoder.name, encoder.dim)
             return vi
+
+    def notices(self) -> list[str]:
+        """What happened to vector files in this process that a person should know (rebuilt ones)."""
+        return list(self._notices)
+
+    def vector_file_problems(self) -> dict[str, str]:
+        """{model key: why its HNSW file would not be used} for every model with vectors in the
+        store (each file is read and hashed; nothing is loaded or rebuilt here)."""
+        from .index import VectorIndex
+
+        out = {}
+        for key, dim in self.store.model_dims():
+            vi = VectorIndex(self.store, self.data_dir / "vectors", key, dim)
+            if self.store.vector_count(key) and (why := vi.verify()) is not None:
+                out[key] = why
+        return out
 
     def loaded_indexes(self) -> list:
         with self._lock:
@@ -158,6 +176,7 @@ class ModelRegistry:
             vi.discard()
         for suffix in (".hnsw", ".json"):
             (self.data_dir / "vectors" / f"{enc.key}{suffix}").unlink(missing_ok=True)
+        self.store.delete_meta(f"vectors:{enc.key}")
 
     def close(self) -> None:
         for enc in list(self._encoders.values()):

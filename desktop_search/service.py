@@ -9,6 +9,7 @@ training) get those pieces, never the service.
 from __future__ import annotations
 
 import os
+import threading
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -23,9 +24,12 @@ from .retrievers.registry import RetrieverRegistry, parse_name
 from .retrievers.types import Hit
 from .snippets import make_snippet, preview_window, query_targets
 from .store import Store
+from .store.health import damaged_message
 from .util import ProcessLock
 
-__all__ = ["Filters", "SearchService"]
+__all__ = ["Filters", "SearchService", "repair_library"]
+
+DB_NAME = "library.sqlite3"
 
 
 class SearchService:
@@ -39,12 +43,18 @@ class SearchService:
         self.settings = settings or IndexSettings.load(self.settings_path)
         if model:
             self.settings.model = model
-        self.store = Store(self.data_dir / "library.sqlite3")
+        self._wiring = dict(encoder=encoder, encoder_factory=encoder_factory, hybrid_method=hybrid_method)
+        self._wire()
+
+    def _wire(self) -> None:
+        """Open the store and make the rooms on it (again after a repair replaced the database)."""
+        w = self._wiring
+        self.store = Store(self.data_dir / DB_NAME)
         self.bm25 = BM25Index(self.store)
-        self.models = ModelRegistry(self.data_dir, self.store, self.settings, encoder=encoder,
-                                    encoder_factory=encoder_factory)
+        self.models = ModelRegistry(self.data_dir, self.store, self.settings, encoder=w["encoder"],
+                                    encoder_factory=w["encoder_factory"])
         self.library = Library(self.data_dir, self.store, self.models)
-        self.retrievers = RetrieverRegistry(self.store, self.bm25, self.models, hybrid_method)
+        self.retrievers = RetrieverRegistry(self.store, self.bm25, self.models, w["hybrid_method"])
 
     # -- the model (details in ModelRegistry) ------------------------------------------------
     @property
@@ -92,7 +102,67 @@ class SearchService:
         return self.library.remove_folder(path_or_id)
 
     def status(self, *, problems: bool = True) -> dict:
-        return self.library.status(problems=problems)
+        """Folders, counts, models, sizes, problems, and `health` (see `health`)."""
+        st = self.library.status(problems=problems)
+        st["health"] = self.health()
+        return st
+
+    # -- health and repair (store/health.py, jobs/repair.py) -------------------------------------------
+    def notices(self) -> list[str]:
+        """What a person should be told besides the results: a damaged database (until repaired),
+        vector files found damaged and rebuilt in this process."""
+        out = []
+        damage = self.store.damage()
+        if damage is not None:
+            out.append(damaged_message(self.store.path, damage.get("detail", "")))
+        return out + self.models.notices()
+
+    def health(self) -> dict:
+        """{"ok", "database": the damage note or None, "messages": [...], "action": "repair" or None}:
+        what the window's banner and `status` show. Cheap: reads the damage note, checks nothing."""
+        damage = self.store.damage()
+        return {"ok": damage is None, "database": damage, "messages": self.notices(),
+                "action": "repair" if damage is not None else None}
+
+    def check_health(self) -> dict:
+        """Check the database (PRAGMA quick_check: reads every page) and every vector file (its
+        checksum); a damaged database is remembered until repaired. Returns `health()` with
+        "vector_files": {model key: why its file will be rebuilt on next use}."""
+        self.store.quick_check()
+        h = self.health()
+        try:
+            h["vector_files"] = self.models.vector_file_problems()
+        except Exception as e:  # noqa: BLE001 - a store too damaged to list its models
+            known = self.store.known(e)
+            if known is e:
+                raise
+            h = self.health()
+            h["vector_files"] = {}
+        return h
+
+    def start_health_check(self, on_done: Callable[[dict], None] | None = None) -> threading.Thread:
+        """`check_health` in a background thread (at start: a large database takes seconds to read);
+        `on_done(health)` is called from that thread."""
+        def work():
+            try:
+                h = self.check_health()
+            except Exception as e:  # noqa: BLE001 - reported as an unhealthy result, never raised in a thread
+                h = {**self.health(), "ok": False, "messages": [str(self.store.known(e))], "action": "repair"}
+            if on_done is not None:
+                on_done(h)
+
+        t = threading.Thread(target=work, name="health-check", daemon=True)
+        t.start()
+        return t
+
+    def repair(self, *, cancel: Callable[[], bool] | None = None) -> Iterator[Progress]:
+        """Rebuild a damaged index from the files (see `repair_library`); this service then uses
+        the new database."""
+        self.close()
+        try:
+            yield from repair_library(self.data_dir, settings=self.settings, cancel=cancel, **self._wiring)
+        finally:
+            self._wire()
 
     def files(self, status: str | None = None):
         return self.library.files(status)
@@ -219,3 +289,23 @@ class SearchService:
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def repair_library(data_dir: str | Path | None = None, *, cancel: Callable[[], bool] | None = None,
+                   **service_kw) -> Iterator[Progress]:
+    """Move the (damaged) database and vector files of a data folder aside into
+    `damaged-<time>/` (kept), rebuild the index from the files with progress, and put back the
+    vectors and marks that could still be read. Works when the database cannot even be opened;
+    holds the indexing lock. `service_kw` are SearchService's (encoder, model, settings...)."""
+    from .jobs.repair import move_aside, read_salvage, rebuild
+
+    data_dir = Path(data_dir) if data_dir else default_data_dir()
+    db = data_dir / DB_NAME
+    with ProcessLock(data_dir / "indexing.lock", "repairing"):
+        aside = move_aside(db, data_dir / "vectors")
+        salv = read_salvage(aside, db.name)
+        with SearchService(data_dir, **service_kw) as svc:
+            try:
+                yield from rebuild(aside, salv, svc.store, svc._indexer(cancel))
+            finally:
+                svc.models.save_indexes()

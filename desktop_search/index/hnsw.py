@@ -4,10 +4,20 @@ The store's `vectors` table is the source of truth (vectors as float16 blobs); t
 file is a cache of it. On open the labels in the file are compared with the live
 vectors in SQLite: missing ones are added, stale ones marked deleted, and a file that
 cannot be read or has the wrong header is rebuilt from SQLite, never trusted blindly.
+
+hnswlib reads its file without checks: random bytes inside it (same size) made `load_index`
+or the first query end the process with a segmentation fault. So every save records the
+file's size and BLAKE2b digest, and the digest of its header, with the dimension and the
+number of elements, in the store's `meta` table (`vectors:<key>`), and `open` hands hnswlib
+only a file that matches that record; anything else (a damaged, truncated, replaced or
+missing file, a header edited by hand, a store restored from a backup) is rebuilt from the
+vectors in SQLite, and `notice` says so. Hashing costs a read of the file at each open (the
+load itself reads all of it too).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -21,13 +31,31 @@ from ..store import Store
 from ..util import atomic_write_text
 
 FORMAT_VERSION = 1
+_HASH_BLOCK = 1 << 20
+
+
+def _digest_file(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(_HASH_BLOCK):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _digest_text(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def record_key(key: str) -> str:
+    """The `meta` row holding the checksum record of model `key`'s HNSW file."""
+    return f"vectors:{key}"
 M = 32
 EF_CONSTRUCTION = 200
 EF_SEARCH = 96
 
 
 class VectorIndex:
-    def __init__(self, store: Store, folder: Path, key: str, dim: int):
+    def __init__(self, store: Store, folder: Path, key: str, dim: int, on_notice=None):
         self.store = store
         self.key = key
         self.dim = dim
@@ -39,6 +67,8 @@ class VectorIndex:
         self._dirty = False
         self._last_save = time.monotonic()
         self.repaired: dict[str, int] = {}
+        self.problem: str | None = None  # why the file on disk was not used (None: it was, or none was needed)
+        self._on_notice = on_notice  # told each notice (the registry collects them for the CLI and status)
 
     # -- lifecycle ---------------------------------------------------------------------
     def _new(self, capacity: int):
@@ -51,35 +81,88 @@ class VectorIndex:
         idx.set_num_threads(max(1, (os.cpu_count() or 2)))
         return idx
 
+    def _record(self) -> dict | None:
+        raw = self.store.get_meta(record_key(self.key))
+        try:
+            rec = json.loads(raw) if raw else None
+        except ValueError:
+            return None
+        return rec if isinstance(rec, dict) else None
+
+    def verify(self) -> str | None:
+        """Why the file on disk must not be handed to hnswlib (None: it matches its record)."""
+        if not self.file.exists():
+            return "the file is missing"
+        rec = self._record()
+        if rec is None:
+            return "no checksum is recorded for it"
+        try:
+            size = self.file.stat().st_size
+            if size != rec.get("size"):
+                return f"it has {size} bytes, {rec.get('size')} were saved"
+            header_text = self.header_file.read_text("utf-8")
+            if _digest_text(header_text) != rec.get("header_blake2b"):
+                return f"its metadata file {self.header_file.name} does not match what was saved"
+            if _digest_file(self.file) != rec.get("blake2b"):
+                return "its checksum does not match what was saved"
+            header = json.loads(header_text)
+        except (OSError, ValueError) as e:
+            return f"it cannot be read ({e})"
+        if header.get("format") != FORMAT_VERSION or header.get("key") != self.key:
+            return "it was written by another version or for another model"
+        if header.get("dim") != self.dim or rec.get("dim") != self.dim:
+            return f"it holds vectors of dimension {header.get('dim')}, the model has {self.dim}"
+        return None
+
     def _load_file(self):
         import hnswlib
 
+        self.problem = self.verify()
+        if self.problem is not None:
+            return None
         try:
             header = json.loads(self.header_file.read_text("utf-8"))
-            if header.get("format") != FORMAT_VERSION or header.get("dim") != self.dim or header.get("key") != self.key:
-                return None
+            rec = self._record() or {}
             idx = hnswlib.Index(space="ip", dim=self.dim)
             idx.load_index(str(self.file), max_elements=int(header.get("capacity", 1024)), allow_replace_deleted=True)
+            if idx.get_current_count() != rec.get("elements"):
+                self.problem = f"it holds {idx.get_current_count()} elements, {rec.get('elements')} were saved"
+                return None
             idx.set_ef(EF_SEARCH)
             deleted = set(header.get("deleted", []))
             labels = set(int(x) for x in idx.get_ids_list()) - deleted
             return idx, labels
-        except Exception:  # noqa: BLE001 - a damaged cache file is rebuilt from SQLite
+        except Exception as e:  # noqa: BLE001 - a damaged cache file is rebuilt from SQLite
+            self.problem = f"it cannot be loaded ({e})"
             return None
 
     def open(self) -> "VectorIndex":
-        """Load the file (or start empty) and reconcile it with the store."""
+        """Load the file if it matches its checksum record (or start empty), and reconcile it
+        with the store: a file that was not used is rebuilt from the vectors in SQLite."""
         with self._lock:
             if self._index is not None:
                 return self
-            loaded = self._load_file() if self.file.exists() else None
+            existed = self.file.exists()
+            loaded = self._load_file()
             if loaded is None:
                 self._index, self._labels = self._new(1024), set()
-                self.repaired["rebuilt"] = 1 if self.file.exists() else 0
+                self.repaired["rebuilt"] = 1 if existed else 0
             else:
                 self._index, self._labels = loaded
             self._reconcile()
+            if loaded is None and (not self._labels or not existed):
+                self.problem = None  # no file to distrust (first build, or deleted): nothing to tell
+            if self.notice and self._on_notice is not None:
+                self._on_notice(self.notice)
             return self
+
+    @property
+    def notice(self) -> str | None:
+        """What a person should be told about this index's file (None: nothing happened)."""
+        if self.problem is None:
+            return None
+        return (f"The vector index file {self.file.name} was not used: {self.problem}. "
+                f"It was rebuilt from the {len(self._labels)} vectors in the database; nothing was lost.")
 
     def _reconcile(self) -> None:
         live = {r[0] for r in self.store.conn.execute("SELECT chunk_id FROM vectors WHERE model=?", (self.key,))}
@@ -140,7 +223,9 @@ class VectorIndex:
                     self._dirty = True
 
     def save(self, *, min_interval_s: float = 0.0) -> None:
-        """Write the index atomically (temp file + rename), header last."""
+        """Write the index atomically (temp file + rename), header next, then its checksum record
+        in the store: a death between any two steps leaves a file that does not match its
+        record, so the next open rebuilds it instead of trusting it."""
         with self._lock:
             if self._index is None or not self._dirty:
                 return
@@ -157,10 +242,15 @@ class VectorIndex:
                     "ef_construction": EF_CONSTRUCTION, "capacity": int(self._index.get_max_elements()),
                     "count": len(self._labels), "deleted": sorted(all_ids - self._labels), "saved_at": time.time(),
                 }
-                # Header first with the new count would be wrong if we die before the rename;
-                # the reconcile on open catches any mismatch either way.
+                header_text = json.dumps(header)
+                record = {"format": FORMAT_VERSION, "dim": self.dim, "count": len(self._labels),
+                          "elements": len(all_ids), "size": os.path.getsize(tmp), "blake2b": _digest_file(tmp),
+                          "header_blake2b": _digest_text(header_text), "saved_at": header["saved_at"]}
                 os.replace(tmp, self.file)
-                atomic_write_text(self.header_file, json.dumps(header))
+                atomic_write_text(self.header_file, header_text)
+                self.store.set_meta(record_key(self.key), json.dumps(record))
+            except OSError as e:
+                raise self.store.known(e) from e
             finally:
                 if os.path.exists(tmp):
                     os.unlink(tmp)

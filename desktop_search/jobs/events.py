@@ -34,6 +34,8 @@ class EventType(str, Enum):
     SAVED = "saved"
     ALPHA_METRICS = "alpha_metrics"
     SELECTED_ALPHA = "selected_alpha"
+    # faults (a job's Progress kind)
+    REPAIRED = "repaired"  # a damaged vector file was rebuilt from the store; the message says so
     # model switching (models activate / rollback)
     ACTIVE = "active"
 

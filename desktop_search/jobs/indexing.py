@@ -4,6 +4,12 @@ Every step commits in small transactions, so a job killed at any moment (kill -9
 leaves a consistent store; the next run picks up what is missing: files whose size or
 mtime differ are re-read, chunks without vectors for the active model are embedded,
 and the HNSW file is reconciled with the store when opened.
+
+Faults end a job cleanly, with what to do: below `settings.min_free_mb` free on the disk holding
+the index (checked before the job and every few seconds during it) the job stops with
+`DiskFull` before SQLite runs out of room; a full disk met anyway rolls the open transaction
+back (store.write) and says the same. Each run ends with `PRAGMA quick_check`: a damaged
+database raises `StoreDamaged` (and is remembered: store/health.py) instead of reporting success.
 """
 
 from __future__ import annotations
@@ -20,18 +26,20 @@ from ..chunking import chunk_text
 from ..config import IndexSettings
 from ..documents import ExtractorPool, FileEntry, ScanProblem, iter_files
 from ..documents.scan import DEFAULT_EXCLUDED_DIRS
-from ..errors import Cancelled
+from ..errors import Cancelled, StoreDamaged
 from ..library import Library
 from ..model_registry import ModelRegistry
 from ..retrievers.analysis import analyze
 from ..retrievers.bm25 import BM25Index
 from ..store import Store
+from ..store.health import check_free_space, damaged_message
 from ..util import display_path, from_raw, raw_path
 from .progress import Progress, RateMeter
 
 COMMIT_EVERY_FILES = 64
 COMMIT_EVERY_S = 1.5
 EMBED_BATCH = 256
+FREE_SPACE_EVERY_S = 2.0  # how often a running job looks at the free space
 
 
 @dataclass
@@ -57,10 +65,18 @@ class Indexer:
         self.settings = settings
         self.cancel = cancel or (lambda: False)
         self._moved_hashes: set[str] = set()
+        self._space_checked = 0.0
 
     def _check(self) -> None:
         if self.cancel():
             raise Cancelled("indexing cancelled")
+        if time.monotonic() - self._space_checked >= FREE_SPACE_EVERY_S:
+            self.check_space()
+
+    def check_space(self) -> None:
+        """Stop (DiskFull) when the disk holding the index is below the configured free space."""
+        self._space_checked = time.monotonic()
+        check_free_space(self.store.path, getattr(self.settings, "min_free_mb", 0))
 
     # -- the whole job --------------------------------------------------------------------
     def run(self, folder_ids: list[int] | None = None, *, retry_failed: bool = False,
@@ -69,6 +85,8 @@ class Indexer:
         todo: list[_Pending] = []
         missing: dict[int, list] = {}
         t0 = time.monotonic()
+        self.check_space()
+        self.store.save_folder_list()
         yield Progress("scan", message=f"Scanning {len(folders)} folder(s)")
         for f in folders:
             self._check()
@@ -90,8 +108,14 @@ class Indexer:
             n = yield from self.embed_missing()
             stats.update(embed_s=round(time.monotonic() - t2, 3), embedded=n)
         self.bm25.invalidate()
+        problems = self.store.quick_check()
+        if problems:
+            raise StoreDamaged(damaged_message(self.store.path, "; ".join(problems)[:500]))
         counts = self.store.counts()
         stats.update(counts)
+        notices = self.models.notices()
+        if notices:
+            stats["notices"] = notices
         yield Progress("done", counts["indexed"], counts["indexed"], message="Index up to date", stats=stats)
 
     # -- scan -------------------------------------------------------------------------------
@@ -230,11 +254,14 @@ class Indexer:
     def embed_missing(self, encoder=None, vindex=None) -> Iterator[Progress]:
         """Embed every chunk that has no vector for the encoder's model yet."""
         encoder = encoder or self.models.encoder
+        vindex = vindex or self.models.vector_index(encoder)
+        vindex.open()  # verifies the HNSW file, rebuilding a damaged one from the store
+        if vindex.notice:
+            yield Progress("embed", message=vindex.notice, kind="repaired")
         todo = self.store.chunks_without_vector(encoder.key)
         if not todo:
             return 0
-        vindex = vindex or self.models.vector_index(encoder)
-        vindex.open()
+        self.check_space()
         meter = RateMeter(len(todo))
         yield meter.report("embed", 0, message=f"Embedding {len(todo)} passages with {encoder.name}")
         done = 0

@@ -13,6 +13,8 @@ from typing import Iterable, Iterator
 import sqlite_utils
 
 from ..errors import KnownError
+from . import health
+from .salvage import write_folder_list
 from .indexing import IndexingQueries
 from .judgments import JUDGMENTS_SQL, JudgmentQueries
 from .queries import LibraryQueries
@@ -145,7 +147,10 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
         try:
             self._migrate()
         except sqlite3.DatabaseError as e:
-            raise KnownError(f"The index database {self.path} cannot be opened: {e}") from e
+            known = health.known_error(e, self.path)
+            if known is e:
+                known = KnownError(f"The index database {self.path} cannot be opened: {e}")
+            raise known from e
 
     # -- connections -------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -189,24 +194,67 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
-        """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any error."""
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT); rolled back on any error.
+
+        A failed COMMIT (a full disk, say) may already have rolled the transaction back in
+        SQLite, and a failed statement inside may have too: ROLLBACK is issued only while a
+        transaction is open, and never hides the error that ended it. SQLite errors leave as
+        the KnownError they stand for (store/health.py: full disk, damaged database, lock)."""
         with self._write_lock:
             c = self.conn
             try:
                 c.execute("BEGIN IMMEDIATE")
-            except sqlite3.OperationalError as e:
-                raise _known(e, self.path) from e
+            except sqlite3.Error as e:
+                raise self.known(e) from e
             try:
                 yield c
-            except BaseException:
-                c.execute("ROLLBACK")
+            except BaseException as e:
+                self._rollback(c)
+                if isinstance(e, (sqlite3.Error, OSError)):
+                    known = self.known(e)
+                    if known is not e:
+                        raise known from e
                 raise
             else:
                 try:
                     c.execute("COMMIT")
-                except sqlite3.OperationalError as e:
-                    c.execute("ROLLBACK")
-                    raise _known(e, self.path) from e
+                except sqlite3.Error as e:
+                    self._rollback(c)
+                    raise self.known(e) from e
+
+    @staticmethod
+    def _rollback(c: sqlite3.Connection) -> None:
+        if c.in_transaction:
+            try:
+                c.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass  # SQLite rolled back already, or cannot: the original error is the one to tell
+
+    def known(self, e: BaseException) -> BaseException:
+        """The KnownError an SQLite or OS error on this store stands for (see store/health.py)."""
+        return health.known_error(e, self.path)
+
+    # -- health -------------------------------------------------------------------------
+    def quick_check(self) -> list[str]:
+        """PRAGMA quick_check on a connection of its own (safe from any thread); a failure is
+        recorded in the damage marker, so status and searches say so until `repair`."""
+        try:
+            conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
+        except sqlite3.Error as e:
+            problems = [str(e)]
+        else:
+            try:
+                problems = health.quick_check(conn)
+            finally:
+                conn.close()
+        if problems:
+            lines = [p for p in problems if not p.startswith("***")]  # "*** in database main ***"
+            health.record_damage(self.path, "SQLite's quick_check: " + "; ".join(lines or problems), "quick_check")
+        return problems
+
+    def damage(self) -> dict | None:
+        """Why this store is known to be damaged ({"detail", "source", "at"}), or None."""
+        return health.read_damage(self.path)
 
     def _migrate(self) -> None:
         c = self.conn
@@ -239,12 +287,26 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
         with self.write() as w:
             self.table("meta", w).insert(dict(key=key, value=value), replace=True)
 
+    def delete_meta(self, key: str) -> None:
+        with self.write() as w:
+            self.table("meta", w).delete_where("key = ?", [key])
+
     # -- folders ----------------------------------------------------------------------
     def add_folder(self, raw: bytes, display: str) -> int:
         with self.write() as w:
             folders = self.table("folders", w)
             folders.insert(dict(raw_path=raw, path=display, added_at=time.time()), ignore=True)
-            return next(folders.rows_where("raw_path = ?", [raw], select="id"))["id"]
+            fid = next(folders.rows_where("raw_path = ?", [raw], select="id"))["id"]
+        self.save_folder_list()
+        return fid
+
+    def save_folder_list(self) -> None:
+        """Copy the folder list beside the database (folders.json), for a repair that cannot read it."""
+        try:
+            rows = self.folders()
+        except sqlite3.DatabaseError:
+            return  # a damaged store: keep the last good copy
+        write_folder_list(self.path, rows)
 
     def folders(self) -> list[sqlite3.Row]:
         return self.conn.execute("SELECT id, raw_path, path, added_at FROM folders ORDER BY path").fetchall()
@@ -330,14 +392,3 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
             if p.exists():
                 total += p.stat().st_size
         return total
-
-
-def _known(e: sqlite3.OperationalError, path: Path) -> Exception:
-    msg = str(e).lower()
-    if "locked" in msg or "busy" in msg:
-        return KnownError(f"The index database {path} is locked by another program; try again shortly.")
-    if "disk" in msg and ("full" in msg or "i/o" in msg):
-        return KnownError(f"Cannot write the index database {path}: {e} (is the disk full?)")
-    if "readonly" in msg or "read-only" in msg:
-        return KnownError(f"The index database {path} is read-only: {e}")
-    return e

@@ -36,6 +36,7 @@ class LibraryQueries(TableAccess):
             for i in inner:
                 w.execute("UPDATE documents SET folder_id=? WHERE folder_id=?", (into, i))
                 folders.delete_where("id = ?", [i])
+        self.save_folder_list()
 
     def folder_doc_ids(self, folder_id: int) -> list[int]:
         return [r["id"] for r in self.table("documents").rows_where("folder_id = ?", [folder_id], select="id")]
@@ -44,6 +45,7 @@ class LibraryQueries(TableAccess):
         with self.write() as w:
             self.table("folders", w).delete_where("id = ?", [folder_id])
             self.bump_generation(w)
+        self.save_folder_list()
 
     def folder_stats(self, folder_id: int) -> dict:
         row = self.conn.execute(
@@ -113,6 +115,12 @@ class LibraryQueries(TableAccess):
         with self.write() as w:
             self.table("vectors", w).delete_where("model = ?", [key])
             self.table("models", w).delete_where("key = ?", [key])
+
+    def model_dims(self) -> list[tuple[str, int]]:
+        return [(r[0], r[1]) for r in self.conn.execute("SELECT key, dim FROM models ORDER BY key")]
+
+    def vector_count(self, key: str) -> int:
+        return self.conn.execute("SELECT COUNT(*) FROM vectors WHERE model=?", (key,)).fetchone()[0]
 
     def model_rows(self) -> list[dict]:
         return [dict(key=r[0], name=r[1], vectors=r[2]) for r in self.conn.execute(
