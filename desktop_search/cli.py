@@ -16,6 +16,9 @@ from .errors import Cancelled, KnownError
 from .jobs import CancelToken, emit, run_job
 from .jobs.events import EventType
 from .jobs.launcher import background_priority
+from .textsafe import clean_text, is_blank, terminal_safe
+
+MAX_K = 1000
 
 
 def _parse_date(s: str) -> float:
@@ -23,6 +26,17 @@ def _parse_date(s: str) -> float:
         return datetime.fromisoformat(s).timestamp()
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {s}") from None
+
+
+def _k_value(s: str) -> int:
+    """-k: how many results, 1 to MAX_K (argparse says why another value is refused)."""
+    try:
+        k = int(s)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {s!r}") from None
+    if not 1 <= k <= MAX_K:
+        raise argparse.ArgumentTypeError(f"{k} is out of range: give 1 to {MAX_K:,} results")
+    return k
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     for name, helptext in (("search", "ranked files for a query"), ("compare", "retrievers side by side")):
         sp = common(sub.add_parser(name, help=helptext))
         sp.add_argument("query")
-        sp.add_argument("-k", type=int, default=10)
+        sp.add_argument("-k", type=_k_value, default=10, help=f"results per retriever, 1 to {MAX_K:,} (default 10)")
         if name == "search":
             sp.add_argument("--retriever", choices=["bm25", "dense", "hybrid"], default="hybrid")
         else:
@@ -134,8 +148,37 @@ def _print_hits(hits, as_json: bool) -> None:
     if not hits:
         print("No results.")
     for h in hits:
-        print(f"{h.rank:>3}. {h.score:8.4f}  {h.path}")
-        print(f"      {h.marked_snippet()}")
+        print(f"{h.rank:>3}. {h.score:8.4f}  {terminal_safe(h.path)}")
+        print(f"      {terminal_safe(h.marked_snippet())}")
+
+
+def _query_of(args) -> str:
+    """The query as given, undecodable bytes replaced; an empty one is a clear error."""
+    query = clean_text(args.query)
+    if is_blank(query):
+        raise KnownError("the query is empty: give a word or a phrase to search for")
+    return query
+
+
+def _embedding_note(svc, retriever: str, hits) -> str | None:
+    """Why a search that needs the model found little: how many passages have vectors (None: all do)."""
+    from .retrievers.registry import parse_name
+
+    rn = parse_name(retriever)
+    if not rn.needs_model:
+        return None
+    cov = svc.embedding_coverage(retriever)
+    done, total = cov["embedded"], cov["passages"]
+    if total == 0 or done >= total:
+        return None
+    what = (f"{done:,} of {total:,} passages are embedded for {cov['model'] or 'the model'}"
+            + (" (indexing ran with --no-embed, or stopped before embedding)" if done == 0
+               else " (the rest are not searched by meaning yet)"))
+    if rn.kind == "hybrid" and done == 0:
+        return f"{what}: these results are BM25 only. Run `desktop-search index` to embed them."
+    if not hits or done == 0:
+        return f"{what}. Run `desktop-search index` to embed them."
+    return f"{what}. Run `desktop-search index` to embed the rest."
 
 
 def _cancel_on_sigterm() -> CancelToken:
@@ -169,6 +212,9 @@ def cmd_index(args) -> int:
             print(f"Indexed {stats.get('indexed', 0)} files ({stats.get('chunks', 0)} passages); "
                   f"skipped {stats.get('skipped', 0)}, failed {stats.get('failed', 0)}. "
                   f"Run `desktop-search status` for details.")
+            for path in stats.get("folders_removed", ()):
+                print(f"{terminal_safe(path)} was removed from the library while indexing ran: none of its files "
+                      "were indexed (add it again with `desktop-search index FOLDER`).")
     return 0
 
 
@@ -179,51 +225,73 @@ def cmd_status(args) -> int:
     if args.json:
         print(json.dumps(st, indent=2))
         return 0
-    print(f"Store: {st['data_dir']}")
+    safe = terminal_safe
+    print(f"Store: {safe(st['data_dir'])}")
     sz = st["size_bytes"]
     print(f"Size on disk: database {sz['database'] / 1e6:.1f} MB, vectors {sz['vectors'] / 1e6:.1f} MB")
     c = st["counts"]
     print(f"Files: {c['indexed']} indexed, {c['skipped']} skipped, {c['failed']} failed; {c['chunks']} passages")
     for f in st["folders"]:
         flag = "" if f["exists"] else "  (not found)"
-        print(f"  {f['path']}{flag}: {f['indexed']} indexed, {f['skipped']} skipped, {f['failed']} failed, "
+        print(f"  {safe(f['path'])}{flag}: {f['indexed']} indexed, {f['skipped']} skipped, {f['failed']} failed, "
               f"{f['chunks']} passages, about {f['index_bytes'] / 1e6:.1f} MB of index")
     for m in st["models"]:
-        print(f"Model {m['name']} [{m['key']}]: {m['vectors']} vectors")
+        print(f"Model {safe(m['name'])} [{safe(m['key'])}]: {m['vectors']} vectors")
     if st["problems"]:
         print("Not indexed:")
         for p in st["problems"]:
-            print(f"  {p['status']:8} {p['path']}: {p['reason']}")
+            print(f"  {p['status']:8} {safe(p['path'])}: {safe(p['reason'] or '')}")
+    if st.get("partial"):
+        print("Indexed in part:")
+        for p in st["partial"]:
+            print(f"  indexed ({safe(p['reason'])}) {safe(p['path'])}")
     return 0
 
 
 def cmd_remove(args) -> int:
     with _service(args) as svc:
         n = svc.remove_folder(args.path)
-    print(json.dumps({"removed_files": n}) if args.json else f"Removed {args.path} ({n} files).")
+    print(json.dumps({"removed_files": n}) if args.json else f"Removed {terminal_safe(args.path)} ({n} files).")
     return 0
 
 
 def cmd_search(args) -> int:
+    query = _query_of(args)
     with _service(args, hybrid_method=args.hybrid) as svc:
         t = time.perf_counter()
-        hits = svc.search(args.query, args.retriever, args.k, _filters(args))
+        hits = svc.search(query, args.retriever, args.k, _filters(args))
         ms = (time.perf_counter() - t) * 1000
+        note = _embedding_note(svc, args.retriever, hits)
     if args.json:
-        print(json.dumps({"query": args.query, "retriever": args.retriever, "ms": round(ms, 2),
-                          "hits": [h.to_dict() for h in hits]}, indent=2))
+        out = {"query": query, "retriever": args.retriever, "ms": round(ms, 2), "hits": [h.to_dict() for h in hits]}
+        if note:
+            out["note"] = note
+        print(json.dumps(out, indent=2))
     else:
         _print_hits(hits, False)
+        if note:
+            print(note, file=sys.stderr if hits else sys.stdout)
     return 0
 
 
 def cmd_compare(args) -> int:
     names = [r.strip() for r in args.retrievers.split(",") if r.strip()]
+    query = _query_of(args)
+    from .retrievers.registry import parse_name
+
+    try:
+        for name in names:
+            parse_name(name)
+    except ValueError as e:
+        raise KnownError(str(e)) from None
     with _service(args, hybrid_method=args.hybrid) as svc:
-        res = svc.compare(args.query, names, args.k, _filters(args))
+        res = svc.compare(query, names, args.k, _filters(args))
+        notes = [n for n in (_embedding_note(svc, name, res["columns"][name]) for name in names) if n][:1]
     if args.json:
         out = dict(res)
         out["columns"] = {n: [h.to_dict() for h in hs] for n, hs in res["columns"].items()}
+        if notes:
+            out["note"] = notes[0]
         print(json.dumps(out, indent=2))
         return 0
     cols = res["columns"]
@@ -233,11 +301,13 @@ def cmd_compare(args) -> int:
         row = []
         for n in cols:
             hs = cols[n]
-            row.append((hs[i].name[: width - 2] if i < len(hs) else ""))
+            row.append((terminal_safe(hs[i].name)[: width - 2] if i < len(hs) else ""))
         print(f"{i + 1:>4}  " + "".join(f"{c:<{width}}" for c in row))
     for pair, a in res["pairs"].items():
         tau = "n/a" if a["kendall_tau"] is None else f"{a['kendall_tau']:.2f}"
         print(f"{pair}: overlap@{args.k} {a['overlap_at_k']:.2f}, Jaccard {a['jaccard']:.2f}, Kendall tau {tau}")
+    for n in notes:
+        print(n)
     return 0
 
 
@@ -303,7 +373,7 @@ def _doc_for(svc, path: str):
 def cmd_judge(args) -> int:
     from . import judgments
 
-    a = args.args
+    a = [clean_text(x) for x in args.args]
     usage = {"add": ("QUERY FILE", 2, 2), "list": ("[QUERY]", 0, 1), "remove": ("QUERY [FILE]", 1, 2),
              "export": ("FOLDER", 1, 1), "import": ("FOLDER", 1, 1)}[args.action]
     if not usage[1] <= len(a) <= usage[2]:
@@ -314,11 +384,13 @@ def cmd_judge(args) -> int:
             doc = _doc_for(svc, a[1])
             jid = svc.mark(a[0], doc.id, grade, retriever="cli")
             out = {"id": jid, "query": a[0], "path": doc.path, "grade": grade}
-            text = f"Marked {doc.path} {'relevant' if grade > 0 else 'not relevant'} for {a[0]!r}."
+            text = (f"Marked {terminal_safe(doc.path)} {'relevant' if grade > 0 else 'not relevant'} "
+                    f"for {terminal_safe(repr(a[0]))}.")
         elif args.action == "list":
             rows = svc.store.judgments(a[0] if a else None)
             out = [{k: v for k, v in r.to_dict().items() if k != "passage"} for r in rows]
-            text = "\n".join(f"{'+' if r.relevant else '-'}{r.grade}  {r.query!r}  {r.path}" for r in rows) or "No judgments yet."
+            text = "\n".join(f"{'+' if r.relevant else '-'}{r.grade}  {terminal_safe(repr(r.query))}  "
+                             f"{terminal_safe(r.path)}" for r in rows) or "No judgments yet."
         elif args.action == "remove":
             n = svc.unmark(a[0], _doc_for(svc, a[1]).id if len(a) > 1 else None)
             out = {"removed": n}

@@ -17,6 +17,7 @@ from pathlib import Path
 from .errors import KnownError
 from .store import Store
 from .store.judgments import normalize_query, query_key
+from .textsafe import clean_text
 from .util import atomic_write_text
 
 
@@ -94,7 +95,7 @@ def read_beir_judgments(folder: str | Path, split: str = "test") -> tuple[dict[s
                 continue
             try:
                 d = json.loads(line)
-                queries[str(d["_id"])] = normalize_query(str(d["text"]))
+                queries[str(d["_id"])] = normalize_query(clean_text(str(d["text"])))  # JSON may hold "\ud800"
             except (ValueError, KeyError, TypeError):
                 raise KnownError(f"{qpath}, line {n}: not a query object with _id and text") from None
     qrels: dict[str, dict[str, int]] = {}
@@ -105,7 +106,7 @@ def read_beir_judgments(folder: str | Path, split: str = "test") -> tuple[dict[s
                 if n == 1 or not line.strip():
                     continue  # the header, or a blank line
                 raise KnownError(f"{rpath}, line {n}: expected query-id, corpus-id and an integer score")
-            qrels.setdefault(parts[0], {})[parts[1]] = int(parts[-1])
+            qrels.setdefault(parts[0], {})[clean_text(parts[1])] = int(parts[-1])
     return queries, qrels
 
 

@@ -71,15 +71,20 @@ class Library:
         """Folders, counts, models and size on disk. Each folder's `index_bytes` is its share of
         the library's size by passages (database and vector files together): an estimate, since
         postings and HNSW links are shared. `problems=False` leaves out the per-file list of
-        skipped and failed files (scan problems stay), for callers that read every file anyway."""
+        skipped and failed files (scan problems stay) and of the files indexed in part (`partial`: text
+        past max_chars), for callers that read every file anyway."""
         folders = []
         for f in self.store.folders():
             folders.append({"id": f["id"], "path": f["path"], **self.store.folder_stats(f["id"]),
                             "exists": os.path.exists(os.fsdecode(bytes(f["raw_path"])))})
         vec_dir = self.data_dir / "vectors"
         vec_bytes = sum(p.stat().st_size for p in vec_dir.glob("*") if p.is_file()) if vec_dir.is_dir() else 0
+        docs = self.store.docs() if problems else []
         not_indexed = [dict(path=d.path, status=d.status, reason=d.reason)
-                       for d in self.store.docs() if d.status in ("skipped", "failed")] if problems else []
+                       for d in docs if d.status in ("skipped", "failed")]
+        # indexed with a reason: only part of the file is searchable (longer than max_chars)
+        partial = [dict(path=d.path, status=d.status, reason=d.reason) for d in docs
+                   if d.status == "indexed" and d.reason]
         db_bytes = self.store.size_on_disk()
         total_chunks = sum(f["chunks"] for f in folders)
         for f in folders:
@@ -91,4 +96,5 @@ class Library:
             "models": self.store.model_rows(),
             "size_bytes": {"database": db_bytes, "vectors": vec_bytes},
             "problems": self.store.scan_problem_rows() + not_indexed,
+            "partial": partial,
         }

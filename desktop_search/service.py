@@ -24,6 +24,7 @@ from .retrievers.registry import RetrieverRegistry, parse_name
 from .retrievers.types import Hit
 from .snippets import make_snippet, preview_window, query_targets
 from .store import Store
+from .textsafe import clean_text, is_blank
 from .store.health import damaged_message
 from .util import ProcessLock
 
@@ -208,10 +209,24 @@ class SearchService:
                *, encoder=None, hybrid_method: str | None = None) -> list[Hit]:
         """Ranked files for a query; each with its best passage, a snippet and matched spans.
 
-        `retriever` is a name of the retriever registry: "bm25", "dense", "hybrid", "dense:VERSION"."""
+        `retriever` is a name of the retriever registry: "bm25", "dense", "hybrid", "dense:VERSION".
+        Undecodable bytes in the query become U+FFFD; an empty or blank query finds nothing
+        (callers say so: see `textsafe.is_blank`), whichever the retriever."""
+        query = clean_text(query)
         kind = parse_name(retriever).kind
+        if is_blank(query) or k < 1:
+            return []
         r = self.retrievers.get(retriever, encoder=encoder, hybrid_method=hybrid_method)
         return self._hits(query, r.rank(query, k, self._allowed(filters)), kind)
+
+    def embedding_coverage(self, retriever: str = "dense") -> dict:
+        """How many passages the model behind `retriever` has vectors for: {"embedded", "passages",
+        "model"}; what a dense search that found nothing reports (0 of N: run index)."""
+        rn = parse_name(retriever)
+        enc = self.models.encoder if rn.version is None else self.models.encoder_for(rn.version)
+        passages = self.store.counts()["chunks"]
+        embedded = next((m["vectors"] for m in self.store.model_rows() if m["key"] == enc.key), 0)
+        return {"embedded": min(embedded, passages), "passages": passages, "model": getattr(enc, "name", "")}
 
     def _hits(self, query: str, ranking: list[Ranked], retriever: str) -> list[Hit]:
         if not ranking:
@@ -238,13 +253,14 @@ class SearchService:
         """The passage in its context: text around it, the passage range and matched spans in that text."""
         text = self.store.doc_text(doc_id)
         r = self.store.chunk_rows([chunk_id]).get(chunk_id)
-        return preview_window(text, (r["start"], r["end"]) if r else None, query, context_chars)
+        return preview_window(text, (r["start"], r["end"]) if r else None, clean_text(query), context_chars)
 
     def compare(self, query: str, retrievers: Sequence[str] = ("bm25", "dense", "hybrid"), k: int = 10,
                 filters: Filters | None = None, columns: dict[str, str] | None = None) -> dict:
         """The same query through several retrievers; pairwise overlap@k, Jaccard, Kendall's tau.
 
         `columns` adds columns by label: {"dense:v2": "dense:<version id>"} (any retriever name)."""
+        query = clean_text(query)
         named = {name: name for name in retrievers}
         named.update(columns or {})
         results = {label: self.search(query, name, k, filters) for label, name in named.items()}
@@ -262,6 +278,7 @@ class SearchService:
              passage: str | None = None) -> int:
         """Mark a file relevant (grade 1) or not (0) for a query, noting which retriever and model
         version showed it; marking the same file for the same query again replaces the mark."""
+        query = clean_text(query)
         version = ""
         try:
             rn = parse_name(retriever)
@@ -269,15 +286,16 @@ class SearchService:
             rn = None
         if rn is not None and rn.needs_model:
             version = rn.version or self.models.active_id()
+        passage = clean_text(passage) if passage is not None else None
         return self.store.set_judgment(query, doc_id, grade, chunk_id=chunk_id, passage=passage,
                                        retriever=retriever, model_version=version)
 
     def unmark(self, query: str, doc_id: int | None = None) -> int:
-        return self.store.remove_judgment(query, doc_id)
+        return self.store.remove_judgment(clean_text(query), doc_id)
 
     def marks_for(self, query: str) -> dict[int, int]:
         """{doc_id: grade} of the query's marks: what a result list shows beside each file."""
-        return self.store.marks_for(query)
+        return self.store.marks_for(clean_text(query))
 
     # -- lifetime -------------------------------------------------------------------------------------
     def close(self) -> None:

@@ -120,3 +120,71 @@ def test_folder_vanishing_during_indexing(tmp_path, fake_encoder, monkeypatch):
         monkeypatch.setattr(worker.ExtractorPool, "extract", orig)
         run(svc.index())  # the next run forgets the vanished files
         assert not any(d.name.startswith("b") for d in svc.files())
+
+
+def test_text_past_max_chars_is_reported(tmp_path, fake_encoder, capsys, monkeypatch):
+    from desktop_search import cli
+    from desktop_search.config import IndexSettings
+    from desktop_search.entry import main
+    from fixtures_bad_files import make_text_pdf
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    (root / "long.txt").write_text("wombat " * 400 + "quokka at the very end")
+    (root / "short.txt").write_text("wombat in a short file")
+    make_text_pdf(root / "pages.pdf", ["numbat page %d " % i + "x" * 300 for i in range(10)])
+    settings = IndexSettings(max_chars=1000)
+    with SearchService(tmp_path / "store", encoder=fake_encoder, settings=settings) as svc:
+        run(svc.index([root]))
+        docs = {d.name: d for d in svc.files()}
+        for name in ("long.txt", "pages.pdf"):
+            assert docs[name].status == "indexed"
+            assert "first 1,000 characters" in docs[name].reason
+        assert docs["short.txt"].reason is None
+        assert svc.search("wombat", "bm25") and not svc.search("quokka", "bm25")
+        partial = {os.path.basename(p["path"]): p["reason"] for p in svc.status()["partial"]}
+        assert set(partial) == {"long.txt", "pages.pdf"}
+    monkeypatch.setattr(cli, "_service",
+                        lambda args, **kw: SearchService(tmp_path / "store", encoder=fake_encoder, settings=settings))
+    capsys.readouterr()
+    assert main(["status"]) == 0
+    out = capsys.readouterr().out
+    assert "Indexed in part:" in out and "indexed (first 1,000 characters" in out and "long.txt" in out
+
+
+def test_folder_removed_during_indexing_is_reported_not_indexed(tmp_path, fake_encoder, monkeypatch, capsys):
+    from desktop_search import cli
+    from desktop_search.documents import worker
+    from desktop_search.entry import main
+
+    root_a, root_b = tmp_path / "a", tmp_path / "b"
+    for root, word in ((root_a, "alpha"), (root_b, "beta")):
+        root.mkdir()
+        for i in range(30):
+            (root / f"{word}{i}.txt").write_text(f"{word} file {i}")
+    store = tmp_path / "store"
+    with SearchService(store, encoder=fake_encoder) as svc:
+        svc.add_folders([root_a, root_b])
+    orig = worker.ExtractorPool.extract
+    removed = []
+
+    def remove_then_extract(self, path):
+        if "beta" in os.path.basename(path) and not removed:
+            with SearchService(store, encoder=fake_encoder) as other:  # `remove` in another process
+                removed.append(other.remove_folder(str(root_b)))
+        return orig(self, path)
+
+    monkeypatch.setattr(worker.ExtractorPool, "extract", remove_then_extract)
+    monkeypatch.setattr(cli, "_service", lambda args, **kw: SearchService(store, encoder=fake_encoder))
+    capsys.readouterr()
+    assert main(["index"]) == 0
+    out = capsys.readouterr().out
+    assert removed == [0]
+    assert "Indexed 30 files" in out
+    assert f"{root_b} was removed from the library while indexing ran" in out
+    with SearchService(store, encoder=fake_encoder) as svc:
+        assert {d.name for d in svc.files()} == {f"alpha{i}.txt" for i in range(30)}
+        assert [f["path"] for f in svc.status()["folders"]] == [str(root_a)]
+        assert not svc.search("beta", "bm25")
+        last = run(svc.index())
+        assert last.stats["indexed"] == 30 and "folders_removed" not in last.stats

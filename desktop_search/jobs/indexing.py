@@ -49,6 +49,11 @@ class _Pending:
     old_id: int | None  # existing document row (changed file)
 
 
+def truncated_reason(max_chars: int) -> str:
+    """What the status of a file longer than max_chars says: only its beginning is searchable."""
+    return f"first {max_chars:,} characters only (the rest is past the max_chars limit)"
+
+
 def _hash_text(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
@@ -65,6 +70,8 @@ class Indexer:
         self.settings = settings
         self.cancel = cancel or (lambda: False)
         self._moved_hashes: set[str] = set()
+        self._left: dict[int, str] = {}  # folders removed from the library while this run read them
+        self._folder_paths: dict[int, str] = {}
         self._space_checked = 0.0
 
     def _check(self) -> None:
@@ -82,6 +89,7 @@ class Indexer:
     def run(self, folder_ids: list[int] | None = None, *, retry_failed: bool = False,
             embed: bool = True) -> Iterator[Progress]:
         folders = [f for f in self.store.folders() if folder_ids is None or f["id"] in folder_ids]
+        self._folder_paths = {f["id"]: f["path"] for f in folders}
         todo: list[_Pending] = []
         missing: dict[int, list] = {}
         t0 = time.monotonic()
@@ -100,6 +108,8 @@ class Indexer:
         self._check()
         removed = self._remove_missing(missing)
         stats["removed"] = removed
+        if self._left:
+            stats["folders_removed"] = sorted(self._left.values())
         with self.store.write() as w:
             if BM25Index.maybe_merge(w):
                 self.store.bump_generation(w)
@@ -116,7 +126,11 @@ class Indexer:
         notices = self.models.notices()
         if notices:
             stats["notices"] = notices
-        yield Progress("done", counts["indexed"], counts["indexed"], message="Index up to date", stats=stats)
+        message = "Index up to date"
+        if self._left:
+            message += (f"; {', '.join(sorted(self._left.values()))} left the library during the run, "
+                        "so none of its files were indexed")
+        yield Progress("done", counts["indexed"], counts["indexed"], message=message, stats=stats)
 
     # -- scan -------------------------------------------------------------------------------
     def _scan(self, folder, retry_failed: bool):
@@ -207,8 +221,13 @@ class Indexer:
         removed_chunks: list[int] = []
         now = time.time()
         with self.store.write() as w:
+            # a folder removed meanwhile (`remove` from another process) must not come back as orphans
+            live = {r["id"] for r in self.store.table("folders", w).rows}
             seg: dict[int, list[str]] = {}
             for p, out, h, chunks, terms in prepared:
+                if p.folder_id not in live:
+                    self._left.setdefault(p.folder_id, self._folder_paths.get(p.folder_id, "a folder"))
+                    continue
                 e = p.entry
                 raw = raw_path(e.path)
                 name = os.path.basename(e.path)
@@ -234,6 +253,8 @@ class Indexer:
                     chunks = chunk_text(x.text, tokenize, s.chunk_tokens, s.chunk_overlap)
                     terms = [analyze(x.text[c.start : c.end]) for c in chunks]
                 status, reason = ("indexed", None) if chunks else ("skipped", "no searchable text")
+                if chunks and x.truncated:
+                    reason = truncated_reason(s.max_chars)
                 doc_id = self.store.write_document(w, p.old_id, dict(
                     common, status=status, reason=reason, kind=x.kind, encoding=x.encoding, title=x.title,
                     text=x.text, content_hash=h, indexed_at=now))

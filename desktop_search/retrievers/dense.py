@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ..store import Store
+from ..textsafe import is_blank
 from .analysis import parse_query
 from .base import Ranked
 from .lexical import operator_filter
@@ -19,6 +20,8 @@ class DenseRetriever:
         self.vector_index = vector_index
 
     def rank(self, query: str, k: int, allowed: set[int] | None = None) -> list[Ranked]:
+        if is_blank(query):  # an empty query would rank every passage by its likeness to nothing
+            return []
         vi = self.vector_index
         if len(vi.open()) == 0:
             return []

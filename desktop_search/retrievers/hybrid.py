@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from ..textsafe import is_blank
 from .base import Ranked, Retriever
 from .fusion import minmax_fusion, rrf_fusion
 
@@ -20,6 +21,8 @@ class HybridRetriever:
         self.method = method
 
     def rank(self, query: str, k: int, allowed: set[int] | None = None) -> list[Ranked]:
+        if is_blank(query):
+            return []
         depth = max(HYBRID_DEPTH, k)
         lex = self.lexical.rank(query, depth, allowed)
         den = self.dense.rank(query, depth, allowed)
