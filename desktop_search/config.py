@@ -49,6 +49,11 @@ class IndexSettings:
     include_hidden: bool = False
     follow_symlinks: bool = False
     extra_excluded_dirs: list[str] = field(default_factory=list)
+    # exclusion patterns in gitignore syntax (exclusions.py): for every folder, per folder (by its
+    # path), and whether .gitignore files inside indexed folders count too
+    exclude_patterns: list[str] = field(default_factory=list)
+    folder_exclude_patterns: dict[str, list[str]] = field(default_factory=dict)
+    use_gitignore: bool = True
     chunk_tokens: int = 256
     chunk_overlap: int = 32
     model: str = DEFAULT_MODEL

@@ -2,7 +2,8 @@
 
 The CLI, the window and the tests use this facade. What it holds:
 store (SQLite), bm25 (the segment index), models (versions, encoders, vector indexes),
-library (folders, removal, status) and retrievers (chosen by name). Jobs (indexing,
+library (folders, removal, status), exclusions (patterns of files left out) and retrievers
+(chosen by name). Jobs (indexing,
 training) get those pieces, never the service.
 """
 
@@ -15,13 +16,15 @@ from typing import Callable, Iterator, Sequence
 
 from .compare import agreement
 from .config import IndexSettings, default_data_dir
+from .exclusions import ExclusionRules
 from .jobs.progress import Progress
 from .library import Library
 from .model_registry import BASE, ModelRegistry
+from .query_plan import plan_query, rank_with_fallback
 from .retrievers.base import Filters, Ranked
 from .retrievers.bm25 import BM25Index
 from .retrievers.registry import RetrieverRegistry, parse_name
-from .retrievers.types import Hit
+from .retrievers.types import Hit, SearchResult
 from .snippets import make_snippet, preview_window, query_targets
 from .store import Store
 from .textsafe import clean_text, is_blank
@@ -55,6 +58,7 @@ class SearchService:
         self.models = ModelRegistry(self.data_dir, self.store, self.settings, encoder=w["encoder"],
                                     encoder_factory=w["encoder_factory"])
         self.library = Library(self.data_dir, self.store, self.models)
+        self.exclusions = ExclusionRules(self.settings, self.settings_path, self.store)
         self.retrievers = RetrieverRegistry(self.store, self.bm25, self.models, w["hybrid_method"])
 
     # -- the model (details in ModelRegistry) ------------------------------------------------
@@ -100,7 +104,9 @@ class SearchService:
         return self.library.add_folders(paths)
 
     def remove_folder(self, path_or_id: str | int) -> int:
-        return self.library.remove_folder(path_or_id)
+        n = self.library.remove_folder(path_or_id)
+        self.exclusions.forget_removed_folders()
+        return n
 
     def status(self, *, problems: bool = True) -> dict:
         """Folders, counts, models, sizes, problems, and `health` (see `health`)."""
@@ -210,6 +216,7 @@ class SearchService:
         """Ranked files for a query; each with its best passage, a snippet and matched spans.
 
         `retriever` is a name of the retriever registry: "bm25", "dense", "hybrid", "dense:VERSION".
+        The list is a SearchResult: its `notice` says when the query was read as plain words.
         Undecodable bytes in the query become U+FFFD; an empty or blank query finds nothing
         (callers say so: see `textsafe.is_blank`), whichever the retriever."""
         query = clean_text(query)
@@ -217,7 +224,10 @@ class SearchService:
         if is_blank(query) or k < 1:
             return []
         r = self.retrievers.get(retriever, encoder=encoder, hybrid_method=hybrid_method)
-        return self._hits(query, r.rank(query, k, self._allowed(filters)), kind)
+        allowed = self._allowed(filters)
+        # operators that filter everything away, or a long pasted text: the words are ranked (query_plan.py)
+        ranking, used, notice = rank_with_fallback(plan_query(query), lambda q: r.rank(q, k, allowed))
+        return SearchResult(self._hits(used, ranking, kind), query=used, notice=notice)
 
     def embedding_coverage(self, retriever: str = "dense") -> dict:
         """How many passages the model behind `retriever` has vectors for: {"embedded", "passages",
@@ -245,7 +255,7 @@ class SearchService:
                 rank=len(hits) + 1, doc_id=doc_id, path=doc.path, name=doc.name,
                 folder=os.path.dirname(doc.path), score=float(score), chunk_id=cid, start=r["start"],
                 end=r["end"], snippet=snippet, spans=spans, kind=doc.kind, mtime=doc.mtime_ns / 1e9,
-                retriever=retriever,
+                retriever=retriever, title=doc.title or "",
             ))
         return hits
 
@@ -271,7 +281,8 @@ class SearchService:
                 a = [h.doc_id for h in results[names[i]]]
                 b = [h.doc_id for h in results[names[j]]]
                 pairs[f"{names[i]}|{names[j]}"] = agreement(a, b, k)
-        return {"query": query, "k": k, "columns": results, "pairs": pairs}
+        notices = {label: hs.notice for label, hs in results.items() if getattr(hs, "notice", "")}
+        return {"query": query, "k": k, "columns": results, "pairs": pairs, "notices": notices}
 
     # -- relevance judgments (store/judgments.py) ---------------------------------------------------
     def mark(self, query: str, doc_id: int, grade: int, *, retriever: str = "", chunk_id: int | None = None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from desktop_search.documents import extract_text
@@ -77,3 +78,187 @@ def test_html_without_title_or_heading_has_no_title_and_unclosed_tags_do_not_swa
     x = extract_text(f)
     assert x.title is None
     assert x.text == "One bold\nTwo\nlines\nafter"
+
+
+# --------------------------------------------------------------------------- item 6: pasted text
+
+
+def _index(service, root: Path) -> None:
+    from conftest import run
+
+    last = run(service.index([root]))
+    assert last.phase == "done"
+
+
+def _names(hits) -> list[str]:
+    return [h.name for h in hits]
+
+
+def test_operators_that_filter_everything_away_fall_back_to_the_words_with_a_notice(service, corpus):
+    from desktop_search.retrievers.types import SearchResult
+
+    _index(service, corpus)
+    for retriever in ("bm25", "dense", "hybrid"):
+        hits = service.search('"oven hot" bread', retriever)  # no file has the words in that order
+        assert isinstance(hits, SearchResult)
+        assert "bread.md" in _names(hits), retriever
+        assert hits.notice == ("No file contains the phrase \u201coven hot\u201d; showing results for the words."), \
+            retriever
+        assert hits.query == "oven hot bread"
+    # operators that do match are still filters, and say nothing
+    hits = service.search('"hot oven"', "bm25")
+    assert _names(hits) == ["bread.md"] and hits.notice == ""
+    hits = service.search("water -yeast", "bm25")
+    assert "bread.md" not in _names(hits) and hits.notice == ""
+    # a required word and an exclusion nobody passes: named in the notice
+    hits = service.search("+quicksort -sorted", "bm25")
+    assert _names(hits)[0] == "sort.py"
+    assert hits.notice == ("No file matches \u201c+quicksort\u201d and without \u201csorted\u201d; showing results "
+                           "for the words.")
+
+
+def test_a_long_pasted_paragraph_is_read_as_words(service, corpus):
+    _index(service, corpus)
+    pasted = ('Misfolded proteins - as the "textbook" puts it - cause diseases such as Alzheimer\'s; '
+              'folding determines what a protein can do')
+    for retriever in ("bm25", "dense", "hybrid"):
+        hits = service.search(pasted, retriever)
+        assert hits and hits[0].name == "proteins.txt", retriever
+        assert "long query" in hits.notice.lower()
+    assert service.search("proteins folding diseases", "bm25").notice == ""  # short, no operators: nothing to say
+
+
+def test_dense_never_embeds_operator_characters(service, corpus):
+    _index(service, corpus)
+    seen: list[str] = []
+    enc = service.encoder
+    original = enc.encode_query
+
+    def spy(text):
+        seen.append(text)
+        return original(text)
+
+    enc.encode_query = spy
+    try:
+        service.search('"hot oven" +bread -quantum', "dense")
+    finally:
+        enc.encode_query = original
+    assert seen and all('"' not in t and "+" not in t and "-" not in t and "quantum" not in t for t in seen), seen
+    assert "hot oven" in seen[0] and "bread" in seen[0]
+
+
+def test_compare_and_cli_show_the_notice(service, corpus, capsys):
+    _index(service, corpus)
+    res = service.compare('"oven hot"', ("bm25", "hybrid"), k=3)
+    assert set(res["notices"]) == {"bm25", "hybrid"}
+    assert "phrase \u201coven hot\u201d" in res["notices"]["bm25"]
+
+
+def test_changed_html_extraction_reads_unchanged_pages_again(service, tmp_path, monkeypatch):
+    from desktop_search.documents import extract as extract_module
+
+    root = tmp_path / "site"
+    root.mkdir()
+    (root / "page.html").write_text(SPHINX_PAGE, encoding="utf-8")
+    (root / "notes.txt").write_text("plain notes about output", encoding="utf-8")
+    _index(service, root)
+    from conftest import run
+
+    assert run(service.index()).stats["to_read"] == 0  # nothing changed: nothing read
+    # an extractor change (a new version of the HTML reader) reads the HTML pages again, not the rest
+    monkeypatch.setitem(extract_module.EXTRACTION_VERSIONS, "html", extract_module.EXTRACTION_VERSIONS["html"] + 1)
+    assert run(service.index()).stats["to_read"] == 1
+    assert run(service.index()).stats["to_read"] == 0  # and only once
+
+
+# --------------------------------------------------------------------------- item 11: exclusions
+
+
+def _site(root: Path) -> Path:
+    files = {
+        "index.html": "<title>Start</title><p>Welcome to the library documentation.</p>",
+        "genindex-A.html": "<title>Index A</title><p>library documentation library documentation</p>",
+        "genindex-B.html": "<title>Index B</title><p>library documentation</p>",
+        "search.html": "<title>Search</title><p>library documentation search</p>",
+        "sub/search.html": "<title>Sub search</title><p>a library page that is not the top search page</p>",
+        "build-notes/out.txt": "generated library documentation",
+        "_sources/index.rst.txt": "Welcome to the library documentation (source).",
+        "_sources/keep.rst.txt": "library documentation source kept",
+    }
+    for rel, text in files.items():
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(text, encoding="utf-8")
+    return root
+
+
+def _indexed(service) -> set[str]:
+    return {os.path.relpath(d.path, d.path.split("/site/")[0] + "/site") for d in service.files()}
+
+
+def test_exclusions_global_and_per_folder_leave_the_index_on_the_next_scan(service, tmp_path):
+    from conftest import run
+
+    root = _site(tmp_path / "site")
+    _index(service, root)
+    assert "genindex-A.html" in _indexed(service)
+    assert service.exclusions.add("genindex-*.html") is True
+    assert service.exclusions.add("genindex-*.html") is False  # already there
+    service.exclusions.add("/search.html", folder=str(root))  # the top one only (anchored)
+    last = run(service.index())
+    assert last.stats["removed"] == 3 and last.stats["excluded"] == 3
+    files = _indexed(service)
+    assert {"genindex-A.html", "genindex-B.html", "search.html"}.isdisjoint(files)
+    assert {"index.html", "sub/search.html"} <= files
+    assert not any("genindex" in h.path for h in service.search("library documentation", "bm25", k=20))
+    # the settings file holds them: a new service (an indexing child) sees the same
+    from desktop_search.service import SearchService
+
+    with SearchService(service.data_dir, encoder=service.encoder) as again:
+        assert again.exclusions.listing() == {"global": ["genindex-*.html"],
+                                              "folders": {str(root): ["/search.html"]}, "use_gitignore": True}
+    # removing a pattern brings the files back on the next scan
+    service.exclusions.remove("genindex-*.html")
+    run(service.index())
+    assert "genindex-A.html" in _indexed(service)
+
+
+def test_gitignore_files_inside_folders_count_unless_turned_off(service, tmp_path):
+    from conftest import run
+
+    root = _site(tmp_path / "site")
+    (root / ".gitignore").write_text("# generated\nbuild-notes/\n_sources/*\n!_sources/keep.rst.txt\n")
+    (root / "sub" / ".gitignore").write_text("search.html\n")  # relative to sub/
+    _index(service, root)
+    files = _indexed(service)
+    assert "build-notes/out.txt" not in files and "_sources/index.rst.txt" not in files
+    assert "_sources/keep.rst.txt" in files  # taken back with !
+    assert "sub/search.html" not in files and "search.html" in files
+    # a folder's own pattern wins over .gitignore (it is more specific): take one back
+    service.exclusions.add("!sub/search.html", folder=str(root))
+    run(service.index())
+    assert "sub/search.html" in _indexed(service)
+    service.exclusions.set_use_gitignore(False)
+    run(service.index())
+    assert {"build-notes/out.txt", "_sources/index.rst.txt"} <= _indexed(service)
+
+
+def test_bad_patterns_and_folders_are_clear_messages(service, tmp_path):
+    import pytest
+
+    from desktop_search.errors import KnownError
+
+    root = _site(tmp_path / "site")
+    _index(service, root)
+    with pytest.raises(KnownError, match="not an exclusion pattern"):
+        service.exclusions.add("   ")
+    with pytest.raises(KnownError, match="not an exclusion pattern"):
+        service.exclusions.add("!")
+    with pytest.raises(KnownError, match="not an indexed folder"):
+        service.exclusions.add("*.txt", folder=str(tmp_path))
+    with pytest.raises(KnownError, match="is not an exclusion pattern"):
+        service.exclusions.remove("*.nothing")
+    # a removed folder takes its patterns with it
+    service.exclusions.add("*.txt", folder=str(root))
+    service.remove_folder(str(root))
+    assert service.exclusions.listing()["folders"] == {}

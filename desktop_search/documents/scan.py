@@ -117,6 +117,7 @@ def iter_files(
     follow_symlinks: bool = False,
     on_problem: Callable[[ScanProblem], None] | None = None,
     cancel: Callable[[], bool] | None = None,
+    exclude: Callable[[str, bool], bool] | None = None,
 ) -> Iterator[FileEntry]:
     """Yield regular files under ``roots`` depth-first, sorted by name within each folder.
 
@@ -124,6 +125,8 @@ def iter_files(
     symbolic link). Below them, hidden names and excluded folders are skipped, symbolic
     links are skipped silently unless ``follow_symlinks``, and every folder is walked at
     most once, so link loops and overlapping roots terminate without duplicates.
+    ``exclude(path, is_dir)`` (exclusion patterns, see exclusions.py) leaves out files and
+    whole folders below the roots.
     """
 
     def report(path: str, reason: str) -> None:
@@ -193,7 +196,7 @@ def iter_files(
                     report(path, _os_reason(err, folder=False))
                 continue
             if is_dir:
-                if _is_excluded(name, path, excluded_dirs):
+                if _is_excluded(name, path, excluded_dirs) or (exclude is not None and exclude(path, True)):
                     continue
                 try:
                     key = _entry_dir_key(entry, follow_symlinks)
@@ -219,6 +222,8 @@ def iter_files(
                     continue
                 stack.append(_Frame(path, key, listing))
             elif is_file:
+                if exclude is not None and exclude(path, False):
+                    continue
                 try:
                     st = entry.stat(follow_symlinks=follow_symlinks)
                 except FileNotFoundError:

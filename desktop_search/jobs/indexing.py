@@ -15,6 +15,7 @@ database raises `StoreDamaged` (and is remembered: store/health.py) instead of r
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass
@@ -25,8 +26,10 @@ import numpy as np
 from ..chunking import chunk_text
 from ..config import IndexSettings
 from ..documents import ExtractorPool, FileEntry, ScanProblem, iter_files
+from ..documents.extract import EXTRACTION_VERSIONS, kind_for
 from ..documents.scan import DEFAULT_EXCLUDED_DIRS
 from ..errors import Cancelled, StoreDamaged
+from ..exclusions import exclusions_for
 from ..library import Library
 from ..model_registry import ModelRegistry
 from ..retrievers.analysis import analyze
@@ -54,6 +57,11 @@ def truncated_reason(max_chars: int) -> str:
     return f"first {max_chars:,} characters only (the rest is past the max_chars limit)"
 
 
+def _versions_key(folder_id: int) -> str:
+    """The meta key holding the extractor versions a folder's files were last read with."""
+    return f"extraction_versions:{folder_id}"
+
+
 def _hash_text(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
@@ -70,6 +78,7 @@ class Indexer:
         self.settings = settings
         self.cancel = cancel or (lambda: False)
         self._moved_hashes: set[str] = set()
+        self._excluded = 0
         self._left: dict[int, str] = {}  # folders removed from the library while this run read them
         self._folder_paths: dict[int, str] = {}
         self._space_checked = 0.0
@@ -101,13 +110,15 @@ class Indexer:
             todo_f, missing_f = yield from self._scan(f, retry_failed)
             todo.extend(todo_f)
             missing[f["id"]] = missing_f
-        stats = {"scan_s": round(time.monotonic() - t0, 3), "to_read": len(todo)}
+        stats = {"scan_s": round(time.monotonic() - t0, 3), "to_read": len(todo), "excluded": self._excluded}
         t1 = time.monotonic()
         moved = yield from self._extract_all(todo, missing)
         stats.update(extract_s=round(time.monotonic() - t1, 3), moved=moved)
         self._check()
         removed = self._remove_missing(missing)
         stats["removed"] = removed
+        for f in folders:  # every file of these folders is now read with today's extractors
+            self.store.set_meta(_versions_key(f["id"]), json.dumps(EXTRACTION_VERSIONS, sort_keys=True))
         if self._left:
             stats["folders_removed"] = sorted(self._left.values())
         with self.store.write() as w:
@@ -146,10 +157,13 @@ class Indexer:
                     w, fid, [(display_path(root), "folder not found (unplugged or removed?); its entries are kept")])
             return todo, []
         excluded = DEFAULT_EXCLUDED_DIRS | frozenset(self.settings.extra_excluded_dirs)
+        exclusions = exclusions_for(root, self.settings, folder["path"])
+        stale = self._stale_kinds(fid)
         n = 0
         for entry in iter_files(
             [root], excluded_dirs=excluded, include_hidden=self.settings.include_hidden,
             follow_symlinks=self.settings.follow_symlinks, on_problem=problems.append, cancel=self.cancel,
+            exclude=exclusions.excluded if exclusions.active else None,
         ):
             raw = raw_path(entry.path)
             seen.add(raw)
@@ -158,16 +172,25 @@ class Indexer:
                 todo.append(_Pending(entry, fid, None))
             elif row["size"] != entry.size or row["mtime_ns"] != entry.mtime_ns or (
                 retry_failed and row["status"] == "failed"
-            ):
+            ) or (stale and kind_for(entry.path) in stale):
                 todo.append(_Pending(entry, fid, row["id"]))
             n += 1
             if n % 500 == 0:
                 yield Progress("scan", n, 0, display_path(entry.path), message=f"Found {n} files")
         self._check()
+        self._excluded += exclusions.count
         with self.store.write() as w:
             self.store.replace_scan_problems(w, fid, [(display_path(p.path), p.reason) for p in problems])
-        missing = [r for raw, r in known.items() if raw not in seen]
+        missing = [r for raw, r in known.items() if raw not in seen]  # deleted, or excluded now
         return todo, missing
+
+    def _stale_kinds(self, folder_id: int) -> set[str]:
+        """Kinds whose extractor changed since the folder was last scanned: their files are read again."""
+        try:
+            done = json.loads(self.store.get_meta(_versions_key(folder_id)) or "{}")
+        except ValueError:
+            done = {}
+        return {kind for kind, v in EXTRACTION_VERSIONS.items() if done.get(kind) != v}
 
     # -- extract, chunk, BM25 ----------------------------------------------------------
     def _extract_all(self, todo: list[_Pending], missing: dict[int, list]):

@@ -119,3 +119,62 @@ def phrase_pattern(phrase: str) -> re.Pattern[str]:
     """A regex matching the phrase's words in order, separated by any non-word characters."""
     words = _WORD.findall(phrase)
     return re.compile(r"(?<!\w)" + r"\W+".join(re.escape(w) for w in words) + r"(?!\w)", re.IGNORECASE)
+
+
+# -- how a query is read: operators, or plain words -------------------------------------------------
+
+LONG_QUERY_WORDS = 12  # longer queries are natural text (a pasted paragraph), not operator syntax
+
+
+@dataclass(frozen=True)
+class QueryToken:
+    """One piece of a query as typed: a word or a quoted phrase, with its sign ("", "+" or "-")."""
+
+    sign: str
+    body: str
+    quoted: bool
+
+    @property
+    def operator(self) -> bool:
+        """Whether this piece filters (a phrase, +required or -excluded) rather than only ranks."""
+        if not _WORD.search(self.body):
+            return False
+        return self.quoted or self.sign == "+" or (self.sign == "-" and len(self.body) > 1)
+
+    def plain(self) -> str:
+        """This piece as words that only rank: an operator's words (signs and quotes gone), else as typed."""
+        return " ".join(_WORD.findall(self.body)) if self.operator or self.quoted else self.typed()
+
+    def typed(self) -> str:
+        return f'{self.sign}"{self.body}"' if self.quoted else f"{self.sign}{self.body}"
+
+
+def query_tokens(q: str) -> list[QueryToken]:
+    """The query's pieces in order, read as `parse_query` reads them."""
+    out = []
+    for m in _TOKEN.finditer(q):
+        if m.group(2) is not None:
+            if m.group(2).strip():
+                out.append(QueryToken(m.group(1), m.group(2).strip(), True))
+        else:
+            out.append(QueryToken(m.group(3), m.group(4), False))
+    return out
+
+
+def has_operators(q: str) -> bool:
+    return any(t.operator for t in query_tokens(q))
+
+
+def is_long_query(q: str) -> bool:
+    return len(_WORD.findall(q)) > LONG_QUERY_WORDS
+
+
+def words_only(q: str) -> str:
+    """The query as plain words: quotes and + / - signs gone, every word kept (none filters)."""
+    return " ".join(t.plain() for t in query_tokens(q))
+
+
+def semantic_text(q: str) -> str:
+    """What a dense model embeds: the query's words without operator characters; -excluded words
+    are left out (embedding them would pull the ranking towards what the user does not want)."""
+    return " ".join(t.plain() for t in query_tokens(q) if not (t.operator and t.sign == "-"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ..store import Store
 from ..textsafe import is_blank
-from .analysis import parse_query
+from .analysis import parse_query, semantic_text
 from .base import Ranked
 from .lexical import operator_filter
 
@@ -25,7 +25,10 @@ class DenseRetriever:
         vi = self.vector_index
         if len(vi.open()) == 0:
             return []
-        qv = self.encoder.encode_query(query)
+        text = semantic_text(query)  # never the quotes, the signs or the -excluded words
+        if not text.strip():
+            return []
+        qv = self.encoder.encode_query(text)
         allowed_chunks = self.store.chunk_ids_of(allowed) if allowed is not None else None
         best: dict[int, tuple[float, int]] = {}
         depth = max(50, 5 * k)
