@@ -12,6 +12,7 @@ import sys
 import time
 from datetime import datetime
 
+from .cli_exclude import add_parser as add_exclude_parser
 from .errors import Cancelled, KnownError
 from .jobs import CancelToken, emit, run_job
 from .jobs.events import EventType
@@ -122,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = common(sub.add_parser("repair", help="rebuild a damaged index from your files (the damaged one is kept aside)"))
     sp.add_argument("--json-progress", action="store_true", help="one JSON progress object per line (for the GUI)")
+    add_exclude_parser(sub, common)
     return p
 
 
@@ -145,10 +147,15 @@ def _filters(args):
 def _print_hits(hits, as_json: bool) -> None:
     if as_json:
         return
+    notice = getattr(hits, "notice", "")  # the query was read as plain words (query_plan.py)
+    if notice:
+        print(notice)
     if not hits:
         print("No results.")
     for h in hits:
         print(f"{h.rank:>3}. {h.score:8.4f}  {terminal_safe(h.path)}")
+        if h.title:
+            print(f"      {terminal_safe(h.title)}")
         print(f"      {terminal_safe(h.marked_snippet())}")
 
 
@@ -264,6 +271,9 @@ def cmd_search(args) -> int:
         note = _embedding_note(svc, args.retriever, hits)
     if args.json:
         out = {"query": query, "retriever": args.retriever, "ms": round(ms, 2), "hits": [h.to_dict() for h in hits]}
+        if getattr(hits, "notice", ""):
+            out["notice"] = hits.notice
+            out["ranked_query"] = hits.query
         if note:
             out["note"] = note
         print(json.dumps(out, indent=2))
@@ -301,14 +311,23 @@ def cmd_compare(args) -> int:
         row = []
         for n in cols:
             hs = cols[n]
-            row.append((terminal_safe(hs[i].name)[: width - 2] if i < len(hs) else ""))
+            row.append((terminal_safe(hs[i].label)[: width - 2] if i < len(hs) else ""))
         print(f"{i + 1:>4}  " + "".join(f"{c:<{width}}" for c in row))
     for pair, a in res["pairs"].items():
         tau = "n/a" if a["kendall_tau"] is None else f"{a['kendall_tau']:.2f}"
         print(f"{pair}: overlap@{args.k} {a['overlap_at_k']:.2f}, Jaccard {a['jaccard']:.2f}, Kendall tau {tau}")
     for n in notes:
         print(n)
+    for label, notice in res.get("notices", {}).items():
+        print(f"{label}: {notice}")
     return 0
+
+
+def cmd_exclude(args) -> int:
+    from .cli_exclude import cmd_exclude as run_exclude
+
+    with _service(args) as svc:
+        return run_exclude(args, svc)
 
 
 def cmd_eval(args) -> int:
@@ -561,7 +580,8 @@ def _tell_notices(told: str = "") -> None:
 
 
 COMMANDS = {"repair": cmd_repair, "index": cmd_index, "status": cmd_status, "remove": cmd_remove, "search": cmd_search,
-            "compare": cmd_compare, "eval": cmd_eval, "train": cmd_train, "models": cmd_models, "judge": cmd_judge}
+            "compare": cmd_compare, "eval": cmd_eval, "train": cmd_train, "models": cmd_models, "judge": cmd_judge,
+            "exclude": cmd_exclude}
 
 
 def run_command(args) -> int:

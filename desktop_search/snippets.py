@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
+from .documents.base import SECTION_END, section_label
 from .retrievers.analysis import analyze_with_offsets, parse_query, phrase_pattern
 
 SNIPPET_CHARS = 240
@@ -31,11 +32,8 @@ def match_spans(text: str, want: set[str], phrases: Sequence[str]) -> tuple[tupl
     return tuple(merged)
 
 
-def make_snippet(text: str, start: int, end: int, want: set[str], phrases: Sequence[str] = (),
-                 size: int = SNIPPET_CHARS) -> tuple[str, tuple[tuple[int, int], ...]]:
-    """A window of about `size` characters of the passage, placed to hold the most matches."""
-    passage = text[start:end]
-    spans = match_spans(passage, want, phrases)
+def _window(passage: str, spans: Sequence[tuple[int, int]], size: int) -> tuple[int, int]:
+    """Where in the passage a snippet of about `size` characters holds the most matches."""
     lo = 0
     if spans and len(passage) > size:
         best, best_n = spans[0][0], -1
@@ -49,10 +47,41 @@ def make_snippet(text: str, start: int, end: int, want: set[str], phrases: Seque
     hi = min(len(passage), lo + size)
     while hi < len(passage) and hi < lo + size + 20 and not passage[hi].isspace():
         hi += 1
+    return lo, hi
+
+
+def _section_at_window(kind: str | None, text: str, start: int, passage: str,
+                       spans: Sequence[tuple[int, int]], lo: int) -> str | None:
+    """The section ("page 12") of the snippet's first match (of its start if none matched)."""
+    if not kind:
+        return None
+    anchor = next((a for a, _ in spans if a >= lo), lo)
+    return section_label(kind, text, start + anchor)
+
+
+def passage_section(text: str, start: int, end: int, want: set[str], phrases: Sequence[str] = (),
+                    kind: str | None = None, size: int = SNIPPET_CHARS) -> str:
+    """Where the snippet of this passage is in its file ("page 12", "slide 3"); "" if unsectioned."""
+    passage = text[start:end]
+    spans = match_spans(passage, want, phrases)
+    lo, _hi = _window(passage, spans, size)
+    return _section_at_window(kind, text, start, passage, spans, lo) or ""
+
+
+def make_snippet(text: str, start: int, end: int, want: set[str], phrases: Sequence[str] = (),
+                 size: int = SNIPPET_CHARS, kind: str | None = None) -> tuple[str, tuple[tuple[int, int], ...]]:
+    """A window of about `size` characters of the passage, placed to hold the most matches.
+
+    For a sectioned kind (`kind`: PDF pages, slides, sheets...) it starts with where its first match
+    is, "page 12 · ", so every list of results (window, CLI, JSON) says so."""
+    passage = text[start:end]
+    spans = match_spans(passage, want, phrases)
+    lo, hi = _window(passage, spans, size)
     body = " ".join(passage[lo:hi].split())
     # recompute spans on the whitespace-normalised body so offsets are exact
     out_spans = match_spans(body, want, phrases)
-    prefix = "… " if lo > 0 else ""
+    section = _section_at_window(kind, text, start, passage, spans, lo)
+    prefix = (f"{section} · " if section else "") + ("… " if lo > 0 else "")
     suffix = " …" if hi < len(passage) else ""
     shift = len(prefix)
     return prefix + body + suffix, tuple((a + shift, b + shift) for a, b in out_spans)
@@ -65,5 +94,5 @@ def preview_window(text: str, passage: tuple[int, int] | None, query: str,
     lo = max(0, a - context_chars)
     hi = min(len(text), b + context_chars)
     want, phrases = query_targets(query)
-    window = text[lo:hi]
+    window = text[lo:hi].replace(SECTION_END, "\n")  # a page break reads as a line break (same length)
     return {"text": window, "offset": lo, "passage": (a - lo, b - lo), "spans": match_spans(window, want, phrases)}

@@ -262,3 +262,56 @@ def test_bad_patterns_and_folders_are_clear_messages(service, tmp_path):
     service.exclusions.add("*.txt", folder=str(root))
     service.remove_folder(str(root))
     assert service.exclusions.listing()["folders"] == {}
+
+
+def test_cli_exclude_add_list_remove_and_the_next_index_applies_them(tmp_path, capsys):
+    import json
+
+    from desktop_search.entry import main
+
+    root = _site(tmp_path / "site")
+    data = str(tmp_path / "data")
+    assert main(["--data-dir", data, "index", str(root), "--no-embed", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", data, "exclude", "add", "genindex-*.html"]) == 0
+    assert "leave the index on the next scan" in capsys.readouterr().out
+    assert main(["--data-dir", data, "exclude", "add", "search.html", "--folder", str(root)]) == 0
+    assert main(["--data-dir", data, "exclude", "list", "--json"]) == 0
+    out = capsys.readouterr().out
+    listing = json.loads(out[out.index("{\n"):])
+    assert listing == {"global": ["genindex-*.html"], "folders": {str(root): ["search.html"]}, "use_gitignore": True}
+    assert main(["--data-dir", data, "index", "--no-embed", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", data, "search", "library documentation", "--retriever", "bm25", "-k", "20", "--json"]) == 0
+    paths = [h["path"] for h in json.loads(capsys.readouterr().out)["hits"]]
+    assert paths and not any("genindex" in p or p.endswith("search.html") for p in paths)
+    # errors are messages with exit 2, not tracebacks
+    assert main(["--data-dir", data, "exclude", "remove", "nothing-*.txt"]) == 2
+    assert "is not an exclusion pattern" in capsys.readouterr().err
+    assert main(["--data-dir", data, "exclude", "add", "*.txt", "--folder", str(tmp_path)]) == 2
+    assert "not an indexed folder" in capsys.readouterr().err
+    assert main(["--data-dir", data, "exclude", "remove", "genindex-*.html"]) == 0
+    assert main(["--data-dir", data, "exclude", "list"]) == 0
+    assert "Every folder: no patterns" in capsys.readouterr().out
+
+
+def test_cli_search_text_shows_the_notice_and_the_title(tmp_path, capsys):
+    import json
+
+    from desktop_search.entry import main
+
+    root = _site(tmp_path / "site")
+    data = str(tmp_path / "data")
+    assert main(["--data-dir", data, "index", str(root), "--no-embed", "--json"]) == 0
+    capsys.readouterr()
+    assert main(["--data-dir", data, "search", '"documentation welcome"', "--retriever", "bm25"]) == 0
+    out = capsys.readouterr().out
+    lines = out.splitlines()
+    assert lines[0] == ("No file contains the phrase \u201cdocumentation welcome\u201d; showing results for the "
+                        "words.")
+    assert "      Index A" in lines  # the title under the path
+    assert main(["--data-dir", data, "search", '"documentation welcome"', "--retriever", "bm25", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["notice"].startswith("No file contains the phrase")
+    assert res["ranked_query"] == "documentation welcome"
+    assert {h["title"] for h in res["hits"]} >= {"Index A", "Start"}

@@ -89,6 +89,9 @@ def section_label(kind: str | None, text: str, offset: int) -> str | None:
     if name is None or SECTION_END not in text:
         return None
     offset = max(0, min(offset, len(text)))
+    limit = min(len(text), offset + 200)
+    while offset < limit and text[offset].isspace():  # a passage that starts at a page break is on the next page
+        offset += 1
     number = text.count(SECTION_END, 0, offset) + 1
     if kind in _NAMED_SECTIONS:
         begin = text.rfind(SECTION_END, 0, offset) + 1

@@ -11,6 +11,7 @@ from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QPushButton, 
 from ..retrievers.types import Hit
 from .highlight import apply_spans, match_tint, passage_tint
 from .models import format_time, retriever_label
+from .plain import make_plain, plain_tip
 
 
 class PreviewPane(QWidget):
@@ -57,6 +58,7 @@ class PreviewPane(QWidget):
                                           | Qt.TextInteractionFlag.TextSelectableByKeyboard)
         lay.addWidget(self.text, 1)
         self.info = QLabel()
+        make_plain(self.info)  # a section's label can come from the file (a sheet's name)
         self.info.setForegroundRole(self.info.foregroundRole().PlaceholderText)
         lay.addWidget(self.info)
         self.clear()
@@ -75,7 +77,7 @@ class PreviewPane(QWidget):
         self.hit = hit
         self.title.setText(hit.name)
         self.path.setText(hit.path)
-        self.path.setToolTip(hit.path)
+        self.path.setToolTip(plain_tip(hit.path))
         self.open_button.setEnabled(True)
         self.reveal_button.setEnabled(True)
 
@@ -101,8 +103,10 @@ class PreviewPane(QWidget):
         block.endEditBlock()
         n = len(pv.get("spans", ()))
         where = retriever_label(hit.retriever) if hit.retriever else ""
-        self.info.setText(f"{n} matched word{'s' if n != 1 else ''} shown · passage at characters "
-                          f"{hit.start:,}–{hit.end:,} · modified {format_time(hit.mtime)}"
+        where_in_file = f"passage on {hit.section}" if hit.section else \
+            f"passage at characters {hit.start:,}–{hit.end:,}"
+        self.info.setText(f"{n} matched word{'s' if n != 1 else ''} shown · {where_in_file}"
+                          f" · modified {format_time(hit.mtime)}"
                           + (f" · found by {where}, score {hit.score:.3f}" if where else ""))
         QTimer.singleShot(0, lambda: self._scroll_to(a, b))
 

@@ -93,13 +93,17 @@ def _walk(body: Any, kind: str, max_chars: int) -> list[str]:
     # (element, closing): the tail of an element follows its closing
     stack: list[tuple[Any, bool]] = [(body, False)]
     sheet_depth = 0
+    cell_depth = 0
     while stack:
         elem, closing = stack.pop()
         tag = elem.tag
         if closing:
             if tag in (_P, _H):
-                parts.append("\n")
+                parts.append(" " if cell_depth else "\n")  # paragraphs of a cell stay on its row
             elif tag == _CELL:
+                cell_depth -= 1
+                while parts and parts[-1] == " ":
+                    parts.pop()
                 parts.append("\t")
             elif tag == _ROW:
                 parts.append("\n")
@@ -125,6 +129,8 @@ def _walk(body: Any, kind: str, max_chars: int) -> list[str]:
             parts.append("\t")
         elif tag == _BREAK:
             parts.append("\n")
+        elif tag == _CELL:
+            cell_depth += 1
         elif tag == _TABLE:
             if kind == "ods" and sheet_depth == 0:
                 parts.append((elem.get(_tag("table", "name")) or "") + "\n")

@@ -1,0 +1,553 @@
+"""Every document kind read from a real file made by the format's own writer (python-pptx, openpyxl,
+odfpy, fpdf2 / pypdf, the email and mailbox packages, zipfile), with a damaged and, where the format
+has encryption, an encrypted variant; and the good files beside the bad ones are still found."""
+
+from __future__ import annotations
+
+import io
+import json
+import mailbox
+import re
+import zipfile
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from desktop_search.documents import ExtractorPool, extract_text
+from desktop_search.documents.base import ExtractionFailed, SkipFile, section_label
+
+from conftest import run
+
+# --------------------------------------------------------------------------- writers
+
+
+def make_pptx(path: Path) -> Path:
+    from pptx import Presentation
+    from pptx.util import Inches
+
+    deck = Presentation()
+    deck.core_properties.title = "Zebra migration review"
+    one = deck.slides.add_slide(deck.slide_layouts[1])
+    one.shapes.title.text = "Where the zebras went"
+    one.placeholders[1].text = "Herds crossed the savanna in spring"
+    one.notes_slide.notes_text_frame.text = "Mention the giraffe budget"
+    two = deck.slides.add_slide(deck.slide_layouts[5])
+    two.shapes.title.text = "Counts"
+    table = two.shapes.add_table(2, 2, Inches(1), Inches(2), Inches(4), Inches(1)).table
+    table.cell(0, 0).text = "region"
+    table.cell(1, 1).text = "okapi sightings"
+    group = two.shapes.add_group_shape()
+    box = group.shapes.add_textbox(Inches(1), Inches(4), Inches(3), Inches(1))
+    box.text_frame.text = "grouped pangolin note"
+    deck.save(path)
+    return path
+
+
+def make_xlsx(path: Path) -> Path:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    book.properties.title = "Expedition budget"
+    sheet = book.active
+    sheet.title = "Budget"
+    sheet.append(["item", "cost"])
+    sheet.append(["pelican food", 12.5])
+    staff = book.create_sheet("Staff")
+    staff.append(["name", "role"])
+    staff.append(["Ada Lovelace", "cartographer"])
+    book.save(path)
+    return path
+
+
+def make_odt(path: Path) -> Path:
+    from odf.opendocument import OpenDocumentText
+    from odf.text import H, P, S, Span
+
+    doc = OpenDocumentText()
+    doc.meta.addElement(_dc_title("Lighthouse keeping"))
+    doc.text.addElement(H(outlinelevel=1, text="Lighthouse keeping"))
+    para = P(text="Trim the wick")
+    para.addElement(S(c=2))
+    para.addElement(Span(text="and polish the lens"))
+    doc.text.addElement(para)
+    doc.save(str(path))
+    return path
+
+
+def make_ods(path: Path) -> Path:
+    from odf.opendocument import OpenDocumentSpreadsheet
+    from odf.table import Table, TableCell, TableRow
+    from odf.text import P
+
+    doc = OpenDocumentSpreadsheet()
+    for name, rows in (("Tides", [["harbour", "high water"], ["Brest", "06:12"]]),
+                       ("Crew", [["name"], ["Marguerite"]])):
+        table = Table(name=name)
+        for row in rows:
+            tr = TableRow()
+            for value in row:
+                cell = TableCell(valuetype="string")
+                cell.addElement(P(text=value))
+                tr.addElement(cell)
+            table.addElement(tr)
+        doc.spreadsheet.addElement(table)
+    doc.save(str(path))
+    return path
+
+
+def make_odp(path: Path) -> Path:
+    from odf.draw import Frame, Page, TextBox
+    from odf.opendocument import OpenDocumentPresentation
+    from odf.style import MasterPage, PageLayout
+    from odf.text import P
+
+    doc = OpenDocumentPresentation()
+    layout = PageLayout(name="Layout")
+    doc.automaticstyles.addElement(layout)
+    master = MasterPage(name="Default", pagelayoutname=layout)
+    doc.masterstyles.addElement(master)
+    for text in ("Opening slide about narwhals", "Closing slide about walruses"):
+        page = Page(masterpagename=master)
+        frame = Frame(width="20cm", height="3cm", x="1cm", y="1cm")
+        box = TextBox()
+        box.addElement(P(text=text))
+        frame.addElement(box)
+        page.addElement(frame)
+        doc.presentation.addElement(page)
+    doc.save(str(path))
+    return path
+
+
+def _dc_title(text: str):
+    from odf.dc import Title
+
+    return Title(text=text)
+
+
+def make_rtf(path: Path) -> Path:
+    # RTF is a text format; its writer here is this literal (Word's minimal document), with an
+    # 8-bit escape (\'e9) and a Unicode escape (\u8364) as Word writes them
+    path.write_bytes(rb"{\rtf1\ansi\ansicpg1252\deff0{\fonttbl{\f0 Times New Roman;}}"
+                     rb"\f0\fs24 Caf\'e9 menu: {\b croissant} and tea\par"
+                     rb"Price 3\u8364? each\par}")
+    return path
+
+
+def make_epub(path: Path, *, encrypted_chapter: bool = False) -> Path:
+    """An EPUB 3 as the specification lays it out: mimetype first and stored, container, package, chapters."""
+    container = ('<?xml version="1.0"?><container version="1.0" xmlns="urn:oasis:names:tc:opendocument:xmlns:'
+                 'container"><rootfiles><rootfile full-path="OEBPS/book.opf" media-type="application/oebps-'
+                 'package+xml"/></rootfiles></container>')
+    opf = ('<?xml version="1.0"?><package xmlns="http://www.idpf.org/2007/opf" version="3.0" unique-identifier="id">'
+           '<metadata xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:title>The Cartographer</dc:title>'
+           '<dc:identifier id="id">urn:uuid:1</dc:identifier></metadata><manifest>'
+           '<item id="c2" href="text/two.xhtml" media-type="application/xhtml+xml"/>'
+           '<item id="c1" href="text/one.xhtml" media-type="application/xhtml+xml"/></manifest>'
+           '<spine><itemref idref="c1"/><itemref idref="c2"/></spine></package>')
+
+    def chapter(title: str, body: str) -> str:
+        return (f'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><head><title>{title}</title>'
+                f'</head><body><h1>{title}</h1><p>{body}</p></body></html>')
+
+    with zipfile.ZipFile(path, "w") as zf:
+        zf.writestr("mimetype", "application/epub+zip", compress_type=zipfile.ZIP_STORED)
+        zf.writestr("META-INF/container.xml", container, compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr("OEBPS/book.opf", opf, compress_type=zipfile.ZIP_DEFLATED)
+        zf.writestr("OEBPS/text/one.xhtml", chapter("Departure", "The compass pointed to the fjord."))
+        zf.writestr("OEBPS/text/two.xhtml", chapter("Arrival", "The map ended at the glacier."))
+        if encrypted_chapter:
+            zf.writestr("META-INF/encryption.xml",
+                        '<encryption xmlns="urn:oasis:names:tc:opendocument:xmlns:container" '
+                        'xmlns:enc="http://www.w3.org/2001/04/xmlenc#"><enc:EncryptedData><enc:CipherData>'
+                        '<enc:CipherReference URI="OEBPS/text/one.xhtml"/></enc:CipherData></enc:EncryptedData>'
+                        '</encryption>')
+    return path
+
+
+def make_message(subject: str, body: str, *, html: str | None = None, attachment: str | None = None) -> EmailMessage:
+    msg = EmailMessage()
+    msg["From"] = "Ada Lovelace <ada@example.org>"
+    msg["To"] = "Charles Babbage <charles@example.org>"
+    msg["Subject"] = subject
+    msg["Date"] = "Tue, 01 Dec 2026 10:00:00 +0000"
+    msg.set_content(body)
+    if html:
+        msg.add_alternative(html, subtype="html")
+    if attachment:
+        msg.add_attachment(b"%PDF-1.4 not really", maintype="application", subtype="pdf", filename=attachment)
+    return msg
+
+
+def make_eml(path: Path) -> Path:
+    msg = make_message("Analytical engine notes", "The engine weaves algebraic patterns.",
+                       html="<p>The engine weaves <b>algebraic</b> patterns.</p>", attachment="diagram.pdf")
+    path.write_bytes(bytes(msg))
+    return path
+
+
+def make_html_only_eml(path: Path) -> Path:
+    msg = EmailMessage()
+    msg["From"] = "news@example.org"
+    msg["Subject"] = "Newsletter"
+    msg.set_content("<html><body><p>Lighthouse <i>tour</i> dates</p></body></html>", subtype="html")
+    path.write_bytes(bytes(msg))
+    return path
+
+
+def make_mbox(path: Path) -> Path:
+    box = mailbox.mbox(str(path))
+    box.add(make_message("First letter", "Bernoulli numbers are computed in note G."))
+    box.add(make_message("Second letter", "From the engine we expect punched cards.\nFrom here on, tables."))
+    box.flush()
+    box.close()
+    return path
+
+
+def make_ipynb(path: Path) -> Path:
+    notebook = {
+        "nbformat": 4, "nbformat_minor": 5, "metadata": {},
+        "cells": [
+            {"cell_type": "markdown", "metadata": {}, "source": ["# Orbit fitting\n", "We fit Kepler orbits."]},
+            {"cell_type": "code", "metadata": {}, "execution_count": 1, "source": "import numpy as np\nnp.polyfit",
+             "outputs": [{"output_type": "stream", "name": "stdout", "text": ["OUTPUT_NOT_INDEXED\n"]}]},
+        ],
+    }
+    path.write_text(json.dumps(notebook), encoding="utf-8")
+    return path
+
+
+def make_pdf(path: Path, pages: list[str], *, title: str | None = None) -> Path:
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    if title:
+        pdf.set_title(title)
+    for text in pages:
+        pdf.add_page()
+        pdf.set_font("helvetica", size=12)
+        pdf.multi_cell(w=0, text=text)
+    pdf.output(str(path))
+    return path
+
+
+def make_scanned_pdf(path: Path) -> Path:
+    """A page that is only a picture (as a scanner makes it): no text layer."""
+    from fpdf import FPDF
+    from PIL import Image
+
+    image = Image.new("RGB", (200, 100), "white")
+    buf = io.BytesIO()
+    image.save(buf, format="PNG")
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.image(io.BytesIO(buf.getvalue()), x=10, y=10, w=100)
+    pdf.output(str(path))
+    return path
+
+
+def encrypt_pdf(source: Path, path: Path, password: str) -> Path:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(source))
+    writer.encrypt(user_password=password, owner_password="owner", algorithm="AES-128")
+    with open(path, "wb") as f:
+        writer.write(f)
+    return path
+
+
+def encrypt_office(source: Path, path: Path, password: str = "secret") -> Path:
+    """Password-protect an OOXML file as Office does (msoffcrypto-tool, ECMA-376 agile encryption)."""
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    with open(source, "rb") as f, open(path, "wb") as out:
+        OOXMLFile(f).encrypt(password, out)
+    return path
+
+
+def encrypt_opendocument(source: Path, path: Path) -> Path:
+    """What LibreOffice's "save with password" leaves: content.xml scrambled, declared in the manifest."""
+    with zipfile.ZipFile(source) as zin, zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zout:
+        for info in zin.infolist():
+            data = zin.read(info)
+            if info.filename == "content.xml":
+                data = bytes((b * 7 + 3) % 256 for b in data)
+            elif info.filename == "META-INF/manifest.xml":
+                data = re.sub(
+                    rb'(<manifest:file-entry manifest:full-path="content.xml"[^>]*)/>',
+                    rb'\1><manifest:encryption-data manifest:checksum-type="SHA1/1K" manifest:checksum="x">'
+                    rb'<manifest:algorithm manifest:algorithm-name="Blowfish CFB" manifest:initialisation-vector="x"/>'
+                    rb'</manifest:encryption-data></manifest:file-entry>', data)
+                assert b"encryption-data" in data
+            zout.writestr(info, data)
+    return path
+
+
+def truncate(source: Path, path: Path, keep: float = 0.5) -> Path:
+    data = source.read_bytes()
+    path.write_bytes(data[: int(len(data) * keep)])
+    return path
+
+
+def reason_of(path: Path) -> tuple[str, str]:
+    try:
+        extract_text(path)
+    except SkipFile as err:
+        return "skipped", err.reason
+    except ExtractionFailed as err:
+        return "failed", err.reason
+    return "ok", ""
+
+
+# --------------------------------------------------------------------------- good files
+
+
+def test_pptx_slides_notes_tables_groups_and_slide_numbers(tmp_path: Path) -> None:
+    x = extract_text(make_pptx(tmp_path / "deck.pptx"))
+    assert x.kind == "pptx" and x.title == "Zebra migration review"
+    for words in ("Herds crossed the savanna", "giraffe budget", "okapi sightings", "grouped pangolin note"):
+        assert words in x.text
+    assert x.text.count("\f") == 2  # two slides
+    assert section_label(x.kind, x.text, x.text.index("okapi")) == "slide 2"
+    assert section_label(x.kind, x.text, x.text.index("giraffe")) == "slide 1"
+
+
+def test_xlsx_sheet_names_cells_and_sheet_sections(tmp_path: Path) -> None:
+    x = extract_text(make_xlsx(tmp_path / "book.xlsx"))
+    assert x.kind == "xlsx" and x.title == "Expedition budget"
+    assert "pelican food\t12.5" in x.text and "Ada Lovelace\tcartographer" in x.text
+    assert section_label(x.kind, x.text, x.text.index("Ada")) == 'sheet "Staff"'
+    assert section_label(x.kind, x.text, x.text.index("pelican")) == 'sheet "Budget"'
+
+
+def test_xlsx_rows_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from openpyxl import Workbook
+
+    from desktop_search.documents.formats import office
+
+    book = Workbook()
+    for i in range(30):
+        book.active.append([f"row{i}"])
+    book.save(tmp_path / "long.xlsx")
+    monkeypatch.setattr(office, "MAX_SHEET_ROWS", 10)
+    x = extract_text(tmp_path / "long.xlsx")
+    assert "row9" in x.text and "row10" not in x.text and "further rows not read" in x.text
+
+
+def test_opendocument_text_spreadsheet_and_presentation(tmp_path: Path) -> None:
+    odt = extract_text(make_odt(tmp_path / "a.odt"))
+    assert odt.kind == "odt" and odt.title == "Lighthouse keeping"
+    assert "Trim the wick  and polish the lens" in odt.text  # text:s c=2 is two spaces
+    ods = extract_text(make_ods(tmp_path / "a.ods"))
+    assert "Brest\t06:12" in ods.text
+    assert section_label(ods.kind, ods.text, ods.text.index("Marguerite")) == 'sheet "Crew"'
+    odp = extract_text(make_odp(tmp_path / "a.odp"))
+    assert section_label(odp.kind, odp.text, odp.text.index("walruses")) == "slide 2"
+    assert section_label(odp.kind, odp.text, odp.text.index("narwhals")) == "slide 1"
+
+
+def test_rtf_text_with_escapes(tmp_path: Path) -> None:
+    x = extract_text(make_rtf(tmp_path / "menu.rtf"))
+    assert x.kind == "rtf"
+    assert "Café menu: croissant and tea" in x.text and "3€" in x.text
+    assert "\\par" not in x.text and "fonttbl" not in x.text and "Times New Roman" not in x.text
+
+
+def test_epub_chapters_in_spine_order(tmp_path: Path) -> None:
+    x = extract_text(make_epub(tmp_path / "book.epub"))
+    assert x.kind == "epub" and x.title == "The Cartographer"
+    assert x.text.index("compass") < x.text.index("glacier")  # spine order, not manifest order
+    assert section_label(x.kind, x.text, x.text.index("glacier")) == "chapter 2"
+
+
+def test_eml_headers_body_and_attachment_names(tmp_path: Path) -> None:
+    x = extract_text(make_eml(tmp_path / "note.eml"))
+    assert x.kind == "email" and x.title == "Analytical engine notes"
+    assert "From: Ada Lovelace <ada@example.org>" in x.text
+    assert "To: Charles Babbage <charles@example.org>" in x.text
+    assert "Date: Tue, 01 Dec 2026 10:00:00 +0000" in x.text
+    assert "The engine weaves algebraic patterns." in x.text
+    assert x.text.count("algebraic") == 1  # the plain part only, not the HTML alternative too
+    assert "Attachments: diagram.pdf" in x.text
+    html_only = extract_text(make_html_only_eml(tmp_path / "news.eml"))
+    assert "Lighthouse tour dates" in html_only.text and "<i>" not in html_only.text
+
+
+def test_mbox_messages_are_sections(tmp_path: Path) -> None:
+    x = extract_text(make_mbox(tmp_path / "letters.mbox"))
+    assert x.kind == "mbox"
+    assert "Subject: First letter" in x.text and "Subject: Second letter" in x.text
+    assert "From the engine we expect punched cards." in x.text  # '>From ' quoting undone
+    assert section_label(x.kind, x.text, x.text.index("punched")) == "message 2"
+
+
+def test_ipynb_markdown_and_code_cells_without_outputs(tmp_path: Path) -> None:
+    x = extract_text(make_ipynb(tmp_path / "orbits.ipynb"))
+    assert x.kind == "notebook" and x.title == "Orbit fitting"
+    assert "We fit Kepler orbits." in x.text and "np.polyfit" in x.text
+    assert "OUTPUT_NOT_INDEXED" not in x.text
+
+
+def test_org_tex_and_xml_are_read_as_text(tmp_path: Path) -> None:
+    (tmp_path / "plan.org").write_text("#+TITLE: Garden plan\n* Beds\n- sow radishes\n", encoding="utf-8")
+    (tmp_path / "paper.tex").write_text("\\section{Results}\nThe heron nests early.\n", encoding="utf-8")
+    (tmp_path / "feed.xml").write_text("<feed><entry>Otter sighting</entry></feed>", encoding="utf-8")
+    org = extract_text(tmp_path / "plan.org")
+    assert org.title == "Garden plan" and "sow radishes" in org.text
+    assert "heron nests" in extract_text(tmp_path / "paper.tex").text
+    assert "Otter sighting" in extract_text(tmp_path / "feed.xml").text
+
+
+def test_pdf_pages_are_sections_and_title_is_kept(tmp_path: Path) -> None:
+    x = extract_text(make_pdf(tmp_path / "p.pdf", ["Alpha page about owls", "Beta page about bats",
+                                                    "Gamma page about moths"], title="Night animals"))
+    assert x.kind == "pdf" and x.title == "Night animals"
+    assert x.text.count("\f") == 3
+    assert section_label("pdf", x.text, x.text.index("bats")) == "page 2"
+    assert section_label("pdf", x.text, x.text.index("moths")) == "page 3"
+    # a passage that starts right at a page break is on the next page
+    assert section_label("pdf", x.text, x.text.index("\f")) == "page 2"
+
+
+def test_pdf_falls_back_to_pypdf_when_pdfium_rejects_the_file(tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop_search.documents.formats import pdf
+
+    def reject(data: bytes, max_chars: int):
+        raise pdf._PdfiumCannotOpen("forced for the test")
+
+    monkeypatch.setattr(pdf, "pdfium_pages", reject)
+    x = extract_text(make_pdf(tmp_path / "p.pdf", ["Only page about voles"]))
+    assert "voles" in x.text and x.text.endswith("\f")
+
+
+def test_pdf_pages_past_max_chars_are_not_read(tmp_path: Path) -> None:
+    f = make_pdf(tmp_path / "long.pdf", [f"page {i} " + "word " * 50 for i in range(6)])
+    x = extract_text(f, max_chars=600)
+    assert x.truncated and len(x.text) <= 600 and "page 5" not in x.text
+
+
+# --------------------------------------------------------------------------- bad files
+
+
+@pytest.mark.parametrize("name, make", [
+    ("deck.pptx", make_pptx), ("book.xlsx", make_xlsx), ("a.odt", make_odt), ("a.ods", make_ods),
+    ("a.odp", make_odp), ("book.epub", make_epub), ("p.pdf", lambda p: make_pdf(p, ["some text"] * 3)),
+])
+def test_truncated_files_fail_with_a_reason(tmp_path: Path, name: str, make) -> None:
+    good = make(tmp_path / f"good-{name}")
+    status, reason = reason_of(truncate(good, tmp_path / name))
+    assert status == "failed", reason
+    assert reason.startswith(("not a valid", "corrupt PDF")), reason
+
+
+@pytest.mark.parametrize("name, content, expected", [
+    ("menu.rtf", b"this is not rich text at all", "not a valid RTF file"),
+    ("note.eml", bytes(range(256)) * 4, "not an e-mail message"),
+    ("letters.mbox", b"Subject: no envelope line\n\nbody\n", "not a valid mailbox"),
+    ("orbits.ipynb", b'{"cells": [{"cell_type": "markdown", "source": "# cut', "not a valid notebook"),
+    ("deck.pptx", b"PK\x03\x04 garbage that is no zip", "not a valid PowerPoint file"),
+    ("book.xlsx", b"plain text named like a workbook", "not a valid Excel file"),
+    ("a.odt", b"plain text named like a document", "not a valid OpenDocument text"),
+    ("book.epub", b"plain text named like a book", "not a valid EPUB e-book"),
+])
+def test_damaged_files_fail_with_a_reason(tmp_path: Path, name: str, content: bytes, expected: str) -> None:
+    (tmp_path / name).write_bytes(content)
+    status, reason = reason_of(tmp_path / name)
+    assert status == "failed" and reason.startswith(expected), reason
+
+
+def test_encrypted_office_files_say_so(tmp_path: Path) -> None:
+    pptx = encrypt_office(make_pptx(tmp_path / "plain.pptx"), tmp_path / "locked.pptx")
+    xlsx = encrypt_office(make_xlsx(tmp_path / "plain.xlsx"), tmp_path / "locked.xlsx")
+    assert reason_of(pptx) == ("failed", "encrypted PowerPoint file (password-protected), "
+                                         "or an old binary Office file renamed")
+    assert reason_of(xlsx)[1].startswith("encrypted Excel file")
+
+
+def test_encrypted_opendocument_and_epub_and_pdf_say_so(tmp_path: Path) -> None:
+    odt = encrypt_opendocument(make_odt(tmp_path / "plain.odt"), tmp_path / "locked.odt")
+    assert reason_of(odt) == ("failed", "encrypted OpenDocument text (password-protected)")
+    epub = make_epub(tmp_path / "drm.epub", encrypted_chapter=True)
+    assert reason_of(epub) == ("failed", "encrypted EPUB e-book (DRM-protected)")
+    pdf = encrypt_pdf(make_pdf(tmp_path / "plain.pdf", ["secret walrus"]), tmp_path / "locked.pdf", "pw")
+    assert reason_of(pdf) == ("failed", "encrypted PDF (needs a password)")
+    owner_only = encrypt_pdf(make_pdf(tmp_path / "plain2.pdf", ["open walrus"]), tmp_path / "owner.pdf", "")
+    assert "open walrus" in extract_text(owner_only).text
+
+
+def test_scanned_pdf_without_text_layer_is_skipped(tmp_path: Path) -> None:
+    assert reason_of(make_scanned_pdf(tmp_path / "scan.pdf")) == ("skipped", "PDF has no text layer (scanned?)")
+
+
+def test_zip_bomb_member_of_an_opendocument_is_not_inflated(tmp_path: Path) -> None:
+    with zipfile.ZipFile(tmp_path / "bomb.odt", "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        zf.writestr("content.xml", b"<a>" + b" " * 30_000_000 + b"</a>")
+    status, reason = reason_of(tmp_path / "bomb.odt")
+    assert status == "skipped" and "compression ratio" in reason, reason
+
+
+def test_xml_entity_expansion_is_refused(tmp_path: Path) -> None:
+    bomb = ('<?xml version="1.0"?><!DOCTYPE d [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;">]>'
+            '<office:document-content xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0">'
+            '<office:body>&b;</office:body></office:document-content>')
+    with zipfile.ZipFile(tmp_path / "entities.odt", "w") as zf:
+        zf.writestr("content.xml", bomb)
+    status, reason = reason_of(tmp_path / "entities.odt")
+    assert status == "skipped" and "unsafe XML refused" in reason, reason
+
+
+# --------------------------------------------------------------------------- in the child and in the index
+
+
+def test_new_kinds_come_back_from_the_extraction_child(tmp_path: Path) -> None:
+    files = [make_pptx(tmp_path / "deck.pptx"), make_xlsx(tmp_path / "book.xlsx"), make_epub(tmp_path / "b.epub")]
+    with ExtractorPool(timeout_s=60) as pool:
+        outcomes = [pool.extract(str(f)) for f in files]
+    assert [o.status for o in outcomes] == ["ok", "ok", "ok"], [o.reason for o in outcomes]
+    assert "okapi" in outcomes[0].extracted.text and "pelican" in outcomes[1].extracted.text
+
+
+def test_good_files_beside_bad_ones_are_indexed_and_found_with_their_page(service, tmp_path: Path) -> None:
+    docs = tmp_path / "work"
+    docs.mkdir()
+    good = {
+        "deck.pptx": (make_pptx, "okapi", "slide 2"),
+        "book.xlsx": (make_xlsx, "cartographer", 'sheet "Staff"'),
+        "a.odt": (make_odt, "wick", None),
+        "a.ods": (make_ods, "Marguerite", 'sheet "Crew"'),
+        "a.odp": (make_odp, "walruses", "slide 2"),
+        "menu.rtf": (make_rtf, "croissant", None),
+        "book.epub": (make_epub, "glacier", "chapter 2"),
+        "note.eml": (make_eml, "algebraic", None),
+        "letters.mbox": (make_mbox, "punched", "message 2"),
+        "orbits.ipynb": (make_ipynb, "Kepler", None),
+        "paper.pdf": (lambda p: make_pdf(p, ["Alpha page about owls", "Beta page about bats"]), "bats", "page 2"),
+    }
+    for name, (make, _word, _where) in good.items():
+        make(docs / name)
+    truncate(make_pptx(tmp_path / "x.pptx"), docs / "broken.pptx")
+    encrypt_office(make_xlsx(tmp_path / "x.xlsx"), docs / "locked.xlsx")
+    encrypt_pdf(make_pdf(tmp_path / "x.pdf", ["hidden"]), docs / "locked.pdf", "pw")
+    make_scanned_pdf(docs / "scan.pdf")
+    (docs / "bad.epub").write_bytes(b"not a book")
+    run(service.index([docs]))
+    status = {Path(f.path).name: f for f in service.files()}
+    for name in good:
+        assert status[name].status == "indexed", (name, status[name])
+    assert status["broken.pptx"].status == "failed"
+    assert status["locked.xlsx"].reason.startswith("encrypted Excel file")
+    assert status["locked.pdf"].reason == "encrypted PDF (needs a password)"
+    assert status["scan.pdf"].status == "skipped"
+    assert status["bad.epub"].status == "failed"
+    for name, (_make, word, where) in good.items():
+        hits = service.search(word, "bm25", k=3)
+        assert hits and hits[0].name == name, (word, [h.name for h in hits])
+        assert hits[0].section == (where or ""), (name, hits[0].section)
+        if where:
+            assert hits[0].snippet.startswith(f"{where} · "), hits[0].snippet
+            lo, hi = hits[0].spans[0]
+            assert hits[0].snippet[lo:hi].lower() == word.lower()  # spans still point at the word
+    preview = service.preview(hits[0].doc_id, hits[0].chunk_id, "bats")
+    assert "\f" not in preview["text"]
