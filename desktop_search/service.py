@@ -2,29 +2,34 @@
 
 The CLI, the window and the tests use this facade. What it holds:
 store (SQLite), bm25 (the segment index), models (versions, encoders, vector indexes),
-library (folders, removal, status) and retrievers (chosen by name). Jobs (indexing,
+library (folders, removal, status), exclusions (patterns of files left out) and retrievers
+(chosen by name). Jobs (indexing,
 training) get those pieces, never the service.
 """
 
 from __future__ import annotations
 
 import os
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
 from .compare import agreement
 from .config import IndexSettings, default_data_dir
+from .exclusions import ExclusionRules
 from .jobs.progress import Progress
 from .library import Library
 from .model_registry import BASE, ModelRegistry
+from .query_plan import plan_query, rank_with_fallback
 from .retrievers.base import Filters, Ranked
 from .retrievers.bm25 import BM25Index
 from .retrievers.registry import RetrieverRegistry, parse_name
-from .retrievers.types import Hit
+from .retrievers.types import Hit, SearchResult
 from .snippets import make_snippet, passage_section, preview_window, query_targets
 from .store import Store
 from .store.health import damaged_message
+from .textsafe import clean_text, is_blank
 from .util import ProcessLock
 
 __all__ = ["Filters", "SearchService", "repair_library"]
@@ -54,6 +59,7 @@ class SearchService:
         self.models = ModelRegistry(self.data_dir, self.store, self.settings, encoder=w["encoder"],
                                     encoder_factory=w["encoder_factory"])
         self.library = Library(self.data_dir, self.store, self.models)
+        self.exclusions = ExclusionRules(self.settings, self.settings_path, self.store)
         self.retrievers = RetrieverRegistry(self.store, self.bm25, self.models, w["hybrid_method"])
 
     # -- the model (details in ModelRegistry) ------------------------------------------------
@@ -99,11 +105,17 @@ class SearchService:
         return self.library.add_folders(paths)
 
     def remove_folder(self, path_or_id: str | int) -> int:
-        return self.library.remove_folder(path_or_id)
+        n = self.library.remove_folder(path_or_id)
+        self.exclusions.forget_removed_folders()
+        return n
 
     def status(self, *, problems: bool = True) -> dict:
-        """Folders, counts, models, sizes, problems, and `health` (see `health`)."""
-        st = self.library.status(problems=problems)
+        """Folders, counts, models, sizes, problems, and `health` (see `health`); a damaged
+        database raises StoreDamaged (a KnownError: the window shows it in its banner)."""
+        try:
+            st = self.library.status(problems=problems)
+        except sqlite3.DatabaseError as e:
+            raise self.store.known(e) from e
         st["health"] = self.health()
         return st
 
@@ -208,10 +220,28 @@ class SearchService:
                *, encoder=None, hybrid_method: str | None = None) -> list[Hit]:
         """Ranked files for a query; each with its best passage, a snippet and matched spans.
 
-        `retriever` is a name of the retriever registry: "bm25", "dense", "hybrid", "dense:VERSION"."""
+        `retriever` is a name of the retriever registry: "bm25", "dense", "hybrid", "dense:VERSION".
+        The list is a SearchResult: its `notice` says when the query was read as plain words.
+        Undecodable bytes in the query become U+FFFD; an empty or blank query finds nothing
+        (callers say so: see `textsafe.is_blank`), whichever the retriever."""
+        query = clean_text(query)
         kind = parse_name(retriever).kind
+        if is_blank(query) or k < 1:
+            return []
         r = self.retrievers.get(retriever, encoder=encoder, hybrid_method=hybrid_method)
-        return self._hits(query, r.rank(query, k, self._allowed(filters)), kind)
+        allowed = self._allowed(filters)
+        # operators that filter everything away, or a long pasted text: the words are ranked (query_plan.py)
+        ranking, used, notice = rank_with_fallback(plan_query(query), lambda q: r.rank(q, k, allowed))
+        return SearchResult(self._hits(used, ranking, kind), query=used, notice=notice)
+
+    def embedding_coverage(self, retriever: str = "dense") -> dict:
+        """How many passages the model behind `retriever` has vectors for: {"embedded", "passages",
+        "model"}; what a dense search that found nothing reports (0 of N: run index)."""
+        rn = parse_name(retriever)
+        enc = self.models.encoder if rn.version is None else self.models.encoder_for(rn.version)
+        passages = self.store.counts()["chunks"]
+        embedded = next((m["vectors"] for m in self.store.model_rows() if m["key"] == enc.key), 0)
+        return {"embedded": min(embedded, passages), "passages": passages, "model": getattr(enc, "name", "")}
 
     def _hits(self, query: str, ranking: list[Ranked], retriever: str) -> list[Hit]:
         if not ranking:
@@ -230,7 +260,7 @@ class SearchService:
                 rank=len(hits) + 1, doc_id=doc_id, path=doc.path, name=doc.name,
                 folder=os.path.dirname(doc.path), score=float(score), chunk_id=cid, start=r["start"],
                 end=r["end"], snippet=snippet, spans=spans, kind=doc.kind, mtime=doc.mtime_ns / 1e9,
-                retriever=retriever,
+                retriever=retriever, title=doc.title or "",
                 section=passage_section(text, r["start"], r["end"], want, phrases, doc.kind),
             ))
         return hits
@@ -239,13 +269,14 @@ class SearchService:
         """The passage in its context: text around it, the passage range and matched spans in that text."""
         text = self.store.doc_text(doc_id)
         r = self.store.chunk_rows([chunk_id]).get(chunk_id)
-        return preview_window(text, (r["start"], r["end"]) if r else None, query, context_chars)
+        return preview_window(text, (r["start"], r["end"]) if r else None, clean_text(query), context_chars)
 
     def compare(self, query: str, retrievers: Sequence[str] = ("bm25", "dense", "hybrid"), k: int = 10,
                 filters: Filters | None = None, columns: dict[str, str] | None = None) -> dict:
         """The same query through several retrievers; pairwise overlap@k, Jaccard, Kendall's tau.
 
         `columns` adds columns by label: {"dense:v2": "dense:<version id>"} (any retriever name)."""
+        query = clean_text(query)
         named = {name: name for name in retrievers}
         named.update(columns or {})
         results = {label: self.search(query, name, k, filters) for label, name in named.items()}
@@ -256,13 +287,15 @@ class SearchService:
                 a = [h.doc_id for h in results[names[i]]]
                 b = [h.doc_id for h in results[names[j]]]
                 pairs[f"{names[i]}|{names[j]}"] = agreement(a, b, k)
-        return {"query": query, "k": k, "columns": results, "pairs": pairs}
+        notices = {label: hs.notice for label, hs in results.items() if getattr(hs, "notice", "")}
+        return {"query": query, "k": k, "columns": results, "pairs": pairs, "notices": notices}
 
     # -- relevance judgments (store/judgments.py) ---------------------------------------------------
     def mark(self, query: str, doc_id: int, grade: int, *, retriever: str = "", chunk_id: int | None = None,
              passage: str | None = None) -> int:
         """Mark a file relevant (grade 1) or not (0) for a query, noting which retriever and model
         version showed it; marking the same file for the same query again replaces the mark."""
+        query = clean_text(query)
         version = ""
         try:
             rn = parse_name(retriever)
@@ -270,15 +303,16 @@ class SearchService:
             rn = None
         if rn is not None and rn.needs_model:
             version = rn.version or self.models.active_id()
+        passage = clean_text(passage) if passage is not None else None
         return self.store.set_judgment(query, doc_id, grade, chunk_id=chunk_id, passage=passage,
                                        retriever=retriever, model_version=version)
 
     def unmark(self, query: str, doc_id: int | None = None) -> int:
-        return self.store.remove_judgment(query, doc_id)
+        return self.store.remove_judgment(clean_text(query), doc_id)
 
     def marks_for(self, query: str) -> dict[int, int]:
         """{doc_id: grade} of the query's marks: what a result list shows beside each file."""
-        return self.store.marks_for(query)
+        return self.store.marks_for(clean_text(query))
 
     # -- lifetime -------------------------------------------------------------------------------------
     def close(self) -> None:

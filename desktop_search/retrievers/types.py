@@ -26,7 +26,13 @@ class Hit:
     mtime: float = 0.0
     retriever: str = ""
     section: str = ""  # where the passage is in its file: "page 12", "slide 3" ("" for unsectioned kinds)
+    title: str = ""  # the document's title (HTML <title> or first heading, PDF / DOCX metadata), if it has one
     extra: dict = field(default_factory=dict, compare=False)
+
+    @property
+    def label(self) -> str:
+        """What a result list names the file by: its title, else its file name."""
+        return self.title or self.name
 
     def to_dict(self) -> dict:
         d = asdict(self)
@@ -42,3 +48,16 @@ class Hit:
             pos = b
         out.append(self.snippet[pos:])
         return "".join(out)
+
+
+class SearchResult(list):
+    """The hits of one search, best first (a plain list to every caller), and how the query was read.
+
+    `query` is what was ranked (the words only, when the operators filtered everything away or the
+    query was long natural text: see query_plan.py) and `notice` says so ("" when the query was read
+    as typed); the CLI and the window show the notice above the hits."""
+
+    def __init__(self, hits=(), *, query: str = "", notice: str = ""):
+        super().__init__(hits)
+        self.query = query
+        self.notice = notice
