@@ -551,3 +551,23 @@ def test_good_files_beside_bad_ones_are_indexed_and_found_with_their_page(servic
             assert hits[0].snippet[lo:hi].lower() == word.lower()  # spans still point at the word
     preview = service.preview(hits[0].doc_id, hits[0].chunk_id, "bats")
     assert "\f" not in preview["text"]
+
+
+def test_files_skipped_as_unsupported_by_an_older_version_are_read_again(service, tmp_path: Path) -> None:
+    docs = tmp_path / "old"
+    docs.mkdir()
+    make_pptx(docs / "deck.pptx")
+    run(service.index([docs]))
+    # what an older version left: the deck skipped as unsupported, and no version recorded for pptx
+    (folder,) = service.store.folders()
+    key = f"extraction_versions:{folder['id']}"
+    versions = json.loads(service.store.get_meta(key))
+    del versions["pptx"]
+    service.store.set_meta(key, json.dumps(versions))
+    with service.store.write() as w:
+        w.execute("DELETE FROM chunks")
+        w.execute("UPDATE documents SET status='skipped', reason='unsupported file type (.pptx)', kind=NULL")
+    run(service.index())
+    (doc,) = service.files()
+    assert doc.status == "indexed" and doc.kind == "pptx"
+    assert service.search("okapi", "bm25")[0].section == "slide 2"

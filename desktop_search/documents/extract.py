@@ -22,7 +22,12 @@ from .html import HTML_EXTRACTION_VERSION, html_text
 
 # What the extractor of each kind would make of an unchanged file; a kind whose version differs from the one
 # a folder was last scanned with is read again (kinds not named here are at version 1).
-EXTRACTION_VERSIONS: dict[str, int] = {"html": HTML_EXTRACTION_VERSION, "pdf": 2}  # pdf 2: PDFium, pages kept
+EXTRACTION_VERSIONS: dict[str, int] = {
+    "html": HTML_EXTRACTION_VERSION,
+    "pdf": 2,  # PDFium, a form feed ending each page (pages shown in results)
+    # new kinds (issue 17): files of theirs skipped as "unsupported" before are read once
+    **dict.fromkeys(("pptx", "xlsx", "odt", "ods", "odp", "rtf", "epub", "email", "mbox", "notebook", "org"), 1),
+}
 
 DEFAULT_MAX_BYTES = 50_000_000
 DEFAULT_MAX_CHARS = 5_000_000
