@@ -5,6 +5,12 @@ stays out of this process), turns its event lines into Progress reports, and whe
 version comes out, embeds the corpus with it into that version's own HNSW index and (by
 default) activates it, once. The base model is never modified; rollback is one call.
 
+A run killed while embedding with its new version (minutes on a CPU) must not train again: the
+version is noted in `training/pending_embed.json` with the identity of the run (the passages,
+the settings asked for, the marks) before embedding starts, and removed once the version is
+embedded (and activated). The next `train` with the same identity finishes embedding that
+version instead of training a second, identical one.
+
 `TrainRequest` is what a caller (the CLI, the window) asks of a run: TrainConfig overrides and
 whether to choose alpha and activate; the window sends it as JSON (`train --request FILE`).
 """
@@ -103,6 +109,38 @@ def export_passages(store: Store, folder: Path, *, documents: bool = False) -> t
     return passages, titles, n
 
 
+PENDING_EMBED = "pending_embed.json"  # a trained version whose embedding has not finished
+
+
+def run_identity(passages: Path, overrides: dict | None, select_alpha: bool, store: Store) -> str:
+    """What makes two training runs the same run: the exported passages, the settings asked for
+    and the relevance marks (not the held-out fold, which moves on with each new version)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(passages, "rb") as f:
+        while block := f.read(1 << 20):
+            h.update(block)
+    marks = sorted((query_key(q), sorted(docs.items())) for q, docs in store.qrels().items())
+    h.update(json.dumps({"config": dict(overrides or {}), "select_alpha": bool(select_alpha), "marks": marks},
+                        sort_keys=True, default=str).encode("utf-8"))
+    return h.hexdigest()
+
+
+def pending_version(root: Path, identity: str, models: ModelRegistry) -> str | None:
+    """The version an earlier run with this identity trained but did not finish embedding."""
+    try:
+        d = json.loads((root / PENDING_EMBED).read_text("utf-8"))
+    except (OSError, ValueError):
+        return None
+    vid = d.get("version") if isinstance(d, dict) else None
+    if not vid or d.get("identity") != identity:
+        return None
+    try:
+        models.versions.get(vid)
+    except Exception:  # noqa: BLE001 - deleted since: train again
+        return None
+    return vid
+
+
 K_FOLDS = 5  # judged queries are split in this many folds; each version holds one out
 
 
@@ -170,36 +208,28 @@ def train_job(data_dir: Path, store: Store, models: ModelRegistry, overrides: di
         passages, titles, n = export_passages(store, root)
         if n < 4:
             raise KnownError(f"Only {n} passages are indexed; add more documents before training.")
-        stop_file = root / "STOP"
-        stop_file.unlink(missing_ok=True)
-        # marks: one fold of the judged queries is held out (a different one for each new version)
-        judged = export_judgments(store, root, held_out_fold=len(models.versions.list()) % K_FOLDS)
-        if judged["pairs"]:
-            yield Progress("export", message=f"Learning from {judged['pairs']} marked results of "
-                                             f"{len(judged['trained_on'])} queries; {len(judged['held_out'])} "
-                                             "judged queries held out to check the result",
-                           stats={k: v for k, v in judged.items() if not k.endswith("_file")})
-        spec = {
-            # the units are the passages; "documents_file" (export_passages(documents=True)) would
-            # cut them from whole texts instead: being measured, see README "Training"
-            "passages_file": str(passages), "titles_file": str(titles), "base_model": str(base_model),
-            "work_dir": str(root / "work"), "versions_root": str(data_dir), "config": dict(overrides or {}),
-            "select_alpha": select_alpha, "activate": False, "stop_file": str(stop_file),
-        }
-        if judged["pairs"]:
-            spec.update(pairs_file=str(judged["pairs_file"]), judged_file=str(judged["judged_file"]),
-                        version_settings={"trained_on_queries": judged["trained_on"],
-                                          "held_out_queries": judged["held_out"],
-                                          "cv_fold": judged["fold"], "k_folds": judged["k_folds"]})
-        cfg = root / "job.json"
-        atomic_write_text(cfg, json.dumps(spec, indent=2))
-        t0 = time.monotonic()
-        end, last_step, selection = yield from _run_trainer(cfg, stop_file, cancel)
-        train_s = time.monotonic() - t0
-    version = end.get("version")
+        identity = run_identity(passages, overrides, select_alpha, store)
+        pending = pending_version(root, identity, models) if embed and embed_with is not None else None
+        if pending is not None:
+            # trained already, killed while embedding: finish that, never train the same again
+            yield Progress("train", message=f"Version {pending} was trained by an earlier run with these settings "
+                                            "that stopped while embedding; finishing its embedding instead of "
+                                            "training again", stats={"version": pending},
+                           kind=EventType.ALREADY_TRAINED.value)
+            end, last_step, selection, train_s = {"version": pending, "reused": True}, {}, {}, 0.0
+            judged = {"pairs": 0}
+        else:
+            end, last_step, selection, judged, train_s = yield from _train(
+                root, passages, titles, base_model, data_dir, models, store, overrides, select_alpha, cancel)
+        version = end.get("version")
+        if version and embed and embed_with is not None:
+            atomic_write_text(root / PENDING_EMBED, json.dumps({"version": version, "identity": identity}))
     stats = {"train_s": round(train_s, 1), "alpha": end.get("alpha"), "version": version,
              "kept_base": bool(end.get("kept_base")), "steps": last_step.get("steps"),
              "steps_per_s": last_step.get("steps_per_s"), "reused": bool(end.get("reused"))}
+    if pending is not None:
+        stats["resumed_embedding"] = True
+        stats["alpha"] = models.versions.get(pending).settings.get("alpha")
     if selection:
         stats["selection"] = selection
     if judged["pairs"]:
@@ -213,9 +243,42 @@ def train_job(data_dir: Path, store: Store, models: ModelRegistry, overrides: di
         if activate:
             models.activate(version)
             stats["activated"] = True
+        (root / PENDING_EMBED).unlink(missing_ok=True)
     msg = (f"New model version {version}" if version else
            "Training found no gain on your files' pseudo-queries; the base model stays active")
     yield Progress("done", message=msg, stats=stats)
+
+
+def _train(root: Path, passages: Path, titles: Path, base_model: str, data_dir: Path, models: ModelRegistry,
+           store: Store, overrides: dict | None, select_alpha: bool, cancel: Callable[[], bool]):
+    """Run the trainer child on the exported passages (and marks); returns
+    (end event, last step, selection, judged export, training seconds)."""
+    stop_file = root / "STOP"
+    stop_file.unlink(missing_ok=True)
+    # marks: one fold of the judged queries is held out (a different one for each new version)
+    judged = export_judgments(store, root, held_out_fold=len(models.versions.list()) % K_FOLDS)
+    if judged["pairs"]:
+        yield Progress("export", message=f"Learning from {judged['pairs']} marked results of "
+                                         f"{len(judged['trained_on'])} queries; {len(judged['held_out'])} "
+                                         "judged queries held out to check the result",
+                       stats={k: v for k, v in judged.items() if not k.endswith("_file")})
+    spec = {
+        # the units are the passages; "documents_file" (export_passages(documents=True)) would
+        # cut them from whole texts instead: being measured, see README "Training"
+        "passages_file": str(passages), "titles_file": str(titles), "base_model": str(base_model),
+        "work_dir": str(root / "work"), "versions_root": str(data_dir), "config": dict(overrides or {}),
+        "select_alpha": select_alpha, "activate": False, "stop_file": str(stop_file),
+    }
+    if judged["pairs"]:
+        spec.update(pairs_file=str(judged["pairs_file"]), judged_file=str(judged["judged_file"]),
+                    version_settings={"trained_on_queries": judged["trained_on"],
+                                      "held_out_queries": judged["held_out"],
+                                      "cv_fold": judged["fold"], "k_folds": judged["k_folds"]})
+    cfg = root / "job.json"
+    atomic_write_text(cfg, json.dumps(spec, indent=2))
+    t0 = time.monotonic()
+    end, last_step, selection = yield from _run_trainer(cfg, stop_file, cancel)
+    return end, last_step, selection, judged, time.monotonic() - t0
 
 
 def _run_trainer(cfg: Path, stop_file: Path, cancel: Callable[[], bool]):
