@@ -147,13 +147,65 @@ class CompareDelegate(QStyledItemDelegate):
         bfm = QFontMetrics(bold)
         name_w = max(10, int(cx - x - 4))
         painter.drawText(QRect(x, y, name_w, line), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
-                         bfm.elidedText(hit.name, Qt.TextElideMode.ElideMiddle, name_w))
+                         bfm.elidedText(hit.label, Qt.TextElideMode.ElideMiddle, name_w))
         # snippet on the second line, highlighted, clipped
         width = r.right() - x - 4
         painter.setClipRect(QRectF(x, y + line + 1, width, line + 2))
         self.snippets.draw(painter, QPointF(x, y + line + 1), hit.snippet, hit.spans, opt.font, pal,
                            selected=selected, width=width, max_lines=1, wrap=False)
         painter.restore()
+
+
+class TitleDelegate(QStyledItemDelegate):
+    """The Name column of the results: the document's title (bold), its file name beneath (dimmer).
+
+    Titles say what a page is ("7. Input and Output") where names often do not ("inputoutput.html",
+    "3.5.html"); the name stays visible for telling files apart. Both are elided in the middle, so a
+    long name keeps its start and its extension. A file without a title shows its name alone."""
+
+    @staticmethod
+    def lines(hit, bold: QFontMetrics, plain: QFontMetrics, width: int) -> tuple[str, str]:
+        """(first line, second line) as painted in `width` pixels: title and name, or the name and ""."""
+        mid = Qt.TextElideMode.ElideMiddle
+        if hit.title and hit.title != hit.name:
+            return bold.elidedText(hit.title, mid, width), plain.elidedText(hit.name, mid, width)
+        return bold.elidedText(hit.name, mid, width), ""
+
+    def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
+        hit = index.data(HIT_ROLE)
+        if hit is None:
+            return super().paint(painter, option, index)
+        opt = QStyleOptionViewItem(option)
+        self.initStyleOption(opt, index)
+        opt.text = ""
+        style = opt.widget.style() if opt.widget else QApplication.style()
+        style.drawControl(QStyle.ControlElement.CE_ItemViewItem, opt, painter, opt.widget)  # background, icon
+        rect = style.subElementRect(QStyle.SubElement.SE_ItemViewItemText, opt, opt.widget).adjusted(2, 0, -2, 0)
+        selected = bool(opt.state & QStyle.StateFlag.State_Selected)
+        pal = opt.palette
+        fg = pal.color(QPalette.ColorRole.HighlightedText if selected else QPalette.ColorRole.Text)
+        dim = mix(fg, pal.color(QPalette.ColorRole.Highlight if selected else QPalette.ColorRole.Base), 0.4)
+        bold = QFont(opt.font)
+        bold.setBold(True)
+        bfm, fm = QFontMetrics(bold), QFontMetrics(opt.font)
+        first, second = self.lines(hit, bfm, fm, max(10, rect.width()))
+        line = fm.lineSpacing()
+        top = rect.top() + max(0, (rect.height() - (2 if second else 1) * line) // 2)
+        flags = int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
+        painter.save()
+        painter.setClipRect(opt.rect)
+        painter.setFont(bold)
+        painter.setPen(fg)
+        painter.drawText(QRect(rect.left(), top, rect.width(), line), flags, first)
+        if second:
+            painter.setFont(opt.font)
+            painter.setPen(dim)
+            painter.drawText(QRect(rect.left(), top + line, rect.width(), line), flags, second)
+        painter.restore()
+
+    def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
+        fm = QFontMetrics(option.font)
+        return QSize(fm.horizontalAdvance("m") * 15, fm.lineSpacing() * 2 + 8)
 
 
 def _contrast(c: QColor, pal: QPalette) -> QColor:

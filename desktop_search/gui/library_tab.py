@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLin
                                QMessageBox, QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from .context import LibrarySnapshot
+from .exclusions_dialog import ExclusionsDialog
 from .models import ROW_ROLE, SORT_ROLE, FilesFilter, FilesModel, FoldersModel, format_size
 from .results_common import plain_table
 
@@ -44,7 +45,11 @@ class LibraryTab(QWidget):
         self.rescan_button.clicked.connect(self.rescan_requested)
         self.retry_button.clicked.connect(self.retry_failed_requested)
         self.remove_button.clicked.connect(self._on_remove_button_clicked)
-        for b in (self.add_button, self.rescan_button, self.retry_button, self.remove_button):
+        self.exclusions_button = QPushButton("Exclusions…")
+        self.exclusions_button.setToolTip("Patterns of files to leave out of the index (gitignore syntax), for every "
+                                          "folder or the selected one; .gitignore files")
+        self.exclusions_button.clicked.connect(self._on_exclusions_button_clicked)
+        for b in (self.add_button, self.rescan_button, self.retry_button, self.remove_button, self.exclusions_button):
             buttons.addWidget(b)
         buttons.addStretch(1)
         self.models_label = QLabel()
@@ -202,6 +207,28 @@ class LibraryTab(QWidget):
             if ans != QMessageBox.StandardButton.Yes:
                 return
         self.remove_folder_requested.emit(path)
+
+    def _on_exclusions_button_clicked(self) -> None:
+        self.edit_exclusions(modal=True)
+
+    def edit_exclusions(self, *, modal: bool = True) -> ExclusionsDialog | None:
+        """The Exclusions dialog for every folder and the selected one; a change rescans when it closes
+        (excluded files leave the index). `modal=False` returns the open dialog (tests)."""
+        svc = self.ctx.service
+        if svc is None:
+            return None
+        dialog = ExclusionsDialog(svc, self.selected_folder(), self)
+        dialog.finished.connect(lambda _result: self._on_exclusions_dialog_finished(dialog))
+        if modal:
+            dialog.exec()
+            return None
+        dialog.show()
+        return dialog
+
+    def _on_exclusions_dialog_finished(self, dialog: ExclusionsDialog) -> None:
+        if dialog.changed:
+            self.rescan_requested.emit()
+        dialog.deleteLater()
 
     def _on_files_view_double_clicked(self, index: QModelIndex) -> None:
         row = index.data(ROW_ROLE)

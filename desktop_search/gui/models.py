@@ -205,10 +205,10 @@ class ResultsModel(TableModel):
         c = index.column()
         mark = mark_grade(self._marks.get(h.doc_id))
         if role == Qt.ItemDataRole.DisplayRole:
-            return (str(h.rank), MARK_GLYPHS.get(mark, ""), h.name, h.snippet, h.folder, f"{h.score:.3f}",
+            return (str(h.rank), MARK_GLYPHS.get(mark, ""), h.label, h.snippet, h.folder, f"{h.score:.3f}",
                     format_time(h.mtime))[c]
         if role == SORT_ROLE:
-            return (h.rank, -1 if mark is None else mark, h.name.lower(), h.snippet, h.folder.lower(), h.score,
+            return (h.rank, -1 if mark is None else mark, h.label.lower(), h.snippet, h.folder.lower(), h.score,
                     h.mtime)[c]
         if role in (HIT_ROLE, ROW_ROLE):
             return h
@@ -294,7 +294,7 @@ class CompareColumnModel(QAbstractListModel):
         h = self._hits[index.row()]
         twins = self._twins[index.row()]
         if role == Qt.ItemDataRole.DisplayRole:
-            return f"{h.rank}. {h.name}"
+            return f"{h.rank}. {h.label}"
         if role in (HIT_ROLE, ROW_ROLE):
             return h
         if role == TWINS_ROLE:

@@ -75,7 +75,7 @@ class PreviewPane(QWidget):
 
     def show_loading(self, hit: Hit) -> None:
         self.hit = hit
-        self.title.setText(hit.name)
+        self.title.setText(hit.label)  # the document's title where it has one; the path below names the file
         self.path.setText(hit.path)
         self.path.setToolTip(plain_tip(hit.path))
         self.open_button.setEnabled(True)

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDateEdit, QHBoxLayout, 
                                QLabel, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from ..retrievers.types import RETRIEVERS, Hit
-from .delegates import SnippetDelegate
+from .delegates import SnippetDelegate, TitleDelegate
 from .marks import MarkActions, query_key
 from .models import HIT_ROLE, ResultsModel, next_mark, retriever_label
 from .results_common import (PreviewLoader, hit_context_menu_at, make_debounce_timer, make_preview_split,
@@ -131,6 +131,12 @@ class SearchTab(QWidget):
         self.type_combo.currentIndexChanged.connect(self._on_filter_changed)
         self.date_combo.currentIndexChanged.connect(self._on_date_combo_changed)
         lay.addLayout(frow)
+        # how the query was read, when its operators filtered every file away (query_plan.py)
+        self.notice_label = QLabel()
+        self.notice_label.setTextFormat(Qt.TextFormat.PlainText)  # it quotes the query: never markup
+        self.notice_label.setWordWrap(True)
+        self.notice_label.hide()
+        lay.addWidget(self.notice_label)
 
         # results and preview
         self.model = ResultsModel(self)
@@ -147,6 +153,8 @@ class SearchTab(QWidget):
         self.table.verticalHeader().hide()
         self.snippet_delegate = SnippetDelegate(self.table)
         self.table.setItemDelegateForColumn(ResultsModel.SNIPPET, self.snippet_delegate)
+        self.title_delegate = TitleDelegate(self.table)  # the title, the file name beneath
+        self.table.setItemDelegateForColumn(ResultsModel.NAME, self.title_delegate)
         fm = self.table.fontMetrics()
         self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
         self.table.verticalHeader().setDefaultSectionSize(fm.lineSpacing() * 2 + 10)
@@ -156,7 +164,7 @@ class SearchTab(QWidget):
         hh.resizeSection(ResultsModel.RANK, fm.horizontalAdvance("0000") + 8)
         hh.resizeSection(ResultsModel.MARK, max(fm.horizontalAdvance("Mark") + 16, fm.horizontalAdvance("\u2713") + 16))
         hh.setSectionResizeMode(ResultsModel.MARK, QHeaderView.ResizeMode.Fixed)
-        hh.resizeSection(ResultsModel.NAME, fm.horizontalAdvance("m") * 15)
+        hh.resizeSection(ResultsModel.NAME, fm.horizontalAdvance("m") * 20)
         hh.resizeSection(ResultsModel.FOLDER, fm.horizontalAdvance("m") * 14)
         hh.resizeSection(ResultsModel.SCORE, fm.horizontalAdvance("0.0000") + 16)
         hh.resizeSection(ResultsModel.MODIFIED, fm.horizontalAdvance("2000-00-00 00:00") + 16)
@@ -260,6 +268,7 @@ class SearchTab(QWidget):
             self.model.set_hits(())
             self.last_hits = ()
             self.summary.setText("")
+            self.notice_label.hide()
             self.preview.clear()
             self._update_placeholder()
             return
@@ -313,6 +322,9 @@ class SearchTab(QWidget):
         self._marks_seq += 1  # a marks fetch for an older result must not overwrite these
         self.last_hits = tuple(hits)
         self.model.set_hits(hits, marks)
+        notice = getattr(hits, "notice", "")
+        self.notice_label.setText(notice)
+        self.notice_label.setVisible(bool(notice))
         label = retriever_label(retriever)
         n = len(hits)
         more = "+" if n >= RESULTS_K else ""
