@@ -17,6 +17,23 @@ CHECKS = [
     ("keeping a bread culture alive", "hybrid", "sourdough.md"),
     ("find an element in an ordered array", "dense", "binary-search.py"),
 ]
+# (query, expected first file by BM25, where its passage is): one file of each document kind the
+# bundle must read (made by packaging/make_format_samples.py), so a reader left out of the
+# frozen app fails here
+FORMAT_CHECKS = [
+    ("okapi sightings pangolin", "zebra-migration.pptx", "slide 2"),
+    ("pelican food cartographer", "expedition-budget.xlsx", None),
+    ("trim the wick polish the lens", "lighthouse-duties.odt", None),
+    ("Brest high water Marguerite", "tide-table.ods", None),
+    ("narwhals walruses slide", "narwhal-talk.odp", None),
+    ("croissant café", "cafe-menu.rtf", None),
+    ("compass fjord glacier", "the-cartographer.epub", None),
+    ("engine weaves algebraic patterns", "analytical-engine.eml", None),
+    ("Bernoulli numbers note G", "babbage-letters.mbox", "message 1"),
+    ("Kepler orbits polyfit", "orbit-fitting.ipynb", None),
+    ("sow radishes carrots", "garden-plan.org", None),
+    ("bats echolocation moths", "night-animals.pdf", "page 2"),
+]
 
 
 def run_self_test(data_dir: str | None = None, out=sys.stdout) -> int:
@@ -46,6 +63,15 @@ def run_self_test(data_dir: str | None = None, out=sys.stdout) -> int:
                 print(f"  {'ok  ' if ok else 'FAIL'} {retriever:6} {query!r} -> {top}", file=out)
                 if not ok:
                     failures.append(f"{retriever} search for {query!r} put {top} first, expected {expected}")
+            for query, expected, section in FORMAT_CHECKS:
+                hits = svc.search(query, "bm25", k=3)
+                top, where = (hits[0].name, hits[0].section) if hits else (None, "")
+                ok = top == expected and (section is None or where == section)
+                print(f"  {'ok  ' if ok else 'FAIL'} {'bm25':6} {query!r} -> {top}" + (f" ({where})" if where else ""),
+                      file=out)
+                if not ok:
+                    failures.append(f"bm25 search for {query!r} put {top} ({where or 'no section'}) first, "
+                                    f"expected {expected}" + (f" ({section})" if section else ""))
     except KnownError as e:
         failures.append(str(e))
     except Exception as e:  # noqa: BLE001 - the self-test reports everything

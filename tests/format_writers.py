@@ -55,8 +55,8 @@ def make_odt(path: Path) -> Path:
     from odf.text import H, P, S, Span
 
     doc = OpenDocumentText()
-    doc.meta.addElement(_dc_title("Lighthouse keeping"))
-    doc.text.addElement(H(outlinelevel=1, text="Lighthouse keeping"))
+    doc.meta.addElement(_dc_title("Lighthouse duties"))
+    doc.text.addElement(H(outlinelevel=1, text="Lighthouse duties"))
     para = P(text="Trim the wick")
     para.addElement(S(c=2))
     para.addElement(Span(text="and polish the lens"))

@@ -81,7 +81,7 @@ def test_xlsx_rows_are_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -
 
 def test_opendocument_text_spreadsheet_and_presentation(tmp_path: Path) -> None:
     odt = extract_text(make_odt(tmp_path / "a.odt"))
-    assert odt.kind == "odt" and odt.title == "Lighthouse keeping"
+    assert odt.kind == "odt" and odt.title == "Lighthouse duties"
     assert "Trim the wick  and polish the lens" in odt.text  # text:s c=2 is two spaces
     ods = extract_text(make_ods(tmp_path / "a.ods"))
     assert "Brest\t06:12" in ods.text
