@@ -86,6 +86,13 @@ class AppContext(QObject):
         if enc is not None and getattr(enc, "loaded", True):
             self.model_state = "ready"  # an injected (fake) or already loaded encoder needs no loading
         self.service_attached.emit(service)
+        # every page of the database and every vector file, in the background (seconds on a large
+        # library): a damaged store is told in the banner, never served from silently
+        self.submit(service.check_health, on_result=self._on_health_checked)
+
+    def _on_health_checked(self, health: dict) -> None:
+        if not health.get("ok", True) and health.get("messages"):
+            self.known_error_raised.emit(health["messages"][0])
 
     # -- work -------------------------------------------------------------------------------
     def submit(self, fn: Callable, *args, on_result=None, on_error=None, on_finished=None, **kwargs) -> Worker:
@@ -93,6 +100,8 @@ class AppContext(QObject):
                                 on_finished=on_finished, **kwargs)
 
     def handle_error(self, exc: BaseException) -> None:
+        if self.service is not None:
+            exc = self.service.store.known(exc)  # a damaged database or a full disk: its message (store/health.py)
         msg = known_message(exc)
         if msg is not None:
             self.known_error_raised.emit(msg)

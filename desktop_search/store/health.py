@@ -68,19 +68,20 @@ def damaged_message(db_path: Path, detail: str) -> str:
     if len(detail) > 160:
         detail = detail[:157] + "..."
     return (f"The index database {db_path} is damaged ({detail}). Your files are not affected. "
-            "Run `desktop-search repair` (or Repair in the window) to rebuild the index from them; "
-            "the damaged file is kept aside.")
+            "Run `desktop-search repair` to rebuild the index from them; the damaged file is kept aside.")
 
 
-def known_error(e: BaseException, db_path: Path) -> BaseException:
-    """The KnownError an SQLite or OS error stands for (recording damage), else `e` itself."""
+def known_error(e: BaseException, db_path: Path, *, record: bool = True) -> BaseException:
+    """The KnownError an SQLite or OS error stands for (recording damage, unless not `record`),
+    else `e` itself."""
     if isinstance(e, KnownError):
         return e
     if is_disk_full(e):
         return disk_full_error(db_path)
     if is_corruption(e):
         detail = str(e)
-        record_damage(db_path, detail, "error")
+        if record:
+            record_damage(db_path, detail, "error")
         return StoreDamaged(damaged_message(db_path, detail))
     if isinstance(e, sqlite3.OperationalError):
         msg = str(e).lower()
