@@ -55,6 +55,8 @@ def fallback_notice(query: str) -> str:
             parts.append(f"without {_quoted(t.body)}")
         elif t.quoted and len(t.plain().split()) > 1:
             parts.append(f"the phrase {_quoted(t.body)}")
+        elif t.quoted:  # one quoted word must be there, as +word
+            parts.append(f"the word {_quoted(t.body)}")
         else:
             parts.append(_quoted(t.typed()))
     return f"No file matches {_join(parts)}; showing results for the words."

@@ -315,3 +315,16 @@ def test_cli_search_text_shows_the_notice_and_the_title(tmp_path, capsys):
     assert res["notice"].startswith("No file contains the phrase")
     assert res["ranked_query"] == "documentation welcome"
     assert {h["title"] for h in res["hits"]} >= {"Index A", "Start"}
+
+
+def test_the_notice_names_what_filtered_everything_away():
+    from desktop_search.query_plan import fallback_notice, plan_query
+
+    assert fallback_notice('"x y" "z w"') == ("No file contains the phrases \u201cx y\u201d and \u201cz w\u201d; "
+                                              "showing results for the words.")
+    assert fallback_notice('"defaultdict" "missing keys" -counter') == (
+        "No file matches the word \u201cdefaultdict\u201d, the phrase \u201cmissing keys\u201d and without "
+        "\u201ccounter\u201d; showing results for the words.")
+    plan = plan_query('"defaultdict" "missing keys" -counter')
+    assert (plan.query, plan.fallback) == ('"defaultdict" "missing keys" -counter', "defaultdict missing keys counter")
+    assert plan_query("state-of-the-art e-mail - item").fallback is None  # dashes inside or alone: no operators
