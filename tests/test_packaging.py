@@ -141,6 +141,9 @@ def test_spec_runs_with_stub_pyinstaller(tmp_path, monkeypatch):
     hidden = set(kw["hiddenimports"])
     assert {"desktop_search.app", "desktop_search.gui.main_window", "training.run", "PySide6.QtSvg",
             "transformers.models.bert.modeling_bert"} <= hidden
+    assert {"pypdfium2", "pptx", "openpyxl", "striprtf.striprtf", "defusedxml.ElementTree",
+            "desktop_search.documents.formats.office"} <= hidden  # the document readers
+    assert ("zebra-migration.pptx", "resources/sample") in dests  # the self-test's file of each kind
     excludes = set(kw["excludes"])
     assert {"tkinter", "PySide6.QtQml", "PySide6.QtQuick", "PySide6.QtWebEngineCore", "PySide6.Qt3DCore",
             "PySide6.QtMultimedia", "PySide6.QtDesigner", "matplotlib", "pandas"} <= excludes

@@ -63,6 +63,13 @@ METADATA = [
     "typing-extensions",
 ]
 
+# The document readers (documents/formats/), imported inside functions when a file of their kind
+# comes. Static analysis finds them through desktop_search's submodules; named here as well so that
+# a reader is never lost to a refactoring, and their hooks (pyinstaller-hooks-contrib: pptx's
+# templates, pypdfium2_raw's libpdfium) run. python-pptx brings Pillow and XlsxWriter.
+DOCUMENT_READERS = ["pypdfium2", "pypdfium2_raw", "pypdf", "docx", "pptx", "openpyxl", "striprtf.striprtf",
+                    "defusedxml.ElementTree"]
+
 # Modules imported lazily (by name, inside functions), which PyInstaller's static analysis
 # cannot see: the whole app and the training package, plus the Qt modules the window uses.
 LAZY_PACKAGES = ["desktop_search", "training"]
