@@ -39,7 +39,7 @@ def test_search_fills_results_table_with_highlighted_snippets(qtbot, search, mak
     assert st.proxy.rowCount() == len(hits)
     # columns: name, folder, snippet, score, modified
     row0 = {st.model.headerData(c, Qt.Orientation.Horizontal): st.proxy.index(0, c).data() for c in range(st.model.columnCount())}
-    assert row0["Name"] == "bread.md"
+    assert row0["Name"] == "Sourdough bread"  # the title (its file name is painted beneath: issue 15 #8)
     assert row0["Folder"].endswith("recipes")
     assert float(row0["Score"]) > 0
     assert row0["Modified"][:2] == "20"
@@ -47,7 +47,7 @@ def test_search_fills_results_table_with_highlighted_snippets(qtbot, search, mak
     assert any(snippet[a:b].lower() in ("sourdough", "bread") for a, b in spans)
     # the preview shows the passage with the query words highlighted
     assert "Sourdough" in st.preview.text.toPlainText()
-    assert st.preview.title.text() == "bread.md"
+    assert st.preview.title.text() == "Sourdough bread"
     # sorting by name through the proxy keeps the model's immutable hits
     from desktop_search.gui.models import ResultsModel
 
