@@ -17,6 +17,7 @@ from PySide6.QtWidgets import (QFileDialog, QHBoxLayout, QHeaderView, QLabel, QP
 from .errors import Banner
 from .models import (MARK_GLYPHS, ROW_ROLE, SORT_ROLE, Index, TableModel, format_time, mark_color, mark_grade,
                      retriever_label)
+from .plain import plain_tip
 from .results_common import make_sort_proxy, plain_table
 from .training.formatting import short_version
 
@@ -96,7 +97,7 @@ class QueriesModel(TableModel):
         if role == ROW_ROLE:
             return r
         if role == Qt.ItemDataRole.ToolTipRole and c == 0:
-            return r.query
+            return plain_tip(r.query)
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter) if c in (1, 2) else \
                 int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter)
@@ -138,7 +139,7 @@ class MarksModel(TableModel):
             if c == self.VERSION:
                 return j.model_version or "The retriever needs no model (or the mark was imported)"
             passage = " ".join((j.passage or "").split())
-            return j.path + (f"\n\n{passage[:400]}{'…' if len(passage) > 400 else ''}" if passage else "")
+            return plain_tip(j.path + (f"\n\n{passage[:400]}{'…' if len(passage) > 400 else ''}" if passage else ""))
         return None
 
 

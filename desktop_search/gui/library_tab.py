@@ -5,11 +5,12 @@ from __future__ import annotations
 from PySide6.QtCore import QModelIndex, QSortFilterProxyModel, Qt, Signal
 from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
-                               QMessageBox, QPushButton, QSplitter, QVBoxLayout, QWidget)
+                               QPushButton, QSplitter, QVBoxLayout, QWidget)
 
 from .context import LibrarySnapshot
 from .exclusions_dialog import ExclusionsDialog
 from .models import ROW_ROLE, SORT_ROLE, FilesFilter, FilesModel, FoldersModel, format_size
+from .plain import ask, plain_tip
 from .results_common import plain_table
 
 STATUSES = (("All files", ""), ("Indexed", "indexed"), ("Skipped", "skipped"), ("Failed", "failed"),
@@ -141,7 +142,7 @@ class LibraryTab(QWidget):
                 f"vectors {format_size(sz.get('vectors', 0))})")
         models = [f"{m['name']}: {m['vectors']:,} vectors" for m in snap.models]
         self.models_label.setText(" · ".join(models) if models else "No embeddings yet")
-        self.models_label.setToolTip(f"Index stored in {snap.data_dir}" if snap.data_dir else "")
+        self.models_label.setToolTip(plain_tip(f"Index stored in {snap.data_dir}") if snap.data_dir else "")
         for i, (label, st) in enumerate(STATUSES):
             n = len(snap.files) if not st else sum(1 for f in snap.files if f.status == st)
             self.status_combo.setItemText(i, f"{label} ({n:,})")
@@ -199,12 +200,8 @@ class LibraryTab(QWidget):
 
     def remove_folder(self, path: str, *, confirm: bool = True) -> None:
         if confirm:
-            ans = QMessageBox.question(
-                self, "Remove folder",
-                f"Remove {path} from the library?\n\nIts files leave the search indexes; the files on disk are not "
-                "touched.", QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
-                QMessageBox.StandardButton.Cancel)
-            if ans != QMessageBox.StandardButton.Yes:
+            if not ask(self, "Remove folder", f"Remove {path} from the library?\n\nIts files leave the search "
+                       "indexes; the files on disk are not touched."):
                 return
         self.remove_folder_requested.emit(path)
 

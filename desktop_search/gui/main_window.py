@@ -18,6 +18,7 @@ from .indexing import IndexOutcome, IndexRequest, IndexRunner
 from .judgments_tab import JudgmentsTab
 from .library_tab import LibraryTab
 from .models import retriever_label
+from .plain import make_plain, plain_tip
 from .search_tab import SearchTab
 from .stall import StallMeter
 from .training import TrainingTab
@@ -75,6 +76,7 @@ class IndexingPanel(QFrame):
         f.setBold(True)
         self.title.setFont(f)
         self.counts = QLabel()
+        make_plain(self.counts)  # may name another process's command line
         self.queue = QLabel()
         self.queue.setForegroundRole(self.queue.foregroundRole().PlaceholderText)
         top.addWidget(self.title)
@@ -150,7 +152,7 @@ class IndexingPanel(QFrame):
     def _elide_current(self) -> None:
         w = max(50, self.current.width())
         self.current.setText(self.current.fontMetrics().elidedText(self._full_current, Qt.TextElideMode.ElideMiddle, w))
-        self.current.setToolTip(self._full_current)
+        self.current.setToolTip(plain_tip(self._full_current))
 
     def _on_cancel_button_clicked(self) -> None:
         self.show_cancelling()

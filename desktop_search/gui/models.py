@@ -10,6 +10,7 @@ from PySide6.QtCore import QAbstractListModel, QAbstractTableModel, QModelIndex,
 from PySide6.QtGui import QColor, QFont, QIcon
 
 from ..retrievers.types import Hit
+from .plain import plain_tip
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -217,7 +218,7 @@ class ResultsModel(TableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if c == self.MARK:
                 return mark_tooltip(mark)
-            return h.path if c != self.SNIPPET else h.marked_snippet("«", "»")
+            return plain_tip(h.path if c != self.SNIPPET else h.marked_snippet("«", "»"))
         if role == Qt.ItemDataRole.DecorationRole and c == self.NAME:
             return file_icon(h.path)
         if role == Qt.ItemDataRole.ForegroundRole and c == self.MARK and mark is not None:
@@ -305,8 +306,8 @@ class CompareColumnModel(QAbstractListModel):
             return mark_grade(self._marks.get(h.doc_id))
         if role == Qt.ItemDataRole.ToolTipRole:
             where = ", ".join(f"#{r} in {retriever_label(n)}" for n, r in twins.items())
-            return (f"{h.path}\n" + (f"Also {where}" if where else f"Only {retriever_label(self.name)} found this")
-                    + "\n" + mark_tooltip(self._marks.get(h.doc_id)))
+            return plain_tip(f"{h.path}\n" + (f"Also {where}" if where else f"Only {retriever_label(self.name)} found this")
+                             + "\n" + mark_tooltip(self._marks.get(h.doc_id)))
         if role == Qt.ItemDataRole.DecorationRole:
             return file_icon(h.path)
         return None
@@ -380,7 +381,7 @@ class FoldersModel(TableModel):
         if role == ROW_ROLE:
             return f
         if role == Qt.ItemDataRole.ToolTipRole and c == 0:
-            return f.path if f.exists else f"{f.path}\nNot found (unplugged or removed?); its entries are kept."
+            return plain_tip(f.path if f.exists else f"{f.path}\nNot found (unplugged or removed?); its entries are kept.")
         if role == Qt.ItemDataRole.ToolTipRole and c == 6:
             return "This folder's share of the index on disk, estimated from its number of passages"
         if role == Qt.ItemDataRole.DecorationRole and c == 0:
@@ -430,7 +431,7 @@ class FilesModel(TableModel):
         if role == ROW_ROLE:
             return f
         if role == Qt.ItemDataRole.ToolTipRole:
-            return f"{f.path}\n{f.reason}" if f.reason else f.path
+            return plain_tip(f"{f.path}\n{f.reason}" if f.reason else f.path)
         if role == Qt.ItemDataRole.DecorationRole and c == self.NAME:
             return file_icon(f.path)
         if role == Qt.ItemDataRole.DecorationRole and c == self.STATUS and f.status in ("failed", "skipped"):

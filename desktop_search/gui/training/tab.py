@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (QAbstractItemView, QCheckBox, QComboBox, QDoubleS
 from ...jobs.events import EventType
 from ..errors import Banner
 from ..models import ROW_ROLE
+from ..plain import make_plain
 from .chart import LossChart
 from .formatting import BASE, device_label, fmt_duration
 from .judged import JudgedEvalPanel
@@ -117,6 +118,7 @@ class TrainingTab(QWidget):
         box.setSizePolicy(QSizePolicy.Policy.Maximum, QSizePolicy.Policy.Preferred)
         v = QVBoxLayout(box)
         self.hardware_label = QLabel("Defaults for this computer are checked when you open this tab.")
+        make_plain(self.hardware_label)  # may carry an error message naming a path
         self.hardware_label.setWordWrap(True)
         self.hardware_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         v.addWidget(self.hardware_label)
@@ -216,6 +218,7 @@ class TrainingTab(QWidget):
         self.detail_label = QLabel("Training takes minutes on a CPU and seconds to minutes on a GPU.")
         self.detail_label.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         self.detail_label.setWordWrap(True)
+        make_plain(self.phase_label, self.detail_label)
         v.addWidget(self.detail_label)
         self.chart = LossChart()
         v.addWidget(self.chart, 1)

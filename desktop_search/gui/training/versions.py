@@ -9,6 +9,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QFont
 
 from ..models import ROW_ROLE, Index, TableModel
+from ..plain import plain_tip
 from .formatting import BASE, metric_label
 
 
@@ -119,7 +120,7 @@ class VersionsModel(TableModel):
         if role == Qt.ItemDataRole.ToolTipRole:
             if c == self.ALPHA:
                 return "Share of the trained weights in the blend with the base model (0 = base, 1 = trained only)"
-            return r.tooltip or None
+            return plain_tip(r.tooltip) or None  # may name the model's folder
         if role == Qt.ItemDataRole.FontRole and r.active:
             f = QFont()
             f.setBold(True)
