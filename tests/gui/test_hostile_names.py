@@ -164,3 +164,17 @@ def test_plain_tip_shows_text_exactly():
         assert _shown(plain_tip(text)).replace("\u2028", "\n") == text
     assert plain_tip("") == "" and plain_tip(None) is None
     assert escaped("<b>&") == "&lt;b&gt;&amp;"
+
+
+@pytest.mark.parametrize("query", ["", "   ", "\t "])
+def test_blank_query_shows_no_results_and_says_what_to_do(qtbot, make_window, indexed_service, search, query):
+    w = make_window(indexed_service)
+    st = w.search_tab
+    assert search(w, "bread", "hybrid")  # results first: a blank query must clear them
+    for retriever in ("bm25", "dense", "hybrid"):
+        w.set_retriever(retriever)
+        st.query.setText(query)
+        st.search_now()
+        qtbot.wait(50)
+        assert st.model.rowCount() == 0 and st.last_hits == ()
+        assert st.table.placeholder.startswith("Type to search")
