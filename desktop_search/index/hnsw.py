@@ -95,7 +95,8 @@ class VectorIndex:
             return "the file is missing"
         rec = self._record()
         if rec is None:
-            return "no checksum is recorded for it"
+            return ("it was saved without a checksum (by an earlier version of desktop-search, "
+                    "or the database was replaced)")
         try:
             size = self.file.stat().st_size
             if size != rec.get("size"):

@@ -56,7 +56,7 @@ def rebuild(aside: Path, salv: Salvage, store: Store, indexer, encoder=None) -> 
     """Index the salvaged folders into the fresh `store` through `indexer` (an Indexer on it),
     put the salvaged vectors and marks back, and embed what is left; the last report is "done"
     with what was salvaged in its stats."""
-    yield Progress("repair", message=f"Kept the damaged index in {aside}; salvaged {len(salv.folders)} folders, "
+    yield Progress("repair", message=f"Kept the damaged index in {aside}; salvaged {len(salv.folders)} folder(s), "
                                      f"{len(salv.vectors)} vectors and {len(salv.marks)} relevance marks")
     for raw, display in salv.folders:
         store.add_folder(raw, display)
