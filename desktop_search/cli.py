@@ -252,6 +252,10 @@ def cmd_status(args) -> int:
         print("Indexed in part:")
         for p in st["partial"]:
             print(f"  indexed ({safe(p['reason'])}) {safe(p['path'])}")
+    ex = st.get("exclusions") or {}
+    for where, patterns in [("every folder", ex.get("global", []))] + list(ex.get("folders", {}).items()):
+        if patterns:
+            print(f"Excluded in {safe(where)}: {', '.join(safe(p) for p in patterns)}")
     return 0
 
 

@@ -117,6 +117,7 @@ class SearchService:
         except sqlite3.DatabaseError as e:
             raise self.store.known(e) from e
         st["health"] = self.health()
+        st["exclusions"] = self.exclusions.listing()
         return st
 
     # -- health and repair (store/health.py, jobs/repair.py) -------------------------------------------

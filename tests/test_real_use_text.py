@@ -290,6 +290,8 @@ def test_cli_exclude_add_list_remove_and_the_next_index_applies_them(tmp_path, c
     assert "is not an exclusion pattern" in capsys.readouterr().err
     assert main(["--data-dir", data, "exclude", "add", "*.txt", "--folder", str(tmp_path)]) == 2
     assert "not an indexed folder" in capsys.readouterr().err
+    assert main(["--data-dir", data, "status"]) == 0
+    assert "Excluded in every folder: genindex-*.html" in capsys.readouterr().out
     assert main(["--data-dir", data, "exclude", "remove", "genindex-*.html"]) == 0
     assert main(["--data-dir", data, "exclude", "list"]) == 0
     assert "Every folder: no patterns" in capsys.readouterr().out
