@@ -55,6 +55,7 @@ def test_html_keeps_pre_indentation_and_drops_permalinks_and_navigation(tmp_path
     assert ("There are several ways to present the output of a program; data can be printed in a "
             "human-readable form, or written to a file for future use.") in x.text.split("\n")
     assert x.text.split("\n")[:2] == ["7. Input and Output \u2014 Python 3.11 documentation", "7. Input and Output"]
+    assert "for future use.\n\n>>> for x" in x.text  # a blank line sets the code block apart
 
 
 def test_html_drops_nav_header_footer_aside_but_keeps_an_articles_own_header(tmp_path: Path) -> None:

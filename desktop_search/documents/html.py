@@ -6,7 +6,7 @@ passages come back for vague queries; Sphinx's "¶" permalinks end up in snippet
 that are navigation by tag (nav, header, footer, aside), by ARIA role or by a well-known class
 name are dropped with everything inside them. Paragraphs become one line each (the source's
 line breaks inside a paragraph mean nothing), so the preview reflows them; `pre` blocks keep
-their line breaks and indentation.
+their line breaks and indentation, set apart by a blank line.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from __future__ import annotations
 from html.parser import HTMLParser
 
 # Bump when the text extracted from the same HTML changes: indexed pages are read again.
-HTML_EXTRACTION_VERSION = 2
+HTML_EXTRACTION_VERSION = 3
 
 BLOCK_TAGS = frozenset(
     "address article aside blockquote br dd details div dl dt figcaption figure footer form"
@@ -70,7 +70,7 @@ class MainText(HTMLParser):
 
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
-        self.blocks: list[str] = []
+        self.blocks: list[tuple[str, bool]] = []  # (text, is a pre block)
         self.title_parts: list[str] = []
         self.first_heading: str | None = None
         self._inline: list[str] = []  # words of the paragraph being read
@@ -174,7 +174,7 @@ class MainText(HTMLParser):
         self._inline = []
         line = line.rstrip(PERMALINK_SIGNS + " ")
         if line.strip(PERMALINK_SIGNS + " "):
-            self.blocks.append(line)
+            self.blocks.append((line, False))
 
     def _end_pre(self) -> None:
         """A `pre` block as written: its lines and indentation kept, blank edges and trailing spaces dropped."""
@@ -186,7 +186,18 @@ class MainText(HTMLParser):
         while lines and not lines[-1].strip():
             lines.pop()
         if lines:
-            self.blocks.append("\n".join(lines))
+            self.blocks.append(("\n".join(lines), True))
+
+    def body(self) -> str:
+        """The blocks, one line per paragraph; a blank line around each pre block sets the code apart."""
+        out: list[str] = []
+        prev_pre = False
+        for text, pre in self.blocks:
+            if out:
+                out.append("\n\n" if pre or prev_pre else "\n")
+            out.append(text)
+            prev_pre = pre
+        return "".join(out)
 
 
 def html_text(raw: str) -> tuple[str, str | None]:
@@ -197,7 +208,7 @@ def html_text(raw: str) -> tuple[str, str | None]:
     parser.feed(raw)
     parser.close()
     title = " ".join("".join(parser.title_parts).split()) or None
-    body = "\n".join(parser.blocks)
+    body = parser.body()
     if title is None:
         return body, parser.first_heading
     return (f"{title}\n{body}" if body else title), title
