@@ -279,3 +279,26 @@ def truncate(source: Path, path: Path, keep: float = 0.5) -> Path:
     return path
 
 
+
+
+def make_zip(path: Path, members: dict[str, bytes], *, compression: int = zipfile.ZIP_DEFLATED) -> Path:
+    with zipfile.ZipFile(path, "w", compression) as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return path
+
+
+def mark_zip_member_encrypted(path: Path, name: str) -> Path:
+    """Set the 'encrypted' flag of one member, in its local header and the central directory, as an
+    encrypting zip tool does (the stdlib cannot write encrypted zips; its reader then asks for a password)."""
+    data = bytearray(path.read_bytes())
+    encoded = name.encode()
+    for signature, flag_at, name_len_at, name_at in ((b"PK\x03\x04", 6, 26, 30), (b"PK\x01\x02", 8, 28, 46)):
+        start = 0
+        while (start := data.find(signature, start)) >= 0:
+            n = int.from_bytes(data[start + name_len_at : start + name_len_at + 2], "little")
+            if bytes(data[start + name_at : start + name_at + n]) == encoded:
+                data[start + flag_at] |= 0x1
+            start += 4
+    path.write_bytes(bytes(data))
+    return path

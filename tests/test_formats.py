@@ -4,7 +4,9 @@ has encryption, an encrypted variant; and the good files beside the bad ones are
 
 from __future__ import annotations
 
+import io
 import json
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -27,6 +29,8 @@ from format_writers import (
     make_rtf,
     make_scanned_pdf,
     make_xlsx,
+    make_zip,
+    mark_zip_member_encrypted,
     truncate,
 )
 
@@ -316,3 +320,126 @@ def test_files_skipped_as_unsupported_by_an_older_version_are_read_again(service
     (doc,) = service.files()
     assert doc.status == "indexed" and doc.kind == "pptx"
     assert service.search("okapi", "bm25")[0].section == "slide 2"
+
+
+# --------------------------------------------------------------------------- archives
+
+
+def _pdf_bytes(tmp_path: Path, pages: list[str]) -> bytes:
+    return make_pdf(tmp_path / "member-src.pdf", pages).read_bytes()
+
+
+def _nested_zip(tmp_path: Path) -> Path:
+    deepest = make_zip(tmp_path / "level3.zip", {"deepest.txt": b"the abyssal anglerfish"})
+    inner = make_zip(tmp_path / "inner.zip", {"deep.txt": b"a nested heron note",
+                                             "level3.zip": deepest.read_bytes()})
+    return make_zip(tmp_path / "bundle.zip", {
+        "reports/owls.pdf": _pdf_bytes(tmp_path, ["Owls at dusk", "Bats and moths at night"]),
+        "notes/plain.txt": b"kestrel hovering over the verge",
+        "photo.jpg": b"\xff\xd8\xff not text",
+        "inner.zip": inner.read_bytes(),
+    })
+
+
+def test_zip_members_are_read_each_with_its_kind_and_nested_once(tmp_path: Path) -> None:
+    x = extract_text(_nested_zip(tmp_path))
+    assert x.kind == "zip"
+    by_name = {m.name: m for m in x.members}
+    assert by_name["notes/plain.txt"].extracted.text == "kestrel hovering over the verge"
+    pdf = by_name["reports/owls.pdf"].extracted
+    assert pdf.kind == "pdf" and section_label("pdf", pdf.text, pdf.text.index("moths")) == "page 2"
+    assert by_name["photo.jpg"].status == "skipped" and "unsupported" in by_name["photo.jpg"].reason
+    assert by_name["inner.zip › deep.txt"].extracted.text == "a nested heron note"
+    deepest = by_name["inner.zip › level3.zip"]
+    assert deepest.status == "skipped" and "not opened" in deepest.reason  # depth 2: listed, not opened
+    assert "reports/owls.pdf" in x.text and "inner.zip › deep.txt" in x.text  # the listing
+
+
+def test_tar_gz_bz2_xz_members(tmp_path: Path) -> None:
+    for mode, suffix in (("w:gz", ".tar.gz"), ("w:bz2", ".tar.bz2"), ("w:xz", ".tar.xz"), ("w", ".tar")):
+        path = tmp_path / f"notes{suffix}"
+        with tarfile.open(path, mode) as tf:
+            for name, data in (("a/first.md", b"# Puffins\nThey nest in burrows."), ("b.txt", b"gannets dive")):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                tf.addfile(info, io.BytesIO(data))
+        x = extract_text(path)
+        assert x.kind == "tar", suffix
+        assert {m.name: m.extracted.title for m in x.members} == {"a/first.md": "Puffins", "b.txt": None}
+
+
+def test_zip_bomb_member_is_skipped_without_inflating_it(tmp_path: Path) -> None:
+    bomb = make_zip(tmp_path / "bomb.zip", {"zeros.txt": b"0" * 40_000_000, "ok.txt": b"a real note"})
+    x = extract_text(bomb)
+    by_name = {m.name: m for m in x.members}
+    assert by_name["zeros.txt"].status == "skipped" and "compression ratio" in by_name["zeros.txt"].reason
+    assert by_name["ok.txt"].extracted.text == "a real note"
+
+
+def test_archive_unpacking_past_the_total_limit_is_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop_search.documents.formats import archives
+
+    monkeypatch.setattr(archives, "MAX_TOTAL_BYTES", 1000)
+    big = make_zip(tmp_path / "big.zip", {f"f{i}.txt": b"x" * 400 for i in range(4)})
+    status, reason = reason_of(big)
+    assert status == "skipped" and "a zip bomb?" in reason, reason
+
+
+def test_archive_member_count_is_capped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop_search.documents.formats import archives
+
+    monkeypatch.setattr(archives, "MAX_MEMBERS", 3)
+    many = make_zip(tmp_path / "many.zip", {f"f{i}.txt": f"note {i}".encode() for i in range(10)})
+    x = extract_text(many)
+    assert len(x.members) == 3 and "further 7 files not read" in x.text
+
+
+def test_encrypted_zip_member_fails_and_the_others_are_read(tmp_path: Path) -> None:
+    path = make_zip(tmp_path / "locked.zip", {"secret.txt": b"hidden words", "open.txt": b"visible words"},
+                    compression=zipfile.ZIP_STORED)
+    mark_zip_member_encrypted(path, "secret.txt")
+    by_name = {m.name: m for m in extract_text(path).members}
+    assert (by_name["secret.txt"].status, by_name["secret.txt"].reason) == ("failed", "encrypted (needs a password)")
+    assert by_name["open.txt"].extracted.text == "visible words"
+
+
+def test_damaged_archives_fail_with_a_reason(tmp_path: Path) -> None:
+    good = _nested_zip(tmp_path)
+    status, reason = reason_of(truncate(good, tmp_path / "cut.zip", keep=0.6))
+    assert status == "failed" and reason.startswith("not a valid zip archive"), reason
+    (tmp_path / "junk.tar.gz").write_bytes(b"\x1f\x8b garbage")
+    status, reason = reason_of(tmp_path / "junk.tar.gz")
+    assert status == "failed" and reason.startswith("not a valid tar archive"), reason
+
+
+def test_archive_members_are_documents_shown_through_the_archive(service, tmp_path: Path) -> None:
+    docs = tmp_path / "arch"
+    docs.mkdir()
+    archive = _nested_zip(tmp_path)
+    (docs / "bundle.zip").write_bytes(archive.read_bytes())
+    (docs / "beside.txt").write_text("a plain file beside the archive: wren", encoding="utf-8")
+    run(service.index([docs]))
+    zip_path = str(docs / "bundle.zip")
+    paths = {f.path: f for f in service.files()}
+    assert paths[zip_path].status == "indexed"
+    member = paths[zip_path + " › reports/owls.pdf"]
+    assert member.status == "indexed" and member.name == "owls.pdf" and member.kind == "pdf"
+    assert paths[zip_path + " › inner.zip › deep.txt"].status == "indexed"
+    assert paths[zip_path + " › photo.jpg"].status == "skipped"
+    (hit,) = service.search("moths", "bm25", k=1)
+    assert hit.path == zip_path + " › reports/owls.pdf" and hit.section == "page 2"
+    assert service.search("heron", "bm25", k=1)[0].name == "deep.txt"
+    assert service.search("wren", "bm25", k=1)[0].name == "beside.txt"
+
+    run(service.index())  # unchanged: the members stay
+    assert set(paths) == {f.path for f in service.files()}
+
+    (docs / "bundle.zip").write_bytes(make_zip(tmp_path / "v2.zip", {"new.txt": b"an osprey"}).read_bytes())
+    run(service.index())  # changed: the members are replaced
+    now = {f.path for f in service.files()}
+    assert zip_path + " › new.txt" in now and zip_path + " › reports/owls.pdf" not in now
+    assert not service.search("moths", "bm25") and service.search("osprey", "bm25")[0].name == "new.txt"
+
+    (docs / "bundle.zip").unlink()
+    run(service.index())  # gone: the members go with it
+    assert {f.path for f in service.files()} == {str(docs / "beside.txt")}

@@ -26,15 +26,17 @@ EXTRACTION_VERSIONS: dict[str, int] = {
     "html": HTML_EXTRACTION_VERSION,
     "pdf": 2,  # PDFium, a form feed ending each page (pages shown in results)
     # new kinds (issue 17): files of theirs skipped as "unsupported" before are read once
-    **dict.fromkeys(("pptx", "xlsx", "odt", "ods", "odp", "rtf", "epub", "email", "mbox", "notebook", "org"), 1),
+    **dict.fromkeys(("pptx", "xlsx", "odt", "ods", "odp", "rtf", "epub", "email", "mbox", "notebook", "org",
+                     "zip", "tar"), 1),
 }
 
 DEFAULT_MAX_BYTES = 50_000_000
 DEFAULT_MAX_CHARS = 5_000_000
 
 __all__ = [
-    "DEFAULT_MAX_BYTES", "DEFAULT_MAX_CHARS", "SUPPORTED_EXTENSIONS", "Extracted", "ExtractionFailed",
-    "Member", "SkipFile", "decode_text", "extract_text", "html_text", "json_text", "kind_for", "markdown_title",
+    "ARCHIVE_KINDS", "ARCHIVE_SEPARATOR", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_CHARS", "SUPPORTED_EXTENSIONS",
+    "Extracted", "ExtractionFailed", "Member", "SkipFile", "decode_text", "extract_bytes", "extract_text",
+    "html_text", "json_text", "kind_for", "markdown_title",
 ]
 
 
@@ -75,18 +77,30 @@ _KIND_BY_EXTENSION: dict[str, str] = {
     ".eml": "email",
     ".mbox": "mbox",
     ".ipynb": "notebook",
+    ".zip": "zip",
+    ".tar": "tar",
+    ".tgz": "tar",
+    ".tbz2": "tar",
+    ".txz": "tar",
 }
+# Compressed tar files, whose last suffix alone (.gz, .bz2, .xz) is not an archive.
+_TAR_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz")
+ARCHIVE_KINDS = frozenset({"zip", "tar"})  # their members become documents of their own
+ARCHIVE_SEPARATOR = " › "  # in a member's shown path: archive.zip › folder/member.pdf
 # Kinds read from bytes by a reader of their own (the rest are decoded as text).
 _BINARY_KINDS = frozenset({"pdf", "docx", "pptx", "xlsx", "odt", "ods", "odp", "rtf", "epub", "email", "mbox",
                            "notebook"})
-SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_KIND_BY_EXTENSION)
+SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_KIND_BY_EXTENSION) | frozenset(_TAR_SUFFIXES)
 
 _SNIFF_BYTES = 8192
 
 
 def kind_for(path: str | Path) -> str | None:
     """The document kind for a path, from its extension (case-insensitive); None if unsupported."""
-    return _KIND_BY_EXTENSION.get(os.path.splitext(os.fspath(path))[1].lower())
+    name = os.fspath(path).lower()
+    if name.endswith(_TAR_SUFFIXES):
+        return "tar"
+    return _KIND_BY_EXTENSION.get(os.path.splitext(name)[1])
 
 
 # --------------------------------------------------------------------------- reading
@@ -362,7 +376,29 @@ def extract_text(
         raise ExtractionFailed("is a folder, not a file") from None
     except OSError as err:
         raise ExtractionFailed(_short(f"could not read file: {err.strerror or err}")) from None
+    return extract_bytes(data, kind, max_bytes=max_bytes, max_chars=max_chars)
 
+
+def extract_bytes(
+    data: bytes,
+    kind: str,
+    *,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    max_chars: int = DEFAULT_MAX_CHARS,
+    depth: int = 0,
+) -> Extracted:
+    """Extract normalised text from the bytes of a file of ``kind`` (a file read, or an archive's member).
+
+    ``depth``: how many archives this data sits inside (archives in archives stop at MAX_ARCHIVE_DEPTH).
+    Raises SkipFile / ExtractionFailed like ``extract_text``.
+    """
+    if not data:
+        raise SkipFile("empty")
+    if kind in ARCHIVE_KINDS:
+        from .formats.archives import extract_archive
+
+        return extract_archive(data, kind, depth=depth, max_bytes=max_bytes, max_chars=max_chars,
+                               read_member=_read_member)
     encoding: str | None = None
     more = False  # text past max_chars that was never extracted (PDF pages not read)
     try:
@@ -440,6 +476,22 @@ def _extract_other_binary(data: bytes, kind: str, max_chars: int, max_bytes: int
 
         return extract_ipynb(data, max_chars)
     raise SkipFile(f"no reader for {kind} files")
+
+
+def _read_member(data: bytes, name: str, *, depth: int, max_bytes: int, max_chars: int) -> Extracted:
+    """An archive member's text, by its name's kind (the archive reader's callback)."""
+    kind = kind_for(name)
+    if kind is None:
+        ext = os.path.splitext(name)[1].lower()
+        raise SkipFile(f"unsupported file type ({ext or 'no extension'})")
+    try:
+        return extract_bytes(data, kind, max_bytes=max_bytes, max_chars=max_chars, depth=depth)
+    except (SkipFile, ExtractionFailed):
+        raise
+    except MemoryError:
+        raise ExtractionFailed(f"{kind} parser ran out of memory") from None
+    except Exception as err:  # an archive reader bug must stay one member's status
+        raise ExtractionFailed(_short(f"{kind} parser error: {type(err).__name__}: {err}")) from None
 
 
 def html_bytes_text(data: bytes) -> tuple[str, str | None]:

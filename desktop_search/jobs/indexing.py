@@ -26,7 +26,7 @@ import numpy as np
 from ..chunking import chunk_text
 from ..config import IndexSettings
 from ..documents import ExtractorPool, FileEntry, ScanProblem, iter_files
-from ..documents.extract import EXTRACTION_VERSIONS, kind_for
+from ..documents.extract import ARCHIVE_KINDS, ARCHIVE_SEPARATOR, EXTRACTION_VERSIONS, kind_for
 from ..documents.scan import DEFAULT_EXCLUDED_DIRS
 from ..errors import Cancelled, StoreDamaged
 from ..exclusions import exclusions_for
@@ -177,6 +177,11 @@ class Indexer:
             n += 1
             if n % 500 == 0:
                 yield Progress("scan", n, 0, display_path(entry.path), message=f"Found {n} files")
+        # an archive's members (raw path: the archive's, NUL, the member's name) stay while it does;
+        # a changed archive is read again and its members replaced then
+        for raw in known:
+            if b"\x00" in raw and raw.split(b"\x00", 1)[0] in seen:
+                seen.add(raw)
         self._check()
         self._excluded += exclusions.count
         with self.store.write() as w:
@@ -259,6 +264,8 @@ class Indexer:
                               name=display_path(name), ext=ext, size=e.size, mtime_ns=e.mtime_ns, inode=e.inode)
                 if p.old_id is not None:
                     removed_chunks += self.store.take_chunks(w, p.old_id)
+                if kind_for(e.path) in ARCHIVE_KINDS:  # what an earlier read of the archive found goes
+                    removed_chunks += self.store.take_members(w, raw)
                 if out.status != "ok":
                     self.store.write_document(w, p.old_id, dict(
                         common, status=out.status, reason=out.reason, kind=None, encoding=None, title=None,
@@ -266,7 +273,7 @@ class Indexer:
                     continue
                 x = out.extracted
                 src = by_hash.get(h) if p.old_id is None else None
-                if src is not None and h not in self._moved_hashes:
+                if src is not None and h not in self._moved_hashes and not x.members:
                     # a moved or renamed file: keep its chunks and vectors, change its path
                     self.store.move_document(w, src["id"], common)
                     self._moved_hashes.add(h)
@@ -284,10 +291,36 @@ class Indexer:
                 ids = self.store.add_chunks(w, doc_id, [(c.start, c.end, c.n_tokens, len(t))
                                                         for c, t in zip(chunks, terms)])
                 seg.update(zip(ids, terms))
+                for m in x.members:
+                    seg.update(self._write_member(w, common, m, now, tokenize))
             BM25Index.write_segment(w, seg)
             self.store.bump_generation(w)
         self.models.forget_vectors(removed_chunks)
         return moved
+
+    def _write_member(self, w, archive: dict, m, now: float, tokenize) -> dict[int, list[str]]:
+        """One member of an archive as a document of its own: `archive.zip › folder/member.pdf`."""
+        s = self.settings
+        name = m.name.rsplit(ARCHIVE_SEPARATOR, 1)[-1].rsplit("/", 1)[-1]
+        values = dict(raw_path=archive["raw_path"] + b"\x00" + m.name.encode("utf-8", "surrogateescape"),
+                      path=archive["path"] + ARCHIVE_SEPARATOR + m.name, folder_id=archive["folder_id"],
+                      name=name, ext=os.path.splitext(name)[1].lower().lstrip("."), size=m.size,
+                      mtime_ns=archive["mtime_ns"], inode=0, indexed_at=now)
+        x = m.extracted
+        if m.status != "ok" or x is None:
+            self.store.write_document(w, None, dict(values, status=m.status, reason=m.reason, kind=None,
+                                                    encoding=None, title=None, text=None, content_hash=None))
+            return {}
+        chunks = chunk_text(x.text, tokenize, s.chunk_tokens, s.chunk_overlap)
+        terms = [analyze(x.text[c.start : c.end]) for c in chunks]
+        status, reason = ("indexed", None) if chunks else ("skipped", "no searchable text")
+        if chunks and x.truncated:
+            reason = truncated_reason(s.max_chars)
+        doc_id = self.store.write_document(w, None, dict(
+            values, status=status, reason=reason, kind=x.kind, encoding=x.encoding, title=x.title, text=x.text,
+            content_hash=_hash_text(x.text)))
+        ids = self.store.add_chunks(w, doc_id, [(c.start, c.end, c.n_tokens, len(t)) for c, t in zip(chunks, terms)])
+        return dict(zip(ids, terms))
 
     # -- deletions ----------------------------------------------------------------------
     def _remove_missing(self, missing: dict[int, list]) -> int:

@@ -73,6 +73,21 @@ class IndexingQueries(TableAccess):
         chunks.delete_where("doc_id = ?", [doc_id])
         return ids
 
+    def take_members(self, w: sqlite3.Connection, archive_raw: bytes) -> list[int]:
+        """Delete the rows of an archive's members (raw path: the archive's, a NUL, the member's name)
+        with their chunks; returns the chunk ids. A range on the unique raw_path index."""
+        prefix = archive_raw + b"\x00"
+        ids = [r[0] for r in w.execute("SELECT id FROM documents WHERE raw_path >= ? AND raw_path < ?",
+                                       (prefix, archive_raw + b"\x01"))]
+        chunk_ids: list[int] = []
+        for i in range(0, len(ids), _BATCH):
+            part = ids[i : i + _BATCH]
+            marks = ",".join("?" * len(part))
+            chunk_ids += [r[0] for r in w.execute(f"SELECT id FROM chunks WHERE doc_id IN ({marks})", part)]
+            w.execute(f"DELETE FROM chunks WHERE doc_id IN ({marks})", part)
+            w.execute(f"DELETE FROM documents WHERE id IN ({marks})", part)
+        return chunk_ids
+
     # -- chunks ---------------------------------------------------------------------------
     def add_chunks(self, w: sqlite3.Connection, doc_id: int,
                    spans: Iterable[tuple[int, int, int, int]]) -> list[int]:
