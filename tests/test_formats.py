@@ -443,3 +443,12 @@ def test_archive_members_are_documents_shown_through_the_archive(service, tmp_pa
     (docs / "bundle.zip").unlink()
     run(service.index())  # gone: the members go with it
     assert {f.path for f in service.files()} == {str(docs / "beside.txt")}
+
+
+def test_open_and_show_in_folder_use_the_archive_of_a_member(tmp_path: Path) -> None:
+    from desktop_search.documents import on_disk_path
+
+    archive = make_zip(tmp_path / "a › b.zip", {"x.txt": b"x"})  # the separator in a real name, too
+    assert on_disk_path(f"{archive} › folder/x.txt") == str(archive)
+    assert on_disk_path(str(archive)) == str(archive)
+    assert on_disk_path(str(tmp_path / "gone.zip › x.txt")) == str(tmp_path / "gone.zip › x.txt")

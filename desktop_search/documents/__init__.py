@@ -1,5 +1,6 @@
 """Documents: folder scanning, per-type text extraction and the time-limited extraction worker."""
 
+from desktop_search.documents.base import on_disk_path
 from desktop_search.documents.extract import (
     SUPPORTED_EXTENSIONS,
     Extracted,
@@ -24,4 +25,5 @@ __all__ = [
     "extract_text",
     "iter_files",
     "kind_for",
+    "on_disk_path",
 ]

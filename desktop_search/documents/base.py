@@ -10,6 +10,7 @@ has no section labels.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 SECTION_END = "\f"
@@ -107,3 +108,16 @@ def section_number(text: str, offset: int) -> int | None:
     if SECTION_END not in text:
         return None
     return text.count(SECTION_END, 0, max(0, min(offset, len(text)))) + 1
+
+
+def on_disk_path(path: str, separator: str = " › ") -> str:
+    """The file on disk that a shown path stands for: an archive member's (``a.zip › x/y.pdf``) is
+    its archive's, which Open and Show in folder then use; any other path is itself."""
+    if separator not in path or os.path.exists(path):
+        return path
+    at = path.find(separator)
+    while at >= 0:  # the first prefix that is a file (a name may hold the separator itself)
+        if os.path.isfile(path[:at]):
+            return path[:at]
+        at = path.find(separator, at + 1)
+    return path
