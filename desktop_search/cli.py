@@ -13,7 +13,8 @@ import time
 from datetime import datetime
 
 from .cli_exclude import add_parser as add_exclude_parser
-from .errors import Cancelled, KnownError
+from .activity import STORE_LOCKED
+from .errors import Cancelled, KnownError, StoreLocked
 from .jobs import CancelToken, emit, run_job
 from .jobs.events import EventType
 from .jobs.launcher import background_priority
@@ -64,13 +65,19 @@ def build_parser() -> argparse.ArgumentParser:
 
     for name, helptext in (("search", "ranked files for a query"), ("compare", "retrievers side by side")):
         sp = common(sub.add_parser(name, help=helptext))
-        sp.add_argument("query")
+        sp.add_argument("query", help='what to look for: words, "an exact phrase", +required, -excluded')
         sp.add_argument("-k", type=_k_value, default=10, help=f"results per retriever, 1 to {MAX_K:,} (default 10)")
         if name == "search":
-            sp.add_argument("--retriever", choices=["bm25", "dense", "hybrid"], default="hybrid")
+            sp.add_argument("--retriever", choices=["bm25", "dense", "hybrid"], default="hybrid",
+                            help="bm25: files with the words (keywords); dense: files close in meaning (the "
+                                 "embedding model); hybrid: both rankings fused (default)")
         else:
-            sp.add_argument("--retrievers", default="bm25,dense,hybrid")
-        sp.add_argument("--hybrid", choices=["minmax", "rrf"], default="minmax", help="fusion method")
+            sp.add_argument("--retrievers", default="bm25,dense,hybrid",
+                            help="comma-separated retrievers to put side by side: bm25, dense, hybrid, or "
+                                 "dense:VERSION / hybrid:VERSION for a trained model version (default all three)")
+        sp.add_argument("--hybrid", choices=["minmax", "rrf"], default="minmax",
+                        help="how hybrid fuses the two rankings: minmax (scores scaled to 0-1 and summed, "
+                             "the default) or rrf (reciprocal rank fusion)")
         sp.add_argument("--folder", help="only files under this folder")
         sp.add_argument("--type", dest="types", action="append", default=[], help="file extension, repeatable")
         sp.add_argument("--after", type=_parse_date, help="modified on or after (YYYY-MM-DD)")
@@ -188,6 +195,16 @@ def _embedding_note(svc, retriever: str, hits) -> str | None:
     return f"{what}. Run `desktop-search index` to embed the rest."
 
 
+def _dense_coverage(svc, retriever: str):
+    """search_info.Coverage of the model behind `retriever` (None: BM25, or no model to ask)."""
+    from .search_info import dense_coverage
+
+    try:
+        return dense_coverage(svc, retriever)
+    except (KnownError, ValueError):
+        return None
+
+
 def _cancel_on_sigterm() -> CancelToken:
     import signal
 
@@ -229,7 +246,10 @@ def cmd_status(args) -> int:
     with _service(args) as svc:
         svc.check_health()  # reads every page and vector file: a damaged one is told (run_command)
         st = svc.status()
+        coverage = _dense_coverage(svc, "dense")
     if args.json:
+        if coverage is not None:
+            st["dense_coverage"] = coverage.to_dict()
         print(json.dumps(st, indent=2))
         return 0
     safe = terminal_safe
@@ -244,6 +264,8 @@ def cmd_status(args) -> int:
               f"{f['chunks']} passages, about {f['index_bytes'] / 1e6:.1f} MB of index")
     for m in st["models"]:
         print(f"Model {safe(m['name'])} [{safe(m['key'])}]: {m['vectors']} vectors")
+    if coverage is not None and coverage.line():
+        print(f"{coverage.line()}: dense and hybrid search only those until `desktop-search index` embeds the rest")
     if st["problems"]:
         print("Not indexed:")
         for p in st["problems"]:
@@ -273,8 +295,11 @@ def cmd_search(args) -> int:
         hits = svc.search(query, args.retriever, args.k, _filters(args))
         ms = (time.perf_counter() - t) * 1000
         note = _embedding_note(svc, args.retriever, hits)
+        coverage = _dense_coverage(svc, args.retriever)
     if args.json:
         out = {"query": query, "retriever": args.retriever, "ms": round(ms, 2), "hits": [h.to_dict() for h in hits]}
+        if coverage is not None:
+            out["dense_coverage"] = coverage.to_dict()
         if getattr(hits, "notice", ""):
             out["notice"] = hits.notice
             out["ranked_query"] = hits.query
@@ -282,6 +307,8 @@ def cmd_search(args) -> int:
             out["note"] = note
         print(json.dumps(out, indent=2))
     else:
+        if coverage is not None and coverage.line():
+            print(coverage.line())  # first: what the ranking below was chosen from
         _print_hits(hits, False)
         if note:
             print(note, file=sys.stderr if hits else sys.stdout)
@@ -605,8 +632,8 @@ def run_command(args) -> int:
         _tell_notices()
         return code
     except KnownError as e:
-        if getattr(args, "json_progress", False):
-            emit(EventType.ERROR, message=str(e))
+        if getattr(args, "json_progress", False):  # a window's child: a busy store is waited for, not an error
+            emit(EventType.ERROR, message=str(e), **({"code": STORE_LOCKED} if isinstance(e, StoreLocked) else {}))
         if getattr(args, "json", False):
             print(json.dumps({"error": str(e)}))
         else:

@@ -9,11 +9,14 @@ from typing import Sequence
 from PySide6.QtCore import QEvent, QModelIndex, QObject, Qt, Signal
 from PySide6.QtGui import QAction, QColor, QPalette
 from PySide6.QtWidgets import (QAbstractItemView, QFrame, QHBoxLayout, QHeaderView, QLabel, QListView,
-                               QMenu, QPushButton, QSpinBox, QSplitter, QTableView, QToolButton, QVBoxLayout, QWidget)
+                               QMenu, QPushButton, QSpinBox, QSplitter, QTableView, QToolButton, QToolTip, QVBoxLayout,
+                               QWidget)
 
 from ..retrievers.types import RETRIEVERS, Hit
+from ..search_info import dense_coverage
 from .charts import AgreementChart, RankPlot
 from .delegates import CompareDelegate
+from .help import METRIC_HELP, RETRIEVER_HELP
 from .highlight import series_colors
 from .marks import MarkActions, query_key
 from .models import HIT_ROLE, MARK_KEYS, ROW_ROLE, CompareColumnModel, PairRow, PairsModel, next_mark, retriever_label
@@ -175,11 +178,13 @@ class CompareTab(QWidget):
         self.marks: dict[int, int] = {}  # {doc_id: grade} of the compared query, shown in every column
         self._retriever_names: dict[str, str] = {}  # column -> the retriever that filled it ("dense:<version id>")
         self._marks_seq = 0
+        self.user_query = False  # True once the user typed a query here: then it no longer follows Search's
 
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
         self.query = make_query_edit("Compare retrievers on a query")
         self.query.textChanged.connect(self._on_query_text_changed)
+        self.query.textEdited.connect(self._on_query_text_edited)
         self.query.returnPressed.connect(self.compare_now)
         row.addWidget(self.query, 1)
         self.buttons: dict[str, QToolButton] = {}
@@ -190,7 +195,7 @@ class CompareTab(QWidget):
             b.setChecked(True)
             b.setMinimumHeight(self.query.minimumHeight())
             b.setMinimumWidth(64)
-            b.setToolTip(f"Include {retriever_label(name)} (pick two or three)")
+            b.setToolTip(f"{RETRIEVER_HELP[name]}\nInclude {retriever_label(name)} here (pick two or three).")
             b.toggled.connect(self._on_retriever_button_toggled)
             self.buttons[name] = b
             row.addWidget(b)
@@ -214,6 +219,12 @@ class CompareTab(QWidget):
         self.run_button.setDefault(True)
         self.run_button.clicked.connect(self.compare_now)
         row.addWidget(self.run_button)
+        self.metrics_help = QToolButton()  # what the agreement figures mean, one line each
+        self.metrics_help.setText("?")
+        self.metrics_help.setMinimumHeight(self.query.minimumHeight())
+        self.metrics_help.setToolTip("\n".join(METRIC_HELP.values()))
+        self.metrics_help.clicked.connect(self._on_metrics_help_clicked)
+        row.addWidget(self.metrics_help)
         lay.addLayout(row)
 
         self.columns_box = QWidget()
@@ -224,6 +235,10 @@ class CompareTab(QWidget):
                            "#3 in Dense); hover one to light up its twins.")
         self.hint.setWordWrap(True)
         self.hint.setForegroundRole(QPalette.ColorRole.PlaceholderText)
+        self.coverage_label = QLabel()  # "Dense: 2,816 of 14,851 passages embedded (19 %)" while incomplete
+        self.coverage_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.coverage_label.setWordWrap(True)
+        self.coverage_label.hide()
 
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -251,13 +266,14 @@ class CompareTab(QWidget):
         tl = QVBoxLayout(top)
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addWidget(self.hint)
+        tl.addWidget(self.coverage_label)
         tl.addWidget(self.columns_box, 1)
         self.h_split = QSplitter(Qt.Orientation.Horizontal)
         self.h_split.addWidget(top)
         self.h_split.addWidget(right)
-        self.h_split.setStretchFactor(0, 3)
+        self.h_split.setStretchFactor(0, 5)
         self.h_split.setStretchFactor(1, 2)
-        self.h_split.setSizes([720, 460])
+        self.h_split.setSizes([850, 330])  # the columns get the room: their snippets wrap over three lines
         self.h_split.setChildrenCollapsible(False)
         self.preview, self.v_split = make_preview_split(ctx, self.h_split, 3, 1, [560, 160])
         lay.addWidget(self.v_split, 1)
@@ -391,6 +407,22 @@ class CompareTab(QWidget):
             self.columns[n] = c
             self.columns_layout.addWidget(c, 1)
 
+    # -- the query: the Search tab's, until the user types one here ----------------------------------
+    def follow_query(self, search_query: str) -> None:
+        """Take the Search tab's query (and compare it) unless the user typed a query of their own here."""
+        q = search_query.strip()
+        if self.user_query or not q or q == self.query.text().strip():
+            return
+        self.query.setText(q)
+        self.compare_now()
+
+    def _on_query_text_edited(self, text: str) -> None:
+        self.user_query = bool(text.strip())  # emptied by the user: follow the Search tab again
+
+    def _on_metrics_help_clicked(self) -> None:
+        QToolTip.showText(self.metrics_help.mapToGlobal(self.metrics_help.rect().bottomLeft()),
+                          self.metrics_help.toolTip(), self.metrics_help)
+
     # -- running ------------------------------------------------------------------------------
     def _on_query_text_changed(self, *_args) -> None:
         if self.query.text().strip():
@@ -419,6 +451,8 @@ class CompareTab(QWidget):
             res["ms"] = (time.perf_counter() - t) * 1000.0
             res["marks"] = svc.marks_for(query)
             res["retrievers"] = {**{n: n for n in plain}, **{n: f"dense:{vid}" for n, vid in versions.items()}}
+            covs = (dense_coverage(svc, r) for r in res["retrievers"].values())
+            res["coverage"] = next((c for c in covs if c is not None and not c.complete), None)
             return res
 
         self._pending = self.ctx.submit(run, on_result=lambda r: self._on_compare_result(seq, names, r),
@@ -441,6 +475,10 @@ class CompareTab(QWidget):
         for n, c in self.columns.items():
             c.set_hits(list(cols.get(n, [])), cols)
         self.hint.hide()
+        cov = res.get("coverage")
+        self.coverage_label.setText(f"{cov.line()}: Dense and Hybrid columns rank only those; the rest join as "
+                                    "indexing embeds them." if cov is not None else "")
+        self.coverage_label.setVisible(cov is not None)
         pairs = pair_rows(res)
         self.pairs_model.set_rows(pairs)
         self.chart.set_pairs(pairs, res["k"])

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
-from PySide6.QtCore import QObject, QUrl, Signal
-from PySide6.QtGui import QDesktopServices, QGuiApplication
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QGuiApplication
 
+from ..documents import on_disk_path
 from ..retrievers.registry import needs_model
 from .errors import ErrorReporter, known_message
 from .models import FileRow, FolderRow
+from .opener import FileOpener
 from .workers import Worker, WorkerPool
 
 
@@ -62,6 +64,12 @@ def load_library_snapshot(svc) -> LibrarySnapshot:
                            key, st.get("data_dir", ""))
 
 
+def load_library_counts(svc) -> tuple[dict, tuple[dict, ...]]:
+    """Worker-thread function: just the counts and the vectors per model (no file rows): cheap enough
+    to re-read every few seconds while a job embeds."""
+    return dict(svc.store.counts()), tuple(svc.store.model_rows())
+
+
 class AppContext(QObject):
     """Shared by the main window and its tabs."""
 
@@ -70,7 +78,9 @@ class AppContext(QObject):
     known_error_raised = Signal(str)
     model_state_changed = Signal(str)  # "unloaded", "loading", "ready"
     library_updated = Signal(object)  # LibrarySnapshot
+    counts_updated = Signal(object)  # LibrarySnapshot whose counts and models changed (same folders and files)
     marks_changed = Signal(str, object)  # the query whose marks changed, and who changed them (a tab, or None)
+    open_failed = Signal(str, str)  # path, why no application opened it
 
     def __init__(self, pool: WorkerPool, reporter: ErrorReporter, parent: QObject | None = None):
         super().__init__(parent)
@@ -79,6 +89,8 @@ class AppContext(QObject):
         self.service = None
         self.library = LibrarySnapshot()
         self.model_state = "unloaded"
+        self.opener = FileOpener(self)
+        self.opener.failed.connect(self.open_failed)
 
     def attach(self, service) -> None:
         self.service = service
@@ -171,17 +183,24 @@ class AppContext(QObject):
         self.library = snap
         self.library_updated.emit(snap)
 
+    def update_counts(self, counts: dict, models) -> None:
+        """New counts and vector numbers (from `load_library_counts`) into the current snapshot."""
+        self.library = replace(self.library, counts={**self.library.counts, **counts}, models=tuple(models))
+        self.counts_updated.emit(self.library)
+
     # -- files ------------------------------------------------------------------------------
     def open_path(self, path: str) -> None:
+        """Open with the system's application; `open_failed(path, reason)` when none could (gui.opener)."""
+        path = on_disk_path(path)  # an archive member opens its archive
         if not os.path.exists(path):
             self.known_error_raised.emit(f"{path} no longer exists; it leaves the index on the next update.")
             return
-        if not QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
-            self.known_error_raised.emit(f"No application could open {path}.")
+        self.opener.open(path)
 
     def reveal_path(self, path: str) -> None:
         from .preview import reveal_in_file_manager
 
+        path = on_disk_path(path)  # an archive member: its archive's folder
         if not os.path.exists(os.path.dirname(path) or path):
             self.known_error_raised.emit(f"The folder of {path} no longer exists.")
             return

@@ -10,6 +10,7 @@ from .highlight import SnippetPainter, mix
 from .models import HIT_ROLE, MARK_GLYPHS, MARK_ROLE, TWINS_ROLE, mark_color, retriever_label
 
 SNIPPET_LINES = 2
+COMPARE_SNIPPET_LINES = 3  # a compare row: the name, then this many wrapped lines of the snippet
 
 
 class SnippetDelegate(QStyledItemDelegate):
@@ -56,7 +57,18 @@ class CompareDelegate(QStyledItemDelegate):
 
     def sizeHint(self, option: QStyleOptionViewItem, index: QModelIndex) -> QSize:
         fm = QFontMetrics(option.font)
-        return QSize(120, fm.lineSpacing() * 2 + 12)
+        return QSize(120, fm.lineSpacing() * (1 + COMPARE_SNIPPET_LINES) + 12)
+
+    @staticmethod
+    def snippet_indent(fm: QFontMetrics) -> int:
+        """Where the name and the snippet start in a row: after the rank and the mark."""
+        return 6 + fm.horizontalAdvance("100.") + 4 + fm.horizontalAdvance("\u2713") + 8 + 4
+
+    @classmethod
+    def snippet_chars(cls, row_width: int, fm: QFontMetrics) -> int:
+        """About how many characters of a snippet a row `row_width` wide shows (all its lines)."""
+        width = row_width - cls.snippet_indent(fm) - 4
+        return max(0, COMPARE_SNIPPET_LINES * width // max(1, fm.averageCharWidth()))
 
     @staticmethod
     def mark_rect(rect: QRect, fm: QFontMetrics) -> QRect:
@@ -148,11 +160,11 @@ class CompareDelegate(QStyledItemDelegate):
         name_w = max(10, int(cx - x - 4))
         painter.drawText(QRect(x, y, name_w, line), int(Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter),
                          bfm.elidedText(hit.label, Qt.TextElideMode.ElideMiddle, name_w))
-        # snippet on the second line, highlighted, clipped
+        # the snippet below the name, wrapped over a few lines, highlighted, clipped
         width = r.right() - x - 4
-        painter.setClipRect(QRectF(x, y + line + 1, width, line + 2))
+        painter.setClipRect(QRectF(x, y + line + 1, width, line * COMPARE_SNIPPET_LINES + 2))
         self.snippets.draw(painter, QPointF(x, y + line + 1), hit.snippet, hit.spans, opt.font, pal,
-                           selected=selected, width=width, max_lines=1, wrap=False)
+                           selected=selected, width=width, max_lines=COMPARE_SNIPPET_LINES, wrap=True)
         painter.restore()
 
 

@@ -7,6 +7,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import (QComboBox, QHBoxLayout, QHeaderView, QLabel, QLineEdit, QMenu,
                                QPushButton, QSplitter, QVBoxLayout, QWidget)
 
+from ..search_info import Coverage
 from .context import LibrarySnapshot
 from .exclusions_dialog import ExclusionsDialog
 from .models import ROW_ROLE, SORT_ROLE, FilesFilter, FilesModel, FoldersModel, format_size
@@ -121,6 +122,7 @@ class LibraryTab(QWidget):
         self.files_proxy.modelReset.connect(self._update_files_count)
         self.files_proxy.layoutChanged.connect(self._update_files_count)
         ctx.library_updated.connect(self.set_snapshot)
+        ctx.counts_updated.connect(self.set_counts)
         self._update_buttons()
 
     # -- data ------------------------------------------------------------------------------------
@@ -128,6 +130,20 @@ class LibraryTab(QWidget):
         cur = self.selected_folder()
         self.folders_model.set_rows(snap.folders)
         self.files_model.set_rows(snap.files)
+        self.set_counts(snap)
+        for i, (label, st) in enumerate(STATUSES):
+            n = len(snap.files) if not st else sum(1 for f in snap.files if f.status == st)
+            self.status_combo.setItemText(i, f"{label} ({n:,})")
+        if cur is not None:
+            self.select_folder(cur)
+        if self.selected_folder() is None and self.folders_proxy.rowCount():
+            self.folders_view.selectRow(0)
+        self._update_files_count()
+        self._update_buttons()
+
+    def set_counts(self, snap: LibrarySnapshot) -> None:
+        """The summary line and the vectors per model: live while a job embeds (the main window re-reads
+        the counts every few seconds then)."""
         c = snap.counts
         if not snap.folders:
             self.summary.setText("No folders yet. Drop folders or files onto the window, or use Add folder…, to "
@@ -140,18 +156,14 @@ class LibraryTab(QWidget):
                 f"{c.get('failed', 0):,} failed · {c.get('chunks', 0):,} passages · "
                 f"<b>{format_size(snap.total_bytes)}</b> on disk (database {format_size(sz.get('database', 0))}, "
                 f"vectors {format_size(sz.get('vectors', 0))})")
-        models = [f"{m['name']}: {m['vectors']:,} vectors" for m in snap.models]
+        passages = c.get("chunks", 0)
+        models = []
+        for m in snap.models:
+            cov = Coverage(min(m["vectors"], passages), passages)
+            models.append(f"{m['name']}: {m['vectors']:,} vectors" if cov.complete else
+                          f"{m['name']}: {cov.embedded:,} of {passages:,} passages embedded ({cov.percent} %)")
         self.models_label.setText(" · ".join(models) if models else "No embeddings yet")
         self.models_label.setToolTip(plain_tip(f"Index stored in {snap.data_dir}") if snap.data_dir else "")
-        for i, (label, st) in enumerate(STATUSES):
-            n = len(snap.files) if not st else sum(1 for f in snap.files if f.status == st)
-            self.status_combo.setItemText(i, f"{label} ({n:,})")
-        if cur is not None:
-            self.select_folder(cur)
-        if self.selected_folder() is None and self.folders_proxy.rowCount():
-            self.folders_view.selectRow(0)
-        self._update_files_count()
-        self._update_buttons()
 
     def selected_folder(self) -> str | None:
         idx = self.folders_view.currentIndex()

@@ -10,17 +10,22 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, Q
 from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QSizePolicy, QTabWidget, QVBoxLayout, QWidget)
 
+from ..activity import LockHolder, stop_holder, store_progress
 from ..retrievers.types import RETRIEVERS
+from ..search_info import Coverage
 from .compare_tab import CompareTab
-from .context import AppContext, LibrarySnapshot, load_library_snapshot
+from .context import AppContext, LibrarySnapshot, load_library_counts, load_library_snapshot
 from .errors import Banner, ErrorReporter
+from .help import QuerySyntaxDialog
 from .indexing import IndexOutcome, IndexRequest, IndexRunner
 from .judgments_tab import JudgmentsTab
 from .library_tab import LibraryTab
 from .models import retriever_label
 from .plain import make_plain, plain_tip
+from .opener import open_failed_box
 from .search_tab import SearchTab
 from .stall import StallMeter
+from .store_busy import StoreBusyBanner
 from .training import TrainingTab
 from .workers import WorkerPool
 
@@ -28,6 +33,8 @@ ORGANIZATION = "desktop-search"
 APPLICATION = "desktop-search"
 PHASE_LABELS = {"scan": "Looking for new and changed files", "extract": "Reading files",
                 "cleanup": "Cleaning up", "embed": "Embedding passages", "done": "Finishing"}
+COUNTS_REFRESH_MS = 2000  # how often the counts (passages, vectors) are re-read while a job writes them
+WARM_MODEL_DELAY_MS = 300  # after the window shows: start the model's child process in the background
 
 
 def app_icon() -> QIcon:
@@ -138,6 +145,18 @@ class IndexingPanel(QFrame):
             self._full_current = cur
             self._elide_current()
 
+    def show_waiting(self, req: IndexRequest, holder: LockHolder) -> None:
+        """Another process has the store: this request waits for it (Cancel stops waiting)."""
+        self.title.setText(f"Waiting to index {req.describe()}")
+        who = f"another desktop-search process (pid {holder.pid})" if holder.pid else "another process"
+        self.counts.setText(f"{who} is {holder.what} this library; this starts as soon as it finishes")
+        self.current.setText("")
+        self._full_current = ""
+        self.bar.setRange(0, 0)
+        self.cancel_button.setEnabled(True)
+        self.cancel_button.setText("Cancel")
+        self.show()
+
     def show_cancelling(self) -> None:
         self.cancel_button.setEnabled(False)
         self.cancel_button.setText("Cancelling…")
@@ -187,6 +206,11 @@ class MainWindow(QMainWindow):
         self._refreshing = False
         self._shown_once = False
         self._closing = False
+        self._model_warmed = False
+        self._counts_loading = False
+        self._last_counts_at = 0.0
+        self.open_failed_box = None  # the latest "Could not open" box (tests look at it)
+        self.help_dialog: QuerySyntaxDialog | None = None
         self.stall_meter = StallMeter(parent=self)
 
         self.setWindowTitle("Desktop Search")
@@ -199,12 +223,18 @@ class MainWindow(QMainWindow):
         self.ctx.status_posted.connect(self._on_ctx_status_posted)
         self.ctx.known_error_raised.connect(self.show_known_error)
         self.ctx.model_state_changed.connect(self._on_ctx_model_state_changed)
+        self.ctx.open_failed.connect(self._on_ctx_open_failed)
+        self.ctx.counts_updated.connect(self._on_ctx_counts_updated)
 
         central = QWidget()
         lay = QVBoxLayout(central)
         lay.setContentsMargins(6, 6, 6, 6)
         self.banner = Banner()
         lay.addWidget(self.banner)
+        self.store_busy = StoreBusyBanner()
+        self.store_busy.stop_requested.connect(self._on_store_busy_stop_requested)
+        self.store_busy.details_requested.connect(self._on_store_busy_details_requested)
+        lay.addWidget(self.store_busy)
         self.tabs = QTabWidget()
         self.tabs.setDocumentMode(True)
         self.search_tab = SearchTab(self.ctx)
@@ -225,11 +255,21 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(central)
 
         self.library_label = QLabel()
-        self.model_label = QLabel("Loading model…")
+        self.coverage_label = QLabel()  # "Dense: 2,816 of 14,851 passages embedded (19 %)" until all are
+        self.coverage_label.setToolTip("Dense and Hybrid search only the embedded passages until indexing has "
+                                       "embedded them all")
+        self.coverage_label.hide()
+        self.model_label = QLabel("Loading the model…")
+        self.model_label.setToolTip("The embedding model starts in the background; meaning searches (Dense, "
+                                    "Hybrid) answer as soon as it is ready")
         self.model_label.hide()
+        self.statusBar().addPermanentWidget(self.coverage_label)
         self.statusBar().addPermanentWidget(self.model_label)
         self.statusBar().addPermanentWidget(self.library_label)
 
+        self.counts_timer = QTimer(self)
+        self.counts_timer.setInterval(COUNTS_REFRESH_MS)
+        self.counts_timer.timeout.connect(self.refresh_counts)
         self._build_actions()
         self.search_tab.retriever_changed.connect(self._on_search_tab_retriever_changed)
         self.library_tab.add_folder_requested.connect(self.choose_folder)
@@ -286,6 +326,12 @@ class MainWindow(QMainWindow):
             m_view.addAction(QAction(name, self, shortcut=QKeySequence(f"Alt+{i + 1}"),
                                      triggered=lambda _=False, i=i: self.tabs.setCurrentIndex(i)))
         m_help = mb.addMenu("&Help")
+        self.help_action = QAction("&Query syntax and retrievers", self, shortcut=QKeySequence.StandardKey.HelpContents,
+                                   triggered=self.show_query_help)
+        if self.help_action.shortcut().isEmpty():
+            self.help_action.setShortcut(QKeySequence("F1"))
+        m_help.addAction(self.help_action)
+        m_help.addSeparator()
         about = QAction("&About Desktop Search", self, triggered=self._on_about_triggered)
         about.setMenuRole(QAction.MenuRole.AboutRole)
         m_help.addAction(about)
@@ -302,6 +348,10 @@ class MainWindow(QMainWindow):
         self.runner.phase_changed.connect(self._on_runner_phase_changed)
         self.runner.finished.connect(self._on_runner_finished)
         self.runner.queue_changed.connect(self.indexing_panel.set_queue)
+        self.runner.waiting.connect(self._on_runner_waiting)
+        self.runner.resumed.connect(self._on_runner_resumed)
+        self.runner.lock_watch.changed.connect(self._on_lock_holder_changed)
+        self.runner.lock_watch.start()
         if self.watch_enabled:
             from .watcher import FolderWatcher
 
@@ -310,8 +360,6 @@ class MainWindow(QMainWindow):
             self.watcher.watch_started.connect(self.folder_watched)
         self.statusBar().showMessage("Ready", 3000)
         self.refresh_library()
-        if self.ctx.needs_model([self.search_tab.retriever]):
-            QTimer.singleShot(1000, self.ctx.warm_model)  # the last session searched by meaning
 
     @property
     def service(self):
@@ -376,6 +424,15 @@ class MainWindow(QMainWindow):
             self._shown_once = True
             QTimer.singleShot(0, self.shown.emit)
 
+    def show_query_help(self) -> QuerySyntaxDialog:
+        """Help › Query syntax (F1): operators, the three retrievers, the Compare figures."""
+        if self.help_dialog is None:
+            self.help_dialog = QuerySyntaxDialog(self)
+        self.help_dialog.show()
+        self.help_dialog.raise_()
+        self.help_dialog.activateWindow()
+        return self.help_dialog
+
     def focus_query(self) -> None:
         if self.tabs.currentWidget() is self.compare_tab:
             self.compare_tab.focus_query()
@@ -407,11 +464,8 @@ class MainWindow(QMainWindow):
         self.settings.setValue("search/retriever", name)
 
     def _on_tabs_current_changed(self, i: int) -> None:
-        if self.tabs.widget(i) is self.compare_tab and not self.compare_tab.query.text().strip():
-            q = self.search_tab.query.text().strip()
-            if q:
-                self.compare_tab.query.setText(q)
-                self.compare_tab.compare_now()
+        if self.tabs.widget(i) is self.compare_tab:
+            self.compare_tab.follow_query(self.search_tab.query.text())
 
     def _on_ctx_status_posted(self, msg: str, timeout_ms: int) -> None:
         self.statusBar().showMessage(msg, timeout_ms)
@@ -420,9 +474,23 @@ class MainWindow(QMainWindow):
         loading = state == "loading"
         self.model_label.setVisible(loading)
         if loading:
-            self.statusBar().showMessage("Loading model… (the first meaning search takes a few seconds)")
+            self.statusBar().showMessage("Loading the model in the background… (meaning searches answer once it "
+                                         "is ready)")
         elif state == "ready":
-            self.statusBar().showMessage("Model loaded", 3000)
+            self.statusBar().showMessage("Model loaded: meaning searches answer at once", 3000)
+
+    def _warm_model(self) -> None:
+        """Right after the window shows: start the model's child process and load the vectors, so the
+        first Dense or Hybrid search answers at once (BM25 searches run meanwhile)."""
+        if self._closing or self._model_warmed:
+            return
+        self._model_warmed = True
+        self.ctx.warm_model()
+
+    def _on_ctx_open_failed(self, path: str, reason: str) -> None:
+        self.statusBar().showMessage(f"Could not open {path}: {reason}", 10000)
+        self.open_failed_box = open_failed_box(self, path, reason, reveal=self.ctx.reveal_path,
+                                               copy=self.ctx.copy_path)
 
     def show_known_error(self, message: str, details: str = "") -> None:
         """An environment problem: a banner above the tabs and the status bar, never a dead window."""
@@ -520,6 +588,59 @@ class MainWindow(QMainWindow):
 
     def _on_runner_progressed(self, ev: dict) -> None:
         self.indexing_panel.show_progress(ev)
+        if ev.get("phase") == "embed":  # the vector count in the status bar and Library tab follows
+            self.refresh_counts(throttle=True)
+
+    def _on_runner_waiting(self, req: IndexRequest, holder: LockHolder) -> None:
+        self.indexing_panel.show_waiting(req, holder)
+        self.cancel_action.setEnabled(True)
+        if holder.pid:
+            self.store_busy.set_holder(holder)
+            self._start_counts_timer()
+        what = {"add": "Adding", "watch": "Updating", "retry": "Retrying failed files in",
+                "rescan": "Rescanning", "resume": "Updating"}.get(req.reason, "Indexing")
+        self.store_busy.set_waiting(f"{what} {req.describe()}")
+        self.statusBar().showMessage(f"{what} {req.describe()}: queued until the other process finishes", 8000)
+
+    def _on_runner_resumed(self) -> None:
+        self.statusBar().showMessage("The other process finished; indexing the queued folders now", 5000)
+
+    def _on_lock_holder_changed(self, holder: LockHolder | None) -> None:
+        """The strip above the tabs follows the store's lock: shown while another process holds it."""
+        if holder is None:
+            self.store_busy.set_holder(None)
+            if self.runner is None or not self.runner.running:
+                self.counts_timer.stop()
+            self.refresh_library()
+            self._after_vectors_refreshed_soon()
+            return
+        self.store_busy.set_holder(holder)
+        self._start_counts_timer()
+
+    def _start_counts_timer(self) -> None:
+        if not self.counts_timer.isActive():
+            self.counts_timer.start()
+        self.refresh_counts()
+
+    def _after_vectors_refreshed_soon(self) -> None:
+        if self.service is not None:
+            self.ctx.submit(refresh_vectors, self.service, on_finished=self._after_vectors_refreshed)
+
+    def _on_store_busy_details_requested(self) -> None:
+        svc = self.service
+        if svc is None:
+            self.store_busy.show_details()
+            return
+
+        def show(progress: dict) -> None:
+            self.store_busy.set_progress(progress)
+            self.store_busy.show_details()
+
+        self.ctx.submit(store_progress, svc.store, on_result=show)
+
+    def _on_store_busy_stop_requested(self, holder: LockHolder) -> None:
+        self.statusBar().showMessage(f"Asking process {holder.pid} to stop…", 5000)
+        self.ctx.submit(stop_holder, holder)
 
     def _on_runner_phase_changed(self, phase: str) -> None:
         if phase in ("extract", "embed", "done", "cleanup"):
@@ -532,6 +653,9 @@ class MainWindow(QMainWindow):
         if not more:
             self.indexing_panel.hide()
             self.cancel_action.setEnabled(False)
+            if self.store_busy.holder is None:
+                self.counts_timer.stop()
+        self.store_busy.set_waiting("")
         if out.status == "done":
             self.statusBar().showMessage(out.message, 8000)
         elif out.status == "cancelled":
@@ -574,10 +698,41 @@ class MainWindow(QMainWindow):
             self._refresh_again = False
             self.refresh_library()
 
-    def _on_ctx_library_updated(self, snap: LibrarySnapshot) -> None:
+    def refresh_counts(self, throttle: bool = False) -> None:
+        """Re-read the counts (files, passages, vectors per model) in a worker: while a job embeds, the
+        status bar and the Library tab show how far it is (cheap: no file rows)."""
+        import time
+
+        if self.service is None or self._closing or self._counts_loading:
+            return
+        if throttle and time.monotonic() - self._last_counts_at < COUNTS_REFRESH_MS / 1000:
+            return
+        self._counts_loading = True
+        self._last_counts_at = time.monotonic()
+
+        def done(result) -> None:
+            self.ctx.update_counts(*result)
+
+        def finished() -> None:
+            self._counts_loading = False
+
+        self.ctx.submit(load_library_counts, self.service, on_result=done, on_finished=finished)
+
+    def _show_counts(self, snap: LibrarySnapshot) -> None:
         c = snap.counts
         self.library_label.setText(f"{c.get('indexed', 0):,} files · {c.get('chunks', 0):,} passages"
                                    if snap.folders else "Library empty")
+        line = Coverage(snap.model_vectors, c.get("chunks", 0)).line() if snap.folders else ""
+        self.coverage_label.setText(line)
+        self.coverage_label.setVisible(bool(line))
+
+    def _on_ctx_counts_updated(self, snap: LibrarySnapshot) -> None:
+        self._show_counts(snap)
+
+    def _on_ctx_library_updated(self, snap: LibrarySnapshot) -> None:
+        self._show_counts(snap)
+        if not self._model_warmed and snap.model_vectors and self._shown_once:
+            QTimer.singleShot(WARM_MODEL_DELAY_MS, self._warm_model)
         folders = [f.path for f in snap.folders]
         self._save_folders(folders)
         pending = self.pending_adds()
@@ -640,6 +795,7 @@ class MainWindow(QMainWindow):
     # -- closing --------------------------------------------------------------------------------------------
     def closeEvent(self, event: QCloseEvent) -> None:
         self._closing = True
+        self.counts_timer.stop()
         self.save_settings()
         if self.watcher is not None:
             self.watcher.stop()

@@ -11,6 +11,7 @@ from PySide6.QtGui import QColor, QFont, QIcon
 
 from ..retrievers.types import Hit
 from .plain import plain_tip
+from .help import METRIC_HELP
 
 HIT_ROLE = Qt.ItemDataRole.UserRole + 1
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2
@@ -329,6 +330,13 @@ class PairsModel(TableModel):
 
     HEADERS = ("Pair", "Overlap@k", "Jaccard", "Kendall τ", "Only 1st", "Only 2nd")
 
+    def headerData(self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.ToolTipRole:
+            return {1: METRIC_HELP["overlap"], 2: METRIC_HELP["jaccard"], 3: METRIC_HELP["tau"],
+                    4: "Files only the first retriever of the pair found in its top k",
+                    5: "Files only the second retriever of the pair found in its top k"}.get(section)
+        return super().headerData(section, orientation, role)
+
     def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
         if not index.isValid() or not (0 <= index.row() < len(self._rows)):
             return None
@@ -344,8 +352,7 @@ class PairsModel(TableModel):
         if role == ROW_ROLE:
             return p
         if role == Qt.ItemDataRole.ToolTipRole:
-            return ("Which pair of retrievers", "Share of the top k found by both",
-                    "Shared files / files found by either", "Rank correlation on the shared files (−1 … +1)",
+            return ("Which pair of retrievers", METRIC_HELP["overlap"], METRIC_HELP["jaccard"], METRIC_HELP["tau"],
                     f"Files only {retriever_label(p.first)} found", f"Files only {retriever_label(p.second)} found")[c]
         if role == Qt.ItemDataRole.TextAlignmentRole:
             return _LEFT if c == 0 else _RIGHT

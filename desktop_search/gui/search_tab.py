@@ -11,7 +11,9 @@ from PySide6.QtWidgets import (QButtonGroup, QComboBox, QDateEdit, QHBoxLayout, 
                                QLabel, QTableView, QToolButton, QVBoxLayout, QWidget)
 
 from ..retrievers.types import RETRIEVERS, Hit
+from ..search_info import result_counts
 from .delegates import SnippetDelegate, TitleDelegate
+from .help import RETRIEVER_HELP
 from .marks import MarkActions, query_key
 from .models import HIT_ROLE, ResultsModel, next_mark, retriever_label
 from .results_common import (PreviewLoader, hit_context_menu_at, make_debounce_timer, make_preview_split,
@@ -21,6 +23,25 @@ DEBOUNCE_MS = 250
 RESULTS_K = 50
 DATE_PRESETS = (("Any time", 0), ("Past 24 hours", 1), ("Past week", 7), ("Past month", 31),
                 ("Past year", 365), ("Custom range…", "custom"))
+
+
+def count_text(retriever: str, shown: int, counts: dict) -> str:
+    """"137 files", "137 files, top 50 shown", "50 nearest of 580 files", "50 files · 137 contain the words".
+
+    BM25 finds every file with the words, so it can say how many there are; Dense ranks every
+    embedded file by meaning, so it says how many it chose from; Hybrid mixes both."""
+    def files(n: int) -> str:
+        return f"{n:,} file{'s' if n != 1 else ''}"
+
+    matching = max(int(counts.get("matching") or 0), 0)
+    kind = retriever.partition(":")[0]
+    if kind == "bm25":
+        matching = max(matching, shown)
+        return files(matching) if matching <= shown else f"{files(matching)}, top {shown:,} shown"
+    pool = counts.get("embedded_files")
+    if kind == "dense":
+        return f"{shown:,} nearest of {files(pool)}" if pool else files(shown)
+    return f"{files(shown)} · {matching:,} contain the words" if matching else files(shown)
 
 
 class PlaceholderTableView(QTableView):
@@ -81,9 +102,7 @@ class SearchTab(QWidget):
             b.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextOnly)
             b.setMinimumHeight(self.query.minimumHeight())
             b.setMinimumWidth(64)
-            b.setToolTip({"bm25": "Keyword search: exact words and phrases (Ctrl+1)",
-                          "dense": "Meaning search with the embedding model (Ctrl+2)",
-                          "hybrid": "Keywords and meaning combined (Ctrl+3)"}[name])
+            b.setToolTip(RETRIEVER_HELP[name] + "\nF1: query syntax and more.")
             self.retriever_group.addButton(b, i)
             self.retriever_buttons[name] = b
             row.addWidget(b)
@@ -127,6 +146,10 @@ class SearchTab(QWidget):
         self.summary = QLabel()
         self.summary.setForegroundRole(QPalette.ColorRole.PlaceholderText)
         frow.addWidget(self.summary)
+        self.coverage_label = QLabel()  # "Dense: 2,816 of 14,851 passages embedded (19 %)" while incomplete
+        self.coverage_label.setTextFormat(Qt.TextFormat.PlainText)
+        self.coverage_label.setWordWrap(True)
+        self.coverage_label.hide()
         self.folder_combo.currentIndexChanged.connect(self._on_filter_changed)
         self.type_combo.currentIndexChanged.connect(self._on_filter_changed)
         self.date_combo.currentIndexChanged.connect(self._on_date_combo_changed)
@@ -137,6 +160,7 @@ class SearchTab(QWidget):
         self.notice_label.setWordWrap(True)
         self.notice_label.hide()
         lay.addWidget(self.notice_label)
+        lay.addWidget(self.coverage_label)
 
         # results and preview
         self.model = ResultsModel(self)
@@ -269,6 +293,7 @@ class SearchTab(QWidget):
             self.last_hits = ()
             self.summary.setText("")
             self.notice_label.hide()
+            self.coverage_label.hide()
             self.preview.clear()
             self._update_placeholder()
             return
@@ -304,7 +329,7 @@ class SearchTab(QWidget):
             t = time.perf_counter()
             hits = svc.search(query, retriever, RESULTS_K, filters)
             ms = (time.perf_counter() - t) * 1000.0
-            return hits, ms, svc.marks_for(query)
+            return hits, ms, svc.marks_for(query), result_counts(svc, query, retriever, filters)
 
         self._pending = self.ctx.submit(
             run,
@@ -316,7 +341,7 @@ class SearchTab(QWidget):
         self.ctx.model_use_finished([retriever], True)
         if seq != self._seq:
             return  # a newer query superseded this one
-        hits, ms, marks = result
+        hits, ms, marks, counts = result
         self._last_query = query
         self._last_retriever = retriever
         self._marks_seq += 1  # a marks fetch for an older result must not overwrite these
@@ -327,9 +352,15 @@ class SearchTab(QWidget):
         self.notice_label.setVisible(bool(notice))
         label = retriever_label(retriever)
         n = len(hits)
-        more = "+" if n >= RESULTS_K else ""
-        self.summary.setText(f"{n}{more} file{'s' if n != 1 else ''} · {ms:.0f} ms · {label}")
-        self.ctx.post_status(f"{n}{more} results for “{query}” in {ms:.0f} ms ({label})", 5000)
+        found = count_text(retriever, n, counts)
+        self.summary.setText(f"{found} · {ms:.0f} ms · {label}")
+        cov = counts.get("coverage")
+        line = cov.line() if cov is not None else ""
+        self.coverage_label.setText(f"{line}: {label} ranks only those; the rest join as indexing embeds them."
+                                    if line else "")
+        self.coverage_label.setVisible(bool(line))
+        self.ctx.post_status(f"{found} for “{query}” in {ms:.0f} ms ({label})" + (f" · {line}" if line else ""),
+                             5000)
         self._update_placeholder(query)
         row = 0
         if selected_doc is not None:

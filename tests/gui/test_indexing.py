@@ -103,19 +103,23 @@ def test_resume_on_start_and_queueing(qtbot, make_window, indexed_service, corpu
     assert [o.status for o in outcomes] == ["done", "done"]
 
 
-def test_failed_child_shows_its_message(qtbot, make_window, empty_service, tmp_path):
+def test_a_locked_store_makes_the_request_wait_not_fail(qtbot, make_window, empty_service, tmp_path):
+    """Another indexer holds the store: the request waits for it and runs after (issue 15 #2)."""
     from desktop_search.util import ProcessLock
 
     w = make_window(empty_service)
     (tmp_path / "d").mkdir()
     (tmp_path / "d" / "a.txt").write_text("hello", encoding="utf-8")
+    outcomes = []
+    w.indexing_finished.connect(outcomes.append)
     with ProcessLock(empty_service.data_dir / "indexing.lock"):  # as if another indexer were running
-        with qtbot.waitSignal(w.indexing_finished, timeout=30000) as blocker:
+        with qtbot.waitSignal(w.runner.waiting, timeout=30000):
             w.add_paths([tmp_path / "d"])
-    out = blocker.args[0]
-    assert out.status == "failed"
-    assert "Another desktop-search process" in out.message
-    assert "Another desktop-search process" in w.banner.message
+        assert "Another desktop-search process" in w.store_busy.message
+        assert not w.banner.isVisible() and not outcomes
+    qtbot.waitUntil(lambda: len(outcomes) == 1, timeout=30000)
+    assert outcomes[0].status == "done", (outcomes[0].message, outcomes[0].details)
+    assert not w.store_busy.isVisible()
 
 
 def test_watched_folder_change_triggers_update(qtbot, make_window, empty_service, tmp_path, search):
