@@ -119,14 +119,20 @@ class ExclusionRules:
         self.settings_path = settings_path
         self.store = store
 
+    FIELDS = ("exclude_patterns", "folder_exclude_patterns", "use_gitignore")
+
     def _reload(self) -> None:
         """Take the patterns another process (the CLI, the window) saved since we loaded the settings."""
         fresh = type(self.settings).load(self.settings_path)
-        for name in ("exclude_patterns", "folder_exclude_patterns", "use_gitignore"):
+        for name in self.FIELDS:
             setattr(self.settings, name, getattr(fresh, name))
 
     def _save(self) -> None:
-        self.settings.save(self.settings_path)
+        """Write the exclusion settings only: other settings in memory may be this run's own (--model)."""
+        fresh = type(self.settings).load(self.settings_path)
+        for name in self.FIELDS:
+            setattr(fresh, name, getattr(self.settings, name))
+        fresh.save(self.settings_path)
 
     def folder_key(self, folder: str) -> str:
         """The indexed folder a path names (as the store shows it); KnownError if it is none."""

@@ -215,9 +215,15 @@ def test_exclusions_global_and_per_folder_leave_the_index_on_the_next_scan(servi
     # the settings file holds them: a new service (an indexing child) sees the same
     from desktop_search.service import SearchService
 
-    with SearchService(service.data_dir, encoder=service.encoder) as again:
+    with SearchService(service.data_dir, encoder=service.encoder, model="another-model") as again:
         assert again.exclusions.listing() == {"global": ["genindex-*.html"],
                                               "folders": {str(root): ["/search.html"]}, "use_gitignore": True}
+        again.exclusions.add("*.tmp")
+    # saving the patterns does not save that run's own --model
+    from desktop_search.config import IndexSettings
+
+    assert IndexSettings.load(service.settings_path).model == IndexSettings().model
+    service.exclusions.remove("*.tmp")
     # removing a pattern brings the files back on the next scan
     service.exclusions.remove("genindex-*.html")
     run(service.index())
