@@ -158,6 +158,13 @@ class CompareColumn(QFrame):
         hit_context_menu_at(self, self.tab.ctx, self.view, pos, marker=self)
 
 
+def notice_text(notices: dict[str, str]) -> str:
+    """The columns' notices (query_plan.py): once when every column says the same, else one line a column."""
+    if len(set(notices.values())) == 1:
+        return next(iter(notices.values()))
+    return "\n".join(f"{retriever_label(name)}: {text}" for name, text in notices.items())
+
+
 class CompareTab(QWidget):
     """Columns of results per retriever; shared files are marked, and hovering one lights up its twins."""
 
@@ -239,6 +246,10 @@ class CompareTab(QWidget):
         self.coverage_label.setTextFormat(Qt.TextFormat.PlainText)
         self.coverage_label.setWordWrap(True)
         self.coverage_label.hide()
+        self.notice_label = QLabel()  # how the query was read, when its operators filtered every file away
+        self.notice_label.setTextFormat(Qt.TextFormat.PlainText)  # it quotes the query: never markup
+        self.notice_label.setWordWrap(True)
+        self.notice_label.hide()
 
         right = QWidget()
         rl = QVBoxLayout(right)
@@ -267,6 +278,7 @@ class CompareTab(QWidget):
         tl.setContentsMargins(0, 0, 0, 0)
         tl.addWidget(self.hint)
         tl.addWidget(self.coverage_label)
+        tl.addWidget(self.notice_label)
         tl.addWidget(self.columns_box, 1)
         self.h_split = QSplitter(Qt.Orientation.Horizontal)
         self.h_split.addWidget(top)
@@ -479,6 +491,8 @@ class CompareTab(QWidget):
         self.coverage_label.setText(f"{cov.line()}: Dense and Hybrid columns rank only those; the rest join as "
                                     "indexing embeds them." if cov is not None else "")
         self.coverage_label.setVisible(cov is not None)
+        self.notice_label.setText(notice_text(res.get("notices") or {}))
+        self.notice_label.setVisible(bool(self.notice_label.text()))
         pairs = pair_rows(res)
         self.pairs_model.set_rows(pairs)
         self.chart.set_pairs(pairs, res["k"])

@@ -87,3 +87,21 @@ def test_library_tab_exclusions_dialog_edits_patterns_and_rescans(qtbot, make_wi
     # the rescan the window runs drops the excluded files
     qtbot.waitUntil(lambda: not any(f.path.endswith(("meeting.txt", "report.docx")) for f in w.library_tab.files_model.rows),
                     timeout=30000)
+
+
+def test_compare_tab_shows_the_words_notice(qtbot, make_window, indexed_service):
+    from desktop_search.gui.compare_tab import notice_text
+
+    w = make_window(indexed_service)
+    w.tabs.setCurrentWidget(w.compare_tab)
+    with qtbot.waitSignal(w.compare_tab.compared, timeout=15000):
+        w.compare_tab.query.setText('"loaf sourdough"')
+        w.compare_tab.compare_now()
+    label = w.compare_tab.notice_label
+    assert label.isVisible()
+    assert label.text() == "No file contains the phrase \u201cloaf sourdough\u201d; showing results for the words."
+    with qtbot.waitSignal(w.compare_tab.compared, timeout=15000):
+        w.compare_tab.query.setText("sourdough loaf")
+        w.compare_tab.compare_now()
+    assert not label.isVisible()
+    assert notice_text({"bm25": "a", "dense": "b"}) == "BM25: a\nDense: b"
