@@ -329,7 +329,8 @@ class SearchTab(QWidget):
             t = time.perf_counter()
             hits = svc.search(query, retriever, RESULTS_K, filters)
             ms = (time.perf_counter() - t) * 1000.0
-            return hits, ms, svc.marks_for(query), result_counts(svc, query, retriever, filters)
+            ranked = getattr(hits, "query", "") or query  # the words, when the operators filtered everything away
+            return hits, ms, svc.marks_for(query), result_counts(svc, ranked, retriever, filters)
 
         self._pending = self.ctx.submit(
             run,

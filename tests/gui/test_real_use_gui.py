@@ -56,6 +56,9 @@ def test_search_tab_titles_and_the_words_notice(qtbot, make_window, indexed_serv
     label = w.search_tab.notice_label
     assert label.isVisible()
     assert label.text() == "No file contains the phrase \u201cloaf sourdough\u201d; showing results for the words."
+    hits = search(w, '"loaf sourdough"', "hybrid")
+    assert label.isVisible() and hits[0].name == "bread.md"
+    assert "1 contain the words" in w.search_tab.summary.text()  # counted for the words that were ranked
     qtbot.wait(100)
     assert w.search_tab.grab().save(str(_shots() / "search-title-notice.png"))
     w.search_tab.query.setText("")
