@@ -142,6 +142,7 @@ def _service(args, **kw):
 
     svc = SearchService(args.data_dir, model=args.model, **kw)
     _OPENED.append(svc)
+    svc.store.check_if_changed()  # a database changed since its last check is read through first
     return svc
 
 

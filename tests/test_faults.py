@@ -33,6 +33,7 @@ QUERIES = ("quantum particles", "bake bread in an oven", "sorting lists")
 RETRIEVERS = ("bm25", "dense", "hybrid")
 FAKE_TRAINER = Path(__file__).with_name("fake_trainer.py")
 EMBED_KILL_HELPER = Path(__file__).with_name("kill_train_helper.py")
+REPAIR_KILL_HELPER = Path(__file__).with_name("kill_repair_helper.py")
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -211,6 +212,24 @@ def test_damaged_database_page_is_detected_told_and_repaired(library, fake_cli, 
     assert "damaged" not in err
 
 
+def test_search_right_after_the_damage_says_so(library, fake_cli, capsys, monkeypatch):
+    """A command-line run reads the database through when its files changed since the last check
+    that passed, so the first search after the damage already warns (BM25 kept serving silently)."""
+    from desktop_search.store import health
+
+    docs, data, clean = library
+    checks = []
+    real = health.quick_check
+    monkeypatch.setattr(health, "quick_check", lambda conn, *a: checks.append(1) or real(conn, *a))
+    fake_cli(capsys, data, "search", "quantum", "--retriever", "bm25")
+    fake_cli(capsys, data, "search", "bread", "--retriever", "bm25")
+    assert checks == [], "an unchanged database is not read through again"
+    at, size = page_of(data / "library.sqlite3", "chunks")
+    scribble(data / "library.sqlite3", at=at + 16, n=size - 32)
+    code, out, err = fake_cli(capsys, data, "search", "quantum", "--retriever", "bm25")
+    assert checks == [1] and "is damaged" in err and "desktop-search repair" in err
+
+
 @pytest.mark.parametrize("how", ["header", "truncate"])
 def test_database_that_cannot_be_opened_is_repaired_from_the_files(library, fake_cli, capsys, how):
     docs, data, clean = library
@@ -240,6 +259,62 @@ def test_repair_salvages_readable_vectors_and_embeds_the_rest(library):
         assert done.stats["salvaged_vectors"] == 6 and done.stats["embedded"] == 0
         assert encoder.calls == calls, "salvaged vectors are not embedded again"
         assert results(svc) == clean
+
+
+def _child_env() -> dict:
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), str(Path(__file__).parent.parent)]))
+
+
+@pytest.mark.parametrize("phase", ["extract", "embed"])
+def test_kill_9_during_repair_is_told_and_repair_finishes_it(tmp_path, fake_cli, capsys, phase):
+    docs = _many_docs(tmp_path / "docs", 80)
+    data = tmp_path / "data"
+    with SearchService(data, encoder=HashingEncoder()) as svc:
+        run(svc.index([docs]))
+    with SearchService(tmp_path / "clean", encoder=HashingEncoder()) as ref:
+        run(ref.index([docs]))
+        clean = results(ref)
+    db = data / "library.sqlite3"
+    at, size = page_of(db, "vectors" if phase == "embed" else "bm25_postings")  # lost vectors: embedded again
+    scribble(db, at=at + 16, n=size - 32)
+    p = subprocess.Popen([sys.executable, str(REPAIR_KILL_HELPER), str(data)], stdout=subprocess.PIPE, text=True,
+                         env=_child_env())
+    for line in p.stdout:
+        ev = json.loads(line)
+        if ev["phase"] == phase and ev["done"] > 0:
+            os.kill(p.pid, signal.SIGKILL)
+            break
+    p.wait(timeout=60)
+    assert p.returncode == -signal.SIGKILL, "the repair finished before it could be killed"
+    code, out, err = fake_cli(capsys, data, "search", "quantum", "--retriever", "bm25")
+    assert "a repair was interrupted" in err and "desktop-search repair" in err
+    code, out, err = fake_cli(capsys, data, "repair")
+    assert code == 0 and "Repaired" in out
+    assert len(list(data.glob("damaged-*"))) == 2, "both the damaged store and the half-repaired one are kept"
+    assert results_of(data) == clean
+
+
+def test_free_space_running_out_during_a_run(tmp_path, fake_cli, capsys, monkeypatch):
+    from desktop_search.jobs import indexing
+    from desktop_search.store import health
+
+    docs = _many_docs(tmp_path / "docs", 150)
+    data = tmp_path / "data"
+    monkeypatch.setattr(indexing, "FREE_SPACE_EVERY_S", 0.0)
+    monkeypatch.setattr(indexing, "COMMIT_EVERY_FILES", 8)
+    looks = []
+    monkeypatch.setattr(health, "free_mb", lambda path: looks.append(1) or (10_000.0 if len(looks) < 40 else 150.0))
+    code, out, err = fake_cli(capsys, data, "index", str(docs))
+    assert code == 2 and "150 MB free" in err and "below the 200 MB" in err and "nothing indexed so far was lost" in err
+    with SearchService(data, encoder=HashingEncoder()) as svc:
+        assert 0 < svc.store.counts()["indexed"] < 150, "stopped during the run, what was done is kept"
+        assert svc.store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    monkeypatch.setattr(health, "free_mb", lambda path: 10_000.0)
+    code, out, err = fake_cli(capsys, data, "index")
+    assert code == 0
+    with SearchService(tmp_path / "clean", encoder=HashingEncoder()) as ref:
+        run(ref.index([docs]))
+        assert results_of(data) == results(ref)
 
 
 def test_deleted_database_starts_empty_and_index_restores_it(library, fake_cli, capsys):

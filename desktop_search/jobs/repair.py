@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Iterator
 
 from ..store import Store
-from ..store.health import clear_damage, marker_path
+from ..store.health import clear_damage, marker_path, record_damage
 from ..store.salvage import Salvage, folder_list_path, restore_marks, restore_vectors, salvage
 from .progress import Progress
 
@@ -55,7 +55,9 @@ def read_salvage(aside: Path, db_name: str) -> Salvage:
 def rebuild(aside: Path, salv: Salvage, store: Store, indexer, encoder=None) -> Iterator[Progress]:
     """Index the salvaged folders into the fresh `store` through `indexer` (an Indexer on it),
     put the salvaged vectors and marks back, and embed what is left; the last report is "done"
-    with what was salvaged in its stats."""
+    with what was salvaged in its stats. Until it is done, the new store carries a damage note
+    ("a repair was interrupted"): a repair killed half-way is told, and run again."""
+    record_damage(store.path, "a repair was interrupted before it finished", "repair")
     yield Progress("repair", message=f"Kept the damaged index in {aside}; salvaged {len(salv.folders)} folder(s), "
                                      f"{len(salv.vectors)} vectors and {len(salv.marks)} relevance marks")
     for raw, display in salv.folders:

@@ -144,6 +144,7 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
         self.readonly = readonly
         self._local = threading.local()
         self._write_lock = threading.RLock()
+        self._trusted = False  # checked (or unchanged since a check) in this process: see close()
         try:
             self._migrate()
         except sqlite3.DatabaseError as e:
@@ -191,6 +192,10 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
                 pass
         self.__dict__["_all_conns"] = []
         self._local = threading.local()
+        if self._trusted and self.damage() is None:
+            # the state this process checked, plus its own writes and the checkpoint that closing
+            # the last connection makes: the next command need not read every page again
+            health.record_checked(self.path, health.file_stamp(self.path))
 
     @contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:
@@ -237,7 +242,9 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
     # -- health -------------------------------------------------------------------------
     def quick_check(self) -> list[str]:
         """PRAGMA quick_check on a connection of its own (safe from any thread); a failure is
-        recorded in the damage marker, so status and searches say so until `repair`."""
+        recorded in the damage marker, so status and searches say so until `repair`; a pass is
+        noted with the files' size and time (see `check_if_changed`)."""
+        stamp = health.file_stamp(self.path)
         try:
             conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         except sqlite3.Error as e:
@@ -250,7 +257,22 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
         if problems:
             lines = [p for p in problems if not p.startswith("***")]  # "*** in database main ***"
             health.record_damage(self.path, "SQLite's quick_check: " + "; ".join(lines or problems), "quick_check")
+        else:
+            self._trusted = True
+            if health.file_stamp(self.path) == stamp:  # nothing wrote meanwhile: this state was checked
+                health.record_checked(self.path, stamp)
         return problems
+
+    def check_if_changed(self) -> list[str]:
+        """`quick_check` when the database files changed since the last check that passed (a
+        write by any process, or damage): what a command-line run does at its start, so a
+        damaged page is found before results are served from it. [] when sound or unchanged."""
+        if self.damage() is not None:
+            return []
+        if not health.changed_since_checked(self.path):
+            self._trusted = True
+            return []
+        return self.quick_check()
 
     def damage(self) -> dict | None:
         """Why this store is known to be damaged ({"detail", "source", "at"}), or None."""

@@ -127,6 +127,45 @@ def clear_damage(db_path: Path) -> None:
     marker_path(db_path).unlink(missing_ok=True)
 
 
+# -- when the last check passed --------------------------------------------------------------------
+def checked_path(db_path: Path) -> Path:
+    p = Path(db_path)
+    return p.with_name(p.name + ".checked.json")
+
+
+def file_stamp(db_path: Path) -> list:
+    """Size and modification time of the database and its WAL: what any write (or damage) changes."""
+    out = []
+    for p in (Path(db_path), Path(f"{db_path}-wal")):
+        try:
+            st = p.stat()
+        except OSError:
+            out.append(None)
+            continue
+        # an empty WAL (made by opening the store) holds nothing: the same as none
+        out.append([st.st_size, st.st_mtime_ns] if st.st_size else None)
+    return out
+
+
+def record_checked(db_path: Path, stamp: list) -> None:
+    """Note that the database, as `stamp` describes it, passed quick_check."""
+    from ..util import atomic_write_text
+
+    try:
+        atomic_write_text(checked_path(db_path), json.dumps({"stamp": stamp, "at": time.time()}))
+    except OSError:
+        pass
+
+
+def changed_since_checked(db_path: Path) -> bool:
+    """Whether the database files changed since the last quick_check that passed (or none did)."""
+    try:
+        d = json.loads(checked_path(db_path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return True
+    return not isinstance(d, dict) or d.get("stamp") != file_stamp(db_path)
+
+
 def quick_check(conn: sqlite3.Connection, max_errors: int = 10) -> list[str]:
     """SQLite's `PRAGMA quick_check` (every page and record read, no index cross-check): the
     problems found, [] when the database is sound. A check that cannot even run is a problem."""
