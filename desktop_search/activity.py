@@ -62,13 +62,17 @@ def lock_holder(data_dir: str | os.PathLike, name: str = INDEXING_LOCK, *, exclu
 
 
 def store_progress(store) -> dict:
-    """How far indexing is, from the store: {"files", "passages", "embedded"}. `embedded`
+    """How far indexing is, from the store: {"files", "passages", "embedded"} (see `progress_from`)."""
+    return progress_from(store.counts(), store.model_rows())
+
+
+def progress_from(counts: dict, model_rows) -> dict:
+    """{"files", "passages", "embedded"} from the store's counts and vectors per model. `embedded`
     counts the vectors of the model being built: of the models still missing vectors, the one with
     the most (the base model while indexing, a new version while training embeds it)."""
-    counts = store.counts()
     passages = counts.get("chunks", 0)
     files = sum(counts.get(k, 0) for k in ("indexed", "skipped", "failed"))
-    incomplete = [m["vectors"] for m in store.model_rows() if m["vectors"] < passages]
+    incomplete = [m["vectors"] for m in model_rows if m["vectors"] < passages]
     embedded = max(incomplete) if incomplete else passages
     return {"files": files, "passages": passages, "embedded": embedded}
 

@@ -64,6 +64,11 @@ class JsonLinesProcess(QObject):
     def cancelling(self) -> bool:
         return self._cancelling
 
+    @property
+    def pid(self) -> int | None:
+        """The running child's process id (None when none runs)."""
+        return (self._proc.processId() or None) if self._proc is not None else None
+
     # -- hooks ------------------------------------------------------------------------------------------------
     def handle_event(self, ev: Event) -> None:
         """One typed event the child printed; the default reports progress events."""

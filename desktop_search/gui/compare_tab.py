@@ -265,6 +265,9 @@ class CompareTab(QWidget):
         ph.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
         self.pairs_view.verticalHeader().setDefaultSectionSize(self.pairs_view.fontMetrics().lineSpacing() + 6)
         self.pairs_view.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.pairs_view.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        for col in (4, 5):  # "only 1st / 2nd": each column's footer names those files
+            self.pairs_view.setColumnHidden(col, True)
         self.pairs_view.setFixedHeight(ph.sizeHint().height() + 3 * (self.pairs_view.fontMetrics().lineSpacing() + 6) + 4)
         self.pairs_view.selectionModel().currentRowChanged.connect(self._on_pairs_current_row_changed)
         rl.addWidget(self.pairs_view)
@@ -285,7 +288,7 @@ class CompareTab(QWidget):
         self.h_split.addWidget(right)
         self.h_split.setStretchFactor(0, 5)
         self.h_split.setStretchFactor(1, 2)
-        self.h_split.setSizes([850, 330])  # the columns get the room: their snippets wrap over three lines
+        self.h_split.setSizes([840, 340])  # the columns get the room: their snippets wrap over three lines
         self.h_split.setChildrenCollapsible(False)
         self.preview, self.v_split = make_preview_split(ctx, self.h_split, 3, 1, [560, 160])
         lay.addWidget(self.v_split, 1)

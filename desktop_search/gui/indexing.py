@@ -28,7 +28,8 @@ UNKNOWN_HOLDER_RETRY_MS = 5000  # a lock held without a readable note: try again
 
 class StoreLockWatch(QObject):
     """Follows the store's indexing lock: `changed(LockHolder | None)` when another process takes or
-    releases it (the window's own child, `own_pid`, does not count)."""
+    releases it (the window's own index child, `own_pid`, does not count; the Training tab's child
+    does: index requests wait for it too)."""
 
     changed = Signal(object)  # LockHolder, or None when the store is free
 

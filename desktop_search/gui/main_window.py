@@ -10,7 +10,7 @@ from PySide6.QtGui import QAction, QActionGroup, QCloseEvent, QDragEnterEvent, Q
 from PySide6.QtWidgets import (QFileDialog, QFrame, QHBoxLayout, QLabel, QMainWindow, QMessageBox, QProgressBar,
                                QPushButton, QSizePolicy, QTabWidget, QVBoxLayout, QWidget)
 
-from ..activity import LockHolder, stop_holder, store_progress
+from ..activity import LockHolder, progress_from, stop_holder, store_progress
 from ..retrievers.types import RETRIEVERS
 from ..search_info import Coverage
 from .compare_tab import CompareTab
@@ -145,10 +145,10 @@ class IndexingPanel(QFrame):
             self._full_current = cur
             self._elide_current()
 
-    def show_waiting(self, req: IndexRequest, holder: LockHolder) -> None:
+    def show_waiting(self, req: IndexRequest, holder: LockHolder, who: str = "") -> None:
         """Another process has the store: this request waits for it (Cancel stops waiting)."""
         self.title.setText(f"Waiting to index {req.describe()}")
-        who = f"another desktop-search process (pid {holder.pid})" if holder.pid else "another process"
+        who = who or (f"another desktop-search process (pid {holder.pid})" if holder.pid else "another process")
         self.counts.setText(f"{who} is {holder.what} this library; this starts as soon as it finishes")
         self.current.setText("")
         self._full_current = ""
@@ -258,10 +258,12 @@ class MainWindow(QMainWindow):
         self.coverage_label = QLabel()  # "Dense: 2,816 of 14,851 passages embedded (19 %)" until all are
         self.coverage_label.setToolTip("Dense and Hybrid search only the embedded passages until indexing has "
                                        "embedded them all")
+        self.coverage_label.setContentsMargins(0, 0, 12, 0)
         self.coverage_label.hide()
         self.model_label = QLabel("Loading the model…")
         self.model_label.setToolTip("The embedding model starts in the background; meaning searches (Dense, "
                                     "Hybrid) answer as soon as it is ready")
+        self.model_label.setContentsMargins(0, 0, 12, 0)
         self.model_label.hide()
         self.statusBar().addPermanentWidget(self.coverage_label)
         self.statusBar().addPermanentWidget(self.model_label)
@@ -592,9 +594,9 @@ class MainWindow(QMainWindow):
             self.refresh_counts(throttle=True)
 
     def _on_runner_waiting(self, req: IndexRequest, holder: LockHolder) -> None:
-        self.indexing_panel.show_waiting(req, holder)
+        self.indexing_panel.show_waiting(req, holder, "the training job" if self._is_training_child(holder) else "")
         self.cancel_action.setEnabled(True)
-        if holder.pid:
+        if holder.pid and not self._is_training_child(holder):
             self.store_busy.set_holder(holder)
             self._start_counts_timer()
         what = {"add": "Adding", "watch": "Updating", "retry": "Retrying failed files in",
@@ -602,12 +604,17 @@ class MainWindow(QMainWindow):
         self.store_busy.set_waiting(f"{what} {req.describe()}")
         self.statusBar().showMessage(f"{what} {req.describe()}: queued until the other process finishes", 8000)
 
+    def _is_training_child(self, holder: LockHolder) -> bool:
+        """The Training tab's own child embeds a new version under the lock: not "another process"."""
+        r = self.training_tab.runner
+        return r is not None and r.pid is not None and r.pid == holder.pid
+
     def _on_runner_resumed(self) -> None:
         self.statusBar().showMessage("The other process finished; indexing the queued folders now", 5000)
 
     def _on_lock_holder_changed(self, holder: LockHolder | None) -> None:
         """The strip above the tabs follows the store's lock: shown while another process holds it."""
-        if holder is None:
+        if holder is None or self._is_training_child(holder):
             self.store_busy.set_holder(None)
             if self.runner is None or not self.runner.running:
                 self.counts_timer.stop()
@@ -728,6 +735,8 @@ class MainWindow(QMainWindow):
 
     def _on_ctx_counts_updated(self, snap: LibrarySnapshot) -> None:
         self._show_counts(snap)
+        if self.store_busy.holder is not None:  # how far the other process is, from the store
+            self.store_busy.set_progress(progress_from(snap.counts, snap.models))
 
     def _on_ctx_library_updated(self, snap: LibrarySnapshot) -> None:
         self._show_counts(snap)
