@@ -81,6 +81,27 @@ def test_html_without_title_or_heading_has_no_title_and_unclosed_tags_do_not_swa
     assert x.text == "One bold\nTwo\nlines\nafter"
 
 
+# --------------------------------------------------------------------------- item 8: titles
+
+
+def test_hits_carry_the_title_of_html_pdf_docx_and_markdown(service, tmp_path):
+    from fixtures_bad_files import make_docx, make_text_pdf
+
+    root = tmp_path / "titled"
+    root.mkdir()
+    (root / "3.5.html").write_text(SPHINX_PAGE, encoding="utf-8")
+    make_text_pdf(root / "paper.pdf", ["Gardening and tomato output on the balcony"], title="Balcony Gardens")
+    make_docx(root / "plan.docx", title="Garden plan")
+    (root / "notes.md").write_text("# Tomato notes\n\nTomato output was good.", encoding="utf-8")
+    (root / "plain.txt").write_text("tomato output without any title", encoding="utf-8")
+    _index(service, root)
+    titles = {h.name: h.title for h in service.search("tomato output gardening", "bm25", k=10)}
+    assert titles == {"3.5.html": "7. Input and Output \u2014 Python 3.11 documentation", "paper.pdf": "Balcony Gardens",
+                      "plan.docx": "Garden plan", "notes.md": "Tomato notes", "plain.txt": ""}
+    hit = next(h for h in service.search("tomato", "bm25") if h.name == "plain.txt")
+    assert hit.label == "plain.txt" and hit.to_dict()["title"] == ""
+
+
 # --------------------------------------------------------------------------- item 6: pasted text
 
 
