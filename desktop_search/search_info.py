@@ -76,14 +76,23 @@ def matching_files(svc, query: str, allowed: set[int] | None = None) -> int:
     return len({d for _, d in pairs})
 
 
+_EMBEDDED_DOCS: dict[tuple, frozenset[int]] = {}  # (store file, generation, model key, vectors) -> doc ids
+
+
 def embedded_files(svc, retriever: str = "dense", allowed: set[int] | None = None) -> int:
     """How many files have at least one embedded passage for `retriever`'s model: what dense search
-    chooses its nearest files from."""
+    chooses its nearest files from. The set is kept while the store and its vectors stay the same
+    (search as you type asks for it on every query)."""
     rn = parse_name(retriever)
     enc = svc.models.encoder if rn.version is None else svc.models.encoder_for(rn.version)
-    rows = svc.store.conn.execute(
-        "SELECT DISTINCT c.doc_id FROM vectors v JOIN chunks c ON c.id = v.chunk_id WHERE v.model=?", (enc.key,))
-    docs = {r[0] for r in rows}
+    key = (str(svc.data_dir), svc.store.generation(), enc.key, coverage_for_key(svc.store, enc.key).embedded)
+    docs = _EMBEDDED_DOCS.get(key)
+    if docs is None:
+        docs = frozenset(r[0] for r in svc.store.conn.execute(
+            "SELECT DISTINCT c.doc_id FROM vectors v JOIN chunks c ON c.id = v.chunk_id WHERE v.model=?", (enc.key,)))
+        if len(_EMBEDDED_DOCS) > 8:
+            _EMBEDDED_DOCS.clear()
+        _EMBEDDED_DOCS[key] = docs
     return len(docs if allowed is None else docs & allowed)
 
 

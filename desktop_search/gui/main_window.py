@@ -578,7 +578,7 @@ class MainWindow(QMainWindow):
             self.runner.enqueue(IndexRequest(retry_failed=True, reason="retry"))
 
     def cancel_indexing(self) -> None:
-        if self.runner is not None and self.runner.running:
+        if self.runner is not None and (self.runner.running or self.runner.waiting_for is not None):
             self.indexing_panel.show_cancelling()
             self.statusBar().showMessage("Cancelling indexing…")
             self.runner.cancel()

@@ -99,6 +99,19 @@ def test_busy_banner_follows_the_lock_and_details_say_who_what_and_how_far(qtbot
     qtbot.waitUntil(lambda: not w.store_busy.isVisible(), timeout=5000)  # the lock died with it: the strip goes
 
 
+def test_cancel_stops_waiting_for_the_other_process(qtbot, make_window, indexed_service, holder, tmp_path):
+    w = make_window(indexed_service)
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "a.txt").write_text("gulls over the harbour", encoding="utf-8")
+    with qtbot.waitSignal(w.runner.waiting, timeout=60000):
+        w.add_paths([tmp_path / "new"])
+    with qtbot.waitSignal(w.indexing_finished, timeout=5000) as blocker:
+        qtbot.mouseClick(w.indexing_panel.cancel_button, Qt.MouseButton.LeftButton)
+    assert blocker.args[0].status == "cancelled"
+    assert not w.indexing_panel.isVisible() and w.runner.waiting_for is None and not w.runner.queued
+    assert w.store_busy.isVisible()  # the other process still holds the store
+
+
 def test_banner_clears_when_the_other_process_exits(qtbot, make_window, indexed_service, holder):
     w = make_window(indexed_service)
     qtbot.waitUntil(lambda: w.store_busy.isVisible(), timeout=5000)
