@@ -110,15 +110,20 @@ class ModelRegistry:
         with self._lock:
             vi = self._vindexes.get(encoder.key)
             if vi is None:
-                vi = VectorIndex(self.store, self.data_dir / "vectors", encoder.key, encoder.dim,
+                dim = encoder.dim  # loads the model first: a planned int8 encoder that fell back names fp32 vectors
+                vi = self._vindexes.get(encoder.key)
+            if vi is None:
+                vi = VectorIndex(self.store, self.data_dir / "vectors", encoder.key, dim,
                                  on_notice=self._notices.append)
                 self._vindexes[encoder.key] = vi
-                self.store.add_model(encoder.key, encoder.name, encoder.dim)
+                self.store.add_model(encoder.key, encoder.name, dim)
             return vi
 
     def notices(self) -> list[str]:
-        """What happened to vector files in this process that a person should know (rebuilt ones)."""
-        return list(self._notices)
+        """What happened to vector files in this process that a person should know (rebuilt ones),
+        and a fast encoder that could not be used (torch serves instead)."""
+        note = getattr(self._active_encoder, "backend_note", "")
+        return list(self._notices) + ([note] if note else [])
 
     def vector_file_problems(self) -> dict[str, str]:
         """{model key: why its HNSW file would not be used} for every model with vectors in the

@@ -86,16 +86,28 @@ except Exception:  # noqa: BLE001 - without psutil the query simply uses torch's
 
 
 class SentenceTransformerEncoder:
-    """A sentence-transformers model, loaded on first use, offline when the path is local."""
+    """A sentence-transformers model, loaded on first use, offline when the path is local.
+
+    Passages and queries go through the fast encoder (an ONNX export run by OpenVINO or ONNX
+    Runtime, see retrievers.fast_encoder) where the model is a local folder; the export is made
+    on first use and cached. If it cannot be made, torch serves and `backend_note` says why.
+    Training always uses torch (it loads the folder itself)."""
 
     def __init__(self, name_or_path: str, *, key: str | None = None, device: str | None = None,
-                 display_name: str | None = None):
+                 display_name: str | None = None, backend: str | None = None):
+        from .fast_encoder import key_for, plan_backend
+
         self.name = display_name or name_or_path
         self.source = name_or_path
         self.path = name_or_path if Path(name_or_path).is_dir() else None
-        self.key = key or model_key(name_or_path)
+        self.base_key = key or model_key(name_or_path)
         self._device = device
+        # a device other than the CPU is torch's: the exported graphs run on the CPU only
+        self.backend = plan_backend(self.path, "torch" if device not in (None, "cpu") else backend)
+        self.key = key_for(self.base_key, self.backend)  # fixed before loading (int8 vectors have their own)
+        self.backend_note = ""  # why the planned backend was not used, once loaded
         self._model = None
+        self._fast = None
         self._lock = threading.Lock()
         self._dim: int | None = None
         self._precision: str | None = None
@@ -103,14 +115,49 @@ class SentenceTransformerEncoder:
     @property
     def loaded(self) -> bool:
         """Whether the model is loaded already (asking never loads it)."""
-        return self._model is not None
+        return self._model is not None or self._fast is not None
+
+    def _ensure(self) -> None:
+        """Load the planned backend; on a failed export, fall back to torch and say so."""
+        with self._lock:
+            if self._fast is not None or self._model is not None:
+                return
+            if self.backend != "torch":
+                try:
+                    self._fast = self._load_fast()
+                    return
+                except Exception as e:  # noqa: BLE001 - any failure of export or runtime: torch serves
+                    from .fast_encoder import key_for
+
+                    self.backend_note = (f"The fast encoder ({self.backend}) could not be used, so the model runs "
+                                         f"on torch (slower): {e}")[:500]
+                    self.backend = "torch"
+                    # int8 vectors were planned: the torch ones are fp32 vectors, named as such
+                    self.key = key_for(self.base_key, "torch")
+            self._model = self._load()
+
+    def _load_fast(self):
+        from ..onnx_export import ensure_export
+        from .fast_encoder import load_fast
+
+        export = ensure_export(self.path)  # one export holds fp32 and int8
+        if self.backend == "int8" and export.problem("int8") is not None:
+            raise RuntimeError(export.problem("int8"))
+        return load_fast(export, self.backend)
 
     @property
     def model(self):
+        """The torch model (sentence-transformers); loads it even when the fast encoder serves."""
+        self._ensure()
         with self._lock:
             if self._model is None:
                 self._model = self._load()
             return self._model
+
+    def status(self) -> dict:
+        """What serves this encoder: {"backend", "key", "note"} (asking never loads the model)."""
+        return {"backend": self.backend, "key": self.key, "note": self.backend_note,
+                "precision": getattr(self._fast, "precision", None) if self._fast is not None else self._precision}
 
     def _load(self):
         if self.path is not None:
@@ -137,19 +184,30 @@ class SentenceTransformerEncoder:
     @property
     def dim(self) -> int:
         if self._dim is None:
-            get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
-            self._dim = int(get())
+            self._ensure()
+            if self._fast is not None:
+                self._dim = int(self._fast.dim)
+            else:
+                get = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+                self._dim = int(get())
         return self._dim
 
     @property
     def max_tokens(self) -> int:
+        self._ensure()
+        if self._fast is not None:
+            return int(self._fast.max_tokens)
         return int(getattr(self.model, "max_seq_length", 256) or 256)
 
     def encode_query(self, text: str) -> np.ndarray:
-        """One short text. When the machine is busy (indexing, training) it runs on one thread:
+        """One short text. When the machine is busy (indexing, training) torch runs it on one thread:
         a 10-30 token input gains little from more, and on a loaded 2-core laptop the thread
         hand-offs cost several times the work (measured here: 24 ms on one thread vs 100 ms on
-        two while the other core was busy; idle, two threads take 19-26 ms and one 28-30 ms)."""
+        two while the other core was busy; idle, two threads take 19-26 ms and one 28-30 ms).
+        The fast encoder's threads sleep rather than spin when idle, so it needs no such switch."""
+        self._ensure()
+        if self._fast is not None:
+            return self._fast.encode([text])[0]
         import torch
 
         self.model  # load outside the lock
@@ -164,12 +222,19 @@ class SentenceTransformerEncoder:
     @property
     def precision(self) -> str:
         if self._precision is None:
-            self._precision = batch_precision(str(self.model.device.type))
+            self._ensure()
+            if self._fast is not None:
+                self._precision = str(getattr(self._fast, "precision", self._fast.variant))
+            else:
+                self._precision = batch_precision(str(self.model.device.type))
         return self._precision
 
     def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
         if not texts:
             return np.zeros((0, self.dim), dtype=np.float32)
+        self._ensure()
+        if self._fast is not None:
+            return self._fast.encode(list(texts), batch_size=batch_size)
         import torch
 
         # one query stays in fp32: for a few tokens the bf16 casts cost more than they save

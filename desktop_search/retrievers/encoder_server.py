@@ -1,6 +1,6 @@
 """Child-process side of EncoderProcess: load a model, then encode texts sent as JSON lines.
 
-Protocol: the first stdout line is {"dim", "max_tokens"} or {"error"}; then for each request
+Protocol: the first stdout line is {"dim", "max_tokens", "backend", "note"} or {"error"}; then for each request
 line {"texts": [...], "query": bool} it writes a line {"n", "dim"} followed by n*dim float32
 bytes. Anything libraries print goes to stderr.
 """
@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         out.write((json.dumps({"error": str(e)}) + "\n").encode())
         out.flush()
         return 1
-    out.write((json.dumps({"dim": dim, "max_tokens": enc.max_tokens}) + "\n").encode())
+    hello = {"dim": dim, "max_tokens": enc.max_tokens, "backend": enc.backend, "note": enc.backend_note}
+    out.write((json.dumps(hello) + "\n").encode())
     out.flush()
     for line in sys.stdin.buffer:
         req = json.loads(line)

@@ -16,6 +16,7 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from .encoder import model_key
+from .fast_encoder import key_for, plan_backend
 
 
 class EncoderProcess:
@@ -25,7 +26,11 @@ class EncoderProcess:
         self.name = display_name or name_or_path
         self.source = name_or_path
         self.path = name_or_path if Path(name_or_path).is_dir() else None
-        self.key = key or model_key(name_or_path)
+        self.base_key = key or model_key(name_or_path)
+        # planned here as the child will (file checks only): the key is known before the child starts
+        self.backend = plan_backend(self.path)
+        self.key = key_for(self.base_key, self.backend)
+        self.backend_note = ""
         self._model: subprocess.Popen | None = None  # set once the child has loaded the model
         self._dim: int | None = None
         self.max_tokens = 256
@@ -49,6 +54,10 @@ class EncoderProcess:
                                  else f"Cannot load the embedding model {self.name!r}: {hello['error']}")
         self._dim = int(hello["dim"])
         self.max_tokens = int(hello.get("max_tokens", 256))
+        # the child fell back (a failed export): its vectors are named by what it really runs
+        self.backend = str(hello.get("backend", self.backend))
+        self.backend_note = str(hello.get("note", ""))
+        self.key = key_for(self.base_key, self.backend)
         return proc
 
     def _drain(self, stream) -> None:
@@ -68,6 +77,10 @@ class EncoderProcess:
             if self._model is None or self._model.poll() is not None:
                 self._model = self._start()
             return self._model
+
+    def status(self) -> dict:
+        """What serves this encoder: {"backend", "key", "note"} (asking never starts the child)."""
+        return {"backend": self.backend, "key": self.key, "note": self.backend_note}
 
     @property
     def dim(self) -> int:

@@ -1,0 +1,203 @@
+"""Run an exported model (desktop_search.onnx_export) without torch: OpenVINO or ONNX Runtime.
+
+Measured on SciFact passages on a 2-core Xeon with AMX (benchmarks/encoder_speed.py): OpenVINO
+(bf16 where the CPU computes it, as torch's path does) about twice torch's bf16 autocast, with
+vectors at cosine 0.99997 of fp32 ones (the same as torch's bf16: they share the fp32 vector key).
+ONNX Runtime fp32 is slower than torch's bf16 on such a CPU and faster on CPUs without bf16;
+its int8 variant changes vectors (cosine about 0.99), so they get their own key (`INT8_SUFFIX`).
+
+Which backend: `DESKTOP_SEARCH_ENCODER` = auto (default) | openvino | onnx | int8 | torch.
+auto: OpenVINO where it is installed, else ONNX Runtime fp32 on a CPU without native bf16,
+else torch. `plan_backend` decides without loading anything, so an encoder's key is known
+before its model is.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+INT8_SUFFIX = "@int8"  # appended to a model's vector key for int8 vectors
+BACKENDS = ("auto", "openvino", "onnx", "int8", "torch")
+
+
+def requested_backend() -> str:
+    v = os.environ.get("DESKTOP_SEARCH_ENCODER", "auto").strip().lower() or "auto"
+    return v if v in BACKENDS else "auto"
+
+
+def _installed(module: str) -> bool:
+    try:
+        return importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def cpu_flags() -> set[str]:
+    """The CPU's feature flags on Linux (empty elsewhere): read from /proc/cpuinfo, no imports."""
+    try:
+        with open("/proc/cpuinfo", encoding="ascii", errors="replace") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return set(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return set()
+
+
+def cpu_bf16_native() -> bool:
+    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
+
+
+def plan_backend(model_path: str | None, requested: str | None = None) -> str:
+    """The backend an encoder of `model_path` will use: "openvino", "onnx", "int8" or "torch".
+
+    Cheap (file checks only). An export that later fails is recorded, and the plan then says torch."""
+    requested = requested or requested_backend()
+    if requested == "torch" or model_path is None or not Path(model_path, "modules.json").is_file():
+        return "torch"
+    from ..export_cache import find_export, recorded_failure
+
+    if recorded_failure(model_path) is not None:
+        return "torch"
+    if requested == "auto":
+        if _installed("openvino"):
+            return "openvino"
+        return "onnx" if _installed("onnxruntime") and not cpu_bf16_native() else "torch"
+    if requested == "openvino" and not _installed("openvino"):
+        return "onnx" if _installed("onnxruntime") else "torch"
+    if requested in ("onnx", "int8") and not _installed("onnxruntime"):
+        return "torch"
+    if requested == "int8":
+        found = find_export(model_path)
+        if found is not None and "int8" in found.variants and found.problem("int8") is not None:
+            return "onnx"  # quantisation was tried and refused: fp32 vectors
+    return requested
+
+
+def key_for(base_key: str, backend: str) -> str:
+    """The vector key of an encoder's vectors: int8 ones are kept apart from fp32 (and bf16) ones."""
+    return base_key + INT8_SUFFIX if backend == "int8" else base_key
+
+
+class _Tokenize:
+    """The export's own tokenizer, truncating and padding as sentence-transformers does."""
+
+    def __init__(self, export):
+        from tokenizers import Tokenizer
+
+        from ..export_cache import TOKENIZER_FILE
+
+        tok = Tokenizer.from_file(str(export.folder / TOKENIZER_FILE))
+        tok.no_padding()
+        tok.enable_truncation(max_length=export.max_seq_length)
+        tok.enable_padding(pad_id=export.pad_id, pad_token=export.pad_token)
+        self.tok = tok
+        self.inputs = export.inputs
+
+    def __call__(self, texts: list[str]) -> dict[str, np.ndarray]:
+        enc = self.tok.encode_batch(texts)
+        cols = {"input_ids": [e.ids for e in enc], "attention_mask": [e.attention_mask for e in enc],
+                "token_type_ids": [e.type_ids for e in enc]}
+        return {n: np.asarray(cols[n], dtype=np.int64) for n in self.inputs}
+
+
+class _ExportedEncoder:
+    """Shared by both runtimes: batches sorted by length (less padding), vectors L2-normalised."""
+
+    backend = "onnx"
+    variant = "fp32"
+    precision = "fp32"
+
+    def __init__(self, export, variant: str = "fp32"):
+        self.export = export
+        self.variant = variant
+        self.dim = export.dim
+        self.max_tokens = export.max_seq_length
+        self._tokenize = _Tokenize(export)
+        self._lock = threading.Lock()
+
+    def _run(self, feeds: dict[str, np.ndarray]) -> np.ndarray:
+        raise NotImplementedError
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        if not texts:
+            return out
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        for i in range(0, len(texts), max(1, batch_size)):
+            idx = order[i : i + batch_size]
+            with self._lock:
+                out[idx] = self._run(self._tokenize([texts[j] for j in idx]))
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1.0)
+
+
+class OnnxRuntimeEncoder(_ExportedEncoder):
+    """ONNX Runtime on the CPU (fp32 or int8 graph)."""
+
+    backend = "onnx"
+
+    def __init__(self, export, variant: str = "fp32", *, threads: int = 0):
+        super().__init__(export, variant)
+        import onnxruntime as ort
+
+        self.precision = variant
+        path = export.file(variant)
+        if path is None:
+            raise FileNotFoundError(export.problem(variant) or f"no {variant} graph")
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.intra_op_num_threads = threads
+        # idle worker threads sleep instead of spinning: on a busy 2-core laptop spinning steals the
+        # core the other work needs
+        so.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        so.log_severity_level = 3
+        self._session = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+
+    def _run(self, feeds):
+        return self._session.run(["sentence_embedding"], feeds)[0]
+
+
+class OpenVinoEncoder(_ExportedEncoder):
+    """OpenVINO on the CPU, in its default precision there (bf16 on AMX CPUs; fp32 when
+    DESKTOP_SEARCH_PRECISION=fp32). Compiled graphs are cached beside the export (faster starts)."""
+
+    backend = "openvino"
+
+    def __init__(self, export, variant: str = "fp32"):
+        super().__init__(export, variant)
+        import openvino as ov
+
+        path = export.file(variant)
+        if path is None:
+            raise FileNotFoundError(export.problem(variant) or f"no {variant} graph")
+        core = ov.Core()
+        config = {"PERFORMANCE_HINT": "LATENCY"}
+        if os.environ.get("DESKTOP_SEARCH_PRECISION", "").strip().lower() == "fp32":
+            config["INFERENCE_PRECISION_HINT"] = "f32"
+        cache = export.folder / "openvino-cache"
+        try:
+            cache.mkdir(exist_ok=True)
+            config["CACHE_DIR"] = str(cache)
+        except OSError:
+            pass  # a read-only export: compiled every time
+        self._compiled = core.compile_model(str(path), "CPU", config)
+        hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")
+        self.precision = hint.to_string() if hasattr(hint, "to_string") else str(hint)  # "bf16" or "f32"
+        self._request = self._compiled.create_infer_request()
+        self._output = self._compiled.output("sentence_embedding")
+
+    def _run(self, feeds):
+        return np.asarray(self._request.infer(feeds)[self._output], dtype=np.float32)
+
+
+def load_fast(export, backend: str):
+    """The runtime encoder for a planned backend ("openvino", "onnx", "int8")."""
+    if backend == "openvino":
+        return OpenVinoEncoder(export, "fp32")
+    return OnnxRuntimeEncoder(export, "int8" if backend == "int8" else "fp32")

@@ -1,0 +1,308 @@
+"""The fast encoder: its export cache, the fallback to torch when an export fails, int8 vector keys.
+
+The fast tests fake the exporter (no model is loaded); those marked `model` export the bundled
+model for real into a temporary cache and compare with torch."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+import pytest
+
+from conftest import run
+from desktop_search import export_cache, onnx_export
+from desktop_search.export_cache import find_export, recorded_failure
+from desktop_search.onnx_export import ExportError, ensure_export
+from desktop_search.retrievers import fast_encoder
+from desktop_search.retrievers.encoder import HashingEncoder, SentenceTransformerEncoder
+from desktop_search.retrievers.fast_encoder import INT8_SUFFIX, key_for, plan_backend
+
+
+@pytest.fixture(autouse=True)
+def exports_dir(tmp_path, monkeypatch):
+    cache = tmp_path / "exports"
+    monkeypatch.setenv("DESKTOP_SEARCH_EXPORTS", str(cache))
+    monkeypatch.delenv("DESKTOP_SEARCH_ENCODER", raising=False)
+    return cache
+
+
+def model_folder(root, name="tiny-model", weights=b"w" * 10):
+    d = root / name
+    d.mkdir(parents=True)
+    (d / "modules.json").write_text("[]", encoding="utf-8")
+    (d / "config.json").write_text("{}", encoding="utf-8")
+    (d / "model.safetensors").write_bytes(weights)
+    return d
+
+
+class FakeExporter:
+    """Stands in for _export_into: writes what a successful export writes, and counts calls."""
+
+    def __init__(self, fail: Exception | None = None, int8_error: str | None = None):
+        self.calls = 0
+        self.fail = fail
+        self.int8_error = int8_error
+
+    def __call__(self, model_dir, out, *, int8):
+        self.calls += 1
+        if self.fail is not None:
+            raise self.fail
+        out.mkdir(parents=True)
+        (out / export_cache.FP32_FILE).write_bytes(b"graph")
+        int8_variant = {"file": export_cache.INT8_FILE, "min_cosine": 0.99}
+        if self.int8_error:
+            int8_variant["error"] = self.int8_error
+        else:
+            (out / export_cache.INT8_FILE).write_bytes(b"graph8")
+        meta = {"format": export_cache.FORMAT, "source": str(model_dir), "fingerprint": export_cache.fingerprint(model_dir),
+                "inputs": ["input_ids", "attention_mask"], "max_seq_length": 128, "dim": 8, "pad_id": 0,
+                "pad_token": "[PAD]", "versions": export_cache.tool_versions(),
+                "variants": {"fp32": {"file": export_cache.FP32_FILE, "min_cosine": 1.0}, "int8": int8_variant}}
+        (out / export_cache.META).write_text(json.dumps(meta), encoding="utf-8")
+        return meta
+
+
+# -- the export cache ------------------------------------------------------------------------
+def test_export_is_made_once_and_found_again(tmp_path, exports_dir, monkeypatch):
+    fake = FakeExporter()
+    monkeypatch.setattr(onnx_export, "_export_into", fake)
+    model = model_folder(tmp_path)
+    assert find_export(model) is None
+    first = ensure_export(model)
+    again = ensure_export(model)
+    assert fake.calls == 1
+    assert first.folder == again.folder and first.folder.parent == exports_dir
+    assert first.file("fp32").read_bytes() == b"graph" and first.file("int8") is not None
+    assert first.dim == 8 and first.max_seq_length == 128 and first.problem("int8") is None
+    assert not list(exports_dir.glob(".*tmp-*")), "the temporary folder was renamed into place"
+
+
+def test_changed_model_gets_a_new_export(tmp_path, monkeypatch):
+    fake = FakeExporter()
+    monkeypatch.setattr(onnx_export, "_export_into", fake)
+    model = model_folder(tmp_path)
+    old = ensure_export(model).folder
+    (model / "model.safetensors").write_bytes(b"new weights, another size")
+    assert find_export(model) is None, "an export of other weights must not be used"
+    new = ensure_export(model).folder
+    assert fake.calls == 2 and new != old
+
+
+def test_each_model_and_trained_version_has_its_own_export(tmp_path, exports_dir, monkeypatch):
+    monkeypatch.setattr(onnx_export, "_export_into", FakeExporter())
+    a = model_folder(tmp_path, "model-a")
+    b = model_folder(tmp_path, "model-b")
+    version = model_folder(tmp_path / "data" / "models", "v1-20260101-000000")
+    (version / "settings.json").write_text("{}", encoding="utf-8")
+    (version / "metrics.json").write_text("{}", encoding="utf-8")
+    ea, eb, ev = ensure_export(a), ensure_export(b), ensure_export(version)
+    assert len({ea.folder, eb.folder, ev.folder}) == 3
+    assert ev.folder == version / "export", "a version's export lives (and is deleted) with it"
+    (version / "metrics.json").write_text('{"ndcg": 0.7}', encoding="utf-8")  # training rewrites metrics
+    assert find_export(version) is not None
+
+
+# -- failures and the fallback to torch -------------------------------------------------------
+def test_failed_export_is_recorded_and_not_retried(tmp_path, monkeypatch):
+    fake = FakeExporter(fail=RuntimeError("tracer exploded"))
+    monkeypatch.setattr(onnx_export, "_export_into", fake)
+    model = model_folder(tmp_path)
+    with pytest.raises(ExportError, match="tracer exploded"):
+        ensure_export(model)
+    assert "tracer exploded" in recorded_failure(model)
+    with pytest.raises(ExportError, match="tracer exploded"):
+        ensure_export(model)
+    assert fake.calls == 1, "the second start fails fast from the record"
+    assert plan_backend(str(model), "openvino") == "torch"
+    assert plan_backend(str(model), "auto") == "torch"
+    # new tools: worth another try
+    monkeypatch.setattr(export_cache, "tool_versions", lambda: {"torch": "99"})
+    assert recorded_failure(model) is None
+    fake.fail = None
+    assert ensure_export(model).file("fp32") is not None and fake.calls == 2
+
+
+class FakeTorchModel:
+    """What _load returns in these tests: a sentence-transformers stand-in."""
+
+    max_seq_length = 64
+
+    class device:
+        type = "cpu"
+
+    def get_embedding_dimension(self):
+        return 4
+
+    def encode(self, texts, **kw):
+        return np.tile(np.array([1.0, 0, 0, 0], dtype=np.float32), (len(texts), 1))
+
+
+@pytest.mark.parametrize("backend", ["openvino", "onnx", "int8"])
+def test_encoder_falls_back_to_torch_when_the_export_fails(tmp_path, monkeypatch, backend):
+    monkeypatch.setattr(onnx_export, "_export_into", FakeExporter(fail=RuntimeError("no exporter here")))
+    monkeypatch.setattr(fast_encoder, "_installed", lambda module: True)
+    monkeypatch.setattr(SentenceTransformerEncoder, "_load", lambda self: FakeTorchModel())
+    model = model_folder(tmp_path)
+    enc = SentenceTransformerEncoder(str(model), key="mini", backend=backend)
+    assert enc.backend == backend and not enc.loaded
+    assert enc.key == ("mini@int8" if backend == "int8" else "mini")
+    vecs = enc.encode(["one", "two"])
+    assert vecs.shape == (2, 4) and enc.dim == 4
+    assert enc.backend == "torch" and enc.key == "mini", "torch's fp32 vectors are never named int8"
+    assert "no exporter here" in enc.backend_note and "torch" in enc.backend_note
+    assert enc.status()["backend"] == "torch" and enc.status()["note"] == enc.backend_note
+    # the next start plans torch from the record, with no second attempt
+    assert SentenceTransformerEncoder(str(model), key="mini", backend=backend).backend == "torch"
+
+
+def test_fallback_is_reported_by_the_registry_and_names_the_vector_index(tmp_path, monkeypatch):
+    from desktop_search.config import IndexSettings
+    from desktop_search.model_registry import ModelRegistry
+    from desktop_search.store import Store
+
+    monkeypatch.setattr(onnx_export, "_export_into", FakeExporter(fail=RuntimeError("no exporter here")))
+    monkeypatch.setattr(fast_encoder, "_installed", lambda module: True)
+    monkeypatch.setattr(SentenceTransformerEncoder, "_load", lambda self: FakeTorchModel())
+    enc = SentenceTransformerEncoder(str(model_folder(tmp_path)), key="mini", backend="int8")
+    store = Store(tmp_path / "data" / "store.db")
+    reg = ModelRegistry(tmp_path / "data", store, IndexSettings(), encoder=enc)
+    try:
+        vi = reg.vector_index(enc)
+        assert vi.key == "mini", "the index is made for the key the loaded encoder really writes"
+        assert any("no exporter here" in n for n in reg.notices())
+    finally:
+        reg.close()
+        store.close()
+
+
+def test_torch_and_non_local_models_never_export(tmp_path, monkeypatch):
+    fake = FakeExporter()
+    monkeypatch.setattr(onnx_export, "_export_into", fake)
+    model = model_folder(tmp_path)
+    assert plan_backend(str(model), "torch") == "torch"
+    assert plan_backend(None, "openvino") == "torch"
+    assert plan_backend(str(tmp_path / "not-a-model"), "onnx") == "torch"
+    assert SentenceTransformerEncoder("sentence-transformers/some-hub-name", backend="onnx").backend == "torch"
+    assert SentenceTransformerEncoder(str(model), device="cuda", backend="openvino").backend == "torch"
+    assert fake.calls == 0
+
+
+def test_auto_prefers_openvino_then_onnx_without_native_bf16(tmp_path, monkeypatch):
+    model = str(model_folder(tmp_path))
+    monkeypatch.setattr(fast_encoder, "_installed", lambda module: True)
+    assert plan_backend(model, "auto") == "openvino"
+    monkeypatch.setattr(fast_encoder, "_installed", lambda module: module == "onnxruntime")
+    monkeypatch.setattr(fast_encoder, "cpu_bf16_native", lambda: False)
+    assert plan_backend(model, "auto") == "onnx"
+    monkeypatch.setattr(fast_encoder, "cpu_bf16_native", lambda: True)
+    assert plan_backend(model, "auto") == "torch", "torch's bf16 beats ONNX Runtime fp32 where the CPU has bf16"
+    monkeypatch.setattr(fast_encoder, "_installed", lambda module: False)
+    assert plan_backend(model, "openvino") == "torch" and plan_backend(model, "int8") == "torch"
+
+
+def test_env_chooses_the_backend(tmp_path, monkeypatch):
+    model = str(model_folder(tmp_path))
+    monkeypatch.setattr(fast_encoder, "_installed", lambda module: True)
+    monkeypatch.setenv("DESKTOP_SEARCH_ENCODER", "int8")
+    assert plan_backend(model) == "int8"
+    monkeypatch.setenv("DESKTOP_SEARCH_ENCODER", "torch")
+    assert plan_backend(model) == "torch"
+    monkeypatch.setenv("DESKTOP_SEARCH_ENCODER", "nonsense")
+    assert plan_backend(model) == "openvino", "an unknown value means auto"
+
+
+# -- int8 vectors have their own key -----------------------------------------------------------
+def test_int8_vectors_have_their_own_key(tmp_path, monkeypatch):
+    monkeypatch.setattr(fast_encoder, "_installed", lambda module: True)
+    model = str(model_folder(tmp_path))
+    keys = {b: SentenceTransformerEncoder(model, key="all-MiniLM-L6-v2", backend=b).key
+            for b in ("torch", "openvino", "onnx", "int8")}
+    assert keys["torch"] == keys["openvino"] == keys["onnx"] == "all-MiniLM-L6-v2", \
+        "fp32 and bf16 vectors agree to cosine 0.99997: one key"
+    assert keys["int8"] == "all-MiniLM-L6-v2" + INT8_SUFFIX
+    assert key_for("all-MiniLM-L6-v2.v3", "int8") == "all-MiniLM-L6-v2.v3@int8", "a trained version's too"
+
+
+def test_int8_refused_at_export_plans_fp32(tmp_path, monkeypatch):
+    monkeypatch.setattr(onnx_export, "_export_into", FakeExporter(int8_error="int8 vectors too far from fp32"))
+    monkeypatch.setattr(fast_encoder, "_installed", lambda module: True)
+    model = model_folder(tmp_path)
+    ensure_export(model)
+    assert plan_backend(str(model), "int8") == "onnx"
+    assert SentenceTransformerEncoder(str(model), key="m", backend="int8").key == "m"
+
+
+def test_int8_and_fp32_vectors_go_to_separate_hnsw_files(tmp_path):
+    """Switching between int8 and fp32 never mixes vectors: each key has its own rows and file."""
+    from desktop_search.service import SearchService
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "a.txt").write_text("bread flour yeast oven", encoding="utf-8")
+    (docs / "b.txt").write_text("quantum particles entanglement", encoding="utf-8")
+    for key in ("mini", "mini" + INT8_SUFFIX):
+        with SearchService(tmp_path / "data", encoder=HashingEncoder(key=key)) as svc:
+            run(svc.index([docs]))
+            assert svc.search("bread", "dense", k=1)[0].name == "a.txt"
+    with SearchService(tmp_path / "data", encoder=HashingEncoder(key="mini")) as svc:
+        rows = {m["key"]: m["vectors"] for m in svc.store.model_rows()}
+    assert rows["mini"] == rows["mini" + INT8_SUFFIX] > 0
+    files = sorted(p.name for p in (tmp_path / "data" / "vectors").glob("*.hnsw"))
+    assert files == ["mini.hnsw", "mini@int8.hnsw"]
+
+
+# -- the encoder child reports what it runs ------------------------------------------------------
+def test_encoder_process_plans_the_same_key_as_the_child(tmp_path, monkeypatch):
+    from desktop_search.retrievers.remote import EncoderProcess
+
+    monkeypatch.setattr(fast_encoder, "_installed", lambda module: True)
+    model = str(model_folder(tmp_path))
+    monkeypatch.setenv("DESKTOP_SEARCH_ENCODER", "int8")
+    proc = EncoderProcess(model, key="mini")
+    assert proc.key == "mini@int8" and not proc.loaded, "planned without starting the child"
+    assert proc.status() == {"backend": "int8", "key": "mini@int8", "note": ""}
+
+
+# -- the real bundled model ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def real_export(tmp_path_factory):
+    from desktop_search.config import resolve_model
+
+    path = resolve_model(None)
+    if not os.path.isdir(path):
+        pytest.skip("the bundled model is not installed")
+    cache = tmp_path_factory.mktemp("real-exports")
+    old = os.environ.get("DESKTOP_SEARCH_EXPORTS")
+    os.environ["DESKTOP_SEARCH_EXPORTS"] = str(cache)
+    try:
+        yield path, ensure_export(path)
+    finally:
+        if old is None:
+            os.environ.pop("DESKTOP_SEARCH_EXPORTS", None)
+        else:
+            os.environ["DESKTOP_SEARCH_EXPORTS"] = old
+
+
+@pytest.mark.model
+def test_real_export_reproduces_torch(real_export, monkeypatch):
+    path, export = real_export
+    monkeypatch.setenv("DESKTOP_SEARCH_EXPORTS", str(export.folder.parent))
+    assert export.variants["fp32"]["min_cosine"] >= onnx_export.MIN_FP32_COSINE
+    assert export.problem("int8") is None and export.variants["int8"]["min_cosine"] >= onnx_export.MIN_INT8_COSINE
+    texts = ["Protein folding determines function.", "Tomatoes need sun and water.", "x " * 400]
+    monkeypatch.setenv("DESKTOP_SEARCH_PRECISION", "fp32")
+    torch_enc = SentenceTransformerEncoder(path, key="k", backend="torch")
+    ref = torch_enc.encode(texts)
+    for backend in ("onnx", "openvino", "int8"):
+        if backend == "openvino" and not fast_encoder._installed("openvino"):
+            continue
+        enc = SentenceTransformerEncoder(path, key="k", backend=backend)
+        vecs = enc.encode(texts)
+        assert enc.backend == backend and enc.backend_note == ""
+        cos = np.sum(vecs * ref, axis=1)
+        assert cos.min() > (0.98 if backend == "int8" else 0.9999), (backend, cos)
+        q = enc.encode_query("protein folding")
+        assert q.shape == (384,) and abs(float(np.linalg.norm(q)) - 1) < 1e-4
+        assert int(np.argmax(vecs @ q)) == 0
