@@ -65,7 +65,8 @@ def test_html_drops_nav_header_footer_aside_but_keeps_an_articles_own_header(tmp
         "<aside>Related posts</aside><div hidden>Hidden text</div>"
         "<main><article><header><h1>The real heading</h1></header><p>Body words.</p>"
         "<footer>Posted on Monday</footer></article></main>"
-        "<div class='breadcrumbs'>You are here</div><footer>Site footer</footer></body></html>",
+        "<div class='breadcrumbs'>You are here</div><div class='topNav'>Overview Package Class</div>"
+        "<footer>Site footer</footer></body></html>",
         encoding="utf-8",
     )
     x = extract_text(f)
