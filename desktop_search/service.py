@@ -61,6 +61,7 @@ class SearchService:
         self.library = Library(self.data_dir, self.store, self.models)
         self.exclusions = ExclusionRules(self.settings, self.settings_path, self.store)
         self.retrievers = RetrieverRegistry(self.store, self.bm25, self.models, w["hybrid_method"])
+        self._vector_notes: list[str] = []  # vector files check_health found that will be rebuilt
 
     # -- the model (details in ModelRegistry) ------------------------------------------------
     @property
@@ -128,7 +129,7 @@ class SearchService:
         damage = self.store.damage()
         if damage is not None:
             out.append(damaged_message(self.store.path, damage.get("detail", "")))
-        return out + self.models.notices()
+        return out + self._vector_notes + self.models.notices()
 
     def health(self) -> dict:
         """{"ok", "database": the damage note or None, "messages": [...], "action": "repair" or None}:
@@ -142,15 +143,19 @@ class SearchService:
         checksum); a damaged database is remembered until repaired. Returns `health()` with
         "vector_files": {model key: why its file will be rebuilt on next use}."""
         self.store.quick_check()
-        h = self.health()
         try:
-            h["vector_files"] = self.models.vector_file_problems()
+            problems = self.models.vector_file_problems()
         except Exception as e:  # noqa: BLE001 - a store too damaged to list its models
             known = self.store.known(e)
             if known is e:
                 raise
-            h = self.health()
-            h["vector_files"] = {}
+            problems = {}
+        self._vector_notes = [
+            f"The vector index file {key}.hnsw will not be used: {why}. It is rebuilt from the vectors "
+            "in the database at the next dense search or `desktop-search index`; nothing is lost."
+            for key, why in problems.items()]
+        h = self.health()
+        h["vector_files"] = problems
         return h
 
     def start_health_check(self, on_done: Callable[[dict], None] | None = None) -> threading.Thread:

@@ -173,6 +173,11 @@ def test_status_tells_of_a_damaged_vector_file(library, fake_cli, capsys):
     with SearchService(data, encoder=HashingEncoder()) as svc:
         h = svc.check_health()
     assert h["ok"] and list(h["vector_files"].values()) == ["its checksum does not match what was saved"]
+    assert "rebuilt from the vectors in the database" in h["messages"][0]
+    code, out, err = fake_cli(capsys, data, "status")
+    assert code == 0 and "hashing-fake.hnsw will not be used: its checksum does not match" in err
+    code, out, err = fake_cli(capsys, data, "status", "--json")
+    assert json.loads(out)["health"]["messages"], "status --json carries it too"
 
 
 # -- the database -------------------------------------------------------------------------------
