@@ -237,6 +237,9 @@ def cmd_index(args) -> int:
             print(f"Indexed {stats.get('indexed', 0)} files ({stats.get('chunks', 0)} passages); "
                   f"skipped {stats.get('skipped', 0)}, failed {stats.get('failed', 0)}. "
                   f"Run `desktop-search status` for details.")
+            if stats.get("excluded"):
+                print(f"{stats['excluded']:,} files or folders left out by exclusion patterns "
+                      "(`desktop-search exclude list`).")
             for path in stats.get("folders_removed", ()):
                 print(f"{terminal_safe(path)} was removed from the library while indexing ran: none of its files "
                       "were indexed (add it again with `desktop-search index FOLDER`).")

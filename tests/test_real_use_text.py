@@ -309,8 +309,8 @@ def test_cli_exclude_add_list_remove_and_the_next_index_applies_them(tmp_path, c
     out = capsys.readouterr().out
     listing = json.loads(out[out.index("{\n"):])
     assert listing == {"global": ["genindex-*.html"], "folders": {str(root): ["search.html"]}, "use_gitignore": True}
-    assert main(["--data-dir", data, "index", "--no-embed", "--json"]) == 0
-    capsys.readouterr()
+    assert main(["--data-dir", data, "index", "--no-embed"]) == 0
+    assert "4 files or folders left out by exclusion patterns" in capsys.readouterr().out
     assert main(["--data-dir", data, "search", "library documentation", "--retriever", "bm25", "-k", "20", "--json"]) == 0
     paths = [h["path"] for h in json.loads(capsys.readouterr().out)["hits"]]
     assert paths and not any("genindex" in p or p.endswith("search.html") for p in paths)
