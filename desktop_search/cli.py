@@ -13,7 +13,7 @@ import time
 from datetime import datetime
 
 from .cli_exclude import add_parser as add_exclude_parser
-from .activity import STORE_LOCKED
+from .activity import STORE_LOCKED, lock_holder
 from .errors import Cancelled, KnownError, StoreLocked
 from .jobs import CancelToken, emit, run_job
 from .jobs.events import EventType
@@ -255,10 +255,14 @@ def cmd_status(args) -> int:
         if coverage is not None:
             st["dense_coverage"] = coverage.to_dict()
         print(json.dumps(st, indent=2))
+        if busy is not None:
+            st["busy"] = {"pid": busy.pid, "what": busy.what, "command": busy.command, "since": busy.since}
         return 0
     safe = terminal_safe
     print(f"Store: {safe(st['data_dir'])}")
     sz = st["size_bytes"]
+    if busy is not None:
+        print(f"{busy.describe()} now: {safe(busy.command)}")
     print(f"Size on disk: database {sz['database'] / 1e6:.1f} MB, vectors {sz['vectors'] / 1e6:.1f} MB")
     c = st["counts"]
     print(f"Files: {c['indexed']} indexed, {c['skipped']} skipped, {c['failed']} failed; {c['chunks']} passages")

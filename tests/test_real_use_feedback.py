@@ -113,6 +113,29 @@ def test_lock_holder_follows_the_lock_and_ignores_a_dead_holder(tmp_path):
     assert lock_holder(tmp_path) is None
 
 
+def test_cli_status_names_the_process_indexing_now(indexed, monkeypatch, capsys, fake_encoder):
+    from desktop_search.service import SearchService
+
+    data = indexed.data_dir
+    indexed.close()
+    monkeypatch.setattr(cli, "_service", lambda args, **kw: SearchService(data, encoder=fake_encoder))
+    p = subprocess.Popen([sys.executable, "-c", HOLD, str(data)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         text=True)
+    try:
+        assert p.stdout.readline().strip() == "held"
+        capsys.readouterr()
+        assert main(["status"]) == 0
+        out = capsys.readouterr().out
+        assert f"Another desktop-search process (pid {p.pid}) is embedding this library now: -c {data}" in out
+        assert main(["status", "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["busy"]["pid"] == p.pid
+    finally:
+        p.stdin.close()
+        p.wait(10)
+    assert main(["status"]) == 0
+    assert "Another desktop-search process" not in capsys.readouterr().out
+
+
 def test_describe_progress_says_which_process_what_and_how_far(indexed):
     from desktop_search.activity import LockHolder
 
