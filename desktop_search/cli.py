@@ -251,18 +251,19 @@ def cmd_status(args) -> int:
         svc.check_health()  # reads every page and vector file: a damaged one is told (run_command)
         st = svc.status()
         coverage = _dense_coverage(svc, "dense")
+        busy = lock_holder(svc.data_dir)
     if args.json:
         if coverage is not None:
             st["dense_coverage"] = coverage.to_dict()
-        print(json.dumps(st, indent=2))
         if busy is not None:
             st["busy"] = {"pid": busy.pid, "what": busy.what, "command": busy.command, "since": busy.since}
+        print(json.dumps(st, indent=2))
         return 0
     safe = terminal_safe
     print(f"Store: {safe(st['data_dir'])}")
-    sz = st["size_bytes"]
     if busy is not None:
         print(f"{busy.describe()} now: {safe(busy.command)}")
+    sz = st["size_bytes"]
     print(f"Size on disk: database {sz['database'] / 1e6:.1f} MB, vectors {sz['vectors'] / 1e6:.1f} MB")
     c = st["counts"]
     print(f"Files: {c['indexed']} indexed, {c['skipped']} skipped, {c['failed']} failed; {c['chunks']} passages")
