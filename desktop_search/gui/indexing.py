@@ -194,7 +194,7 @@ class IndexRunner(JsonLinesProcess):
 
     def _on_child_started(self) -> None:
         """Our own child's lock is not "another process" (its pid is known once it started)."""
-        pid = self._proc.processId() if self._proc is not None else 0
+        pid = self.pid
         if pid:
             self._child_pid = pid
             self.lock_watch.own_pid = pid
