@@ -173,6 +173,11 @@ class SearchService:
         t.start()
         return t
 
+    def reopen(self) -> None:
+        """Close the store and open it again: after another process (a repair) replaced the database."""
+        self.close()
+        self._wire()
+
     def repair(self, *, cancel: Callable[[], bool] | None = None) -> Iterator[Progress]:
         """Rebuild a damaged index from the files (see `repair_library`); this service then uses
         the new database."""

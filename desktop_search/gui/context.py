@@ -10,6 +10,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QGuiApplication
 
 from ..documents import on_disk_path
+from ..errors import StoreDamaged
 from ..retrievers.registry import needs_model
 from .errors import ErrorReporter, known_message
 from .models import FileRow, FolderRow
@@ -76,6 +77,7 @@ class AppContext(QObject):
     service_attached = Signal(object)
     status_posted = Signal(str, int)  # message, timeout in ms (0: until replaced)
     known_error_raised = Signal(str)
+    store_damaged = Signal(str)  # the index database is damaged: the message, with Repair to offer
     model_state_changed = Signal(str)  # "unloaded", "loading", "ready"
     library_updated = Signal(object)  # LibrarySnapshot
     counts_updated = Signal(object)  # LibrarySnapshot whose counts and models changed (same folders and files)
@@ -104,7 +106,7 @@ class AppContext(QObject):
 
     def _on_health_checked(self, health: dict) -> None:
         if not health.get("ok", True) and health.get("messages"):
-            self.known_error_raised.emit(health["messages"][0])
+            self.store_damaged.emit(health["messages"][0])
 
     # -- work -------------------------------------------------------------------------------
     def submit(self, fn: Callable, *args, on_result=None, on_error=None, on_finished=None, **kwargs) -> Worker:
@@ -114,6 +116,9 @@ class AppContext(QObject):
     def handle_error(self, exc: BaseException) -> None:
         if self.service is not None:
             exc = self.service.store.known(exc)  # a damaged database or a full disk: its message (store/health.py)
+        if isinstance(exc, StoreDamaged):
+            self.store_damaged.emit(str(exc))
+            return
         msg = known_message(exc)
         if msg is not None:
             self.known_error_raised.emit(msg)

@@ -34,7 +34,7 @@ def known_message(exc: BaseException) -> str | None:
 
 
 class Banner(QFrame):
-    """An inline message strip above the tabs: icon, text, optional Details button, close."""
+    """An inline message strip above the tabs: icon, text, optional action and Details buttons, close."""
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -51,6 +51,10 @@ class Banner(QFrame):
         self.text.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Preferred)
         self.details_button = QPushButton("Details…")
         self.details_button.clicked.connect(self._on_details_clicked)
+        self.action_button = QPushButton()  # what to do about the message (Repair…), when there is something
+        self.action_button.clicked.connect(self._on_action_button_clicked)
+        self.action_button.hide()
+        self._action = None
         close = QToolButton()
         close.setAutoRaise(True)
         close.setIcon(self.style().standardIcon(QStyle.StandardPixmap.SP_TitleBarCloseButton))
@@ -58,12 +62,25 @@ class Banner(QFrame):
         close.clicked.connect(self.hide)
         lay.addWidget(self.icon)
         lay.addWidget(self.text, 1)
+        lay.addWidget(self.action_button)
         lay.addWidget(self.details_button)
         lay.addWidget(close)
         self._details = ""
         self.hide()
 
-    def show_message(self, text: str, details: str = "", *, level: str = "warning") -> None:
+    def show_message(self, text: str, details: str = "", *, level: str = "warning",
+                     action: tuple[str, object] | None = None) -> None:
+        """Show `text`; `action` = (button label, callable) offers the next step as a button."""
+        self._action = action[1] if action else None
+        self.action_button.setText(action[0] if action else "")
+        self.action_button.setVisible(action is not None)
+        self._show(text, details, level)
+
+    def _on_action_button_clicked(self) -> None:
+        if self._action is not None:
+            self._action()
+
+    def _show(self, text: str, details: str, level: str) -> None:
         pm = {"warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
               "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
               "info": QStyle.StandardPixmap.SP_MessageBoxInformation}[level]

@@ -222,6 +222,8 @@ class MainWindow(QMainWindow):
         self.ctx = AppContext(self.pool, self.reporter, self)
         self.ctx.status_posted.connect(self._on_ctx_status_posted)
         self.ctx.known_error_raised.connect(self.show_known_error)
+        self.ctx.store_damaged.connect(self.show_store_damaged)
+        self.repair_runner = None  # gui.repair.RepairRunner, made when a repair is asked for
         self.ctx.model_state_changed.connect(self._on_ctx_model_state_changed)
         self.ctx.open_failed.connect(self._on_ctx_open_failed)
         self.ctx.counts_updated.connect(self._on_ctx_counts_updated)
@@ -497,6 +499,46 @@ class MainWindow(QMainWindow):
     def show_known_error(self, message: str, details: str = "") -> None:
         """An environment problem: a banner above the tabs and the status bar, never a dead window."""
         self.banner.show_message(message, details)
+        self.statusBar().showMessage(message, 10000)
+
+    # -- a damaged store: offer the repair (gui/repair.py) ----------------------------------------------
+    def show_store_damaged(self, message: str) -> None:
+        """The banner says the store is damaged and offers Repair (the CLI's `repair`, in a child)."""
+        self.banner.show_message(message, level="error", action=("Repair…", self._on_repair_clicked))
+        self.statusBar().showMessage(message, 10000)
+
+    def _on_repair_clicked(self) -> None:
+        box = QMessageBox(QMessageBox.Icon.Question, "Repair the index",
+                          "Rebuild the index from your files? The damaged index is kept in a damaged-… folder "
+                          "in the data folder; what can still be read (vectors, marks) is reused, the rest is "
+                          "read and embedded again.",
+                          QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel, self)
+        box.setTextFormat(Qt.TextFormat.PlainText)
+        if box.exec() == QMessageBox.StandardButton.Yes:
+            self.start_repair()
+
+    def start_repair(self) -> None:
+        from .repair import RepairRunner
+
+        if self.repair_runner is None:
+            self.repair_runner = RepairRunner(self.service.data_dir, self.model_name, parent=self)
+            self.repair_runner.progressed.connect(self._on_repair_progressed)
+            self.repair_runner.repair_finished.connect(self._on_repair_finished)
+        if self.repair_runner.start():
+            self.banner.show_message("Repairing the index…", level="info")
+
+    def _on_repair_progressed(self, p: dict) -> None:
+        what = p.get("message") or PHASE_LABELS.get(p.get("phase", ""), p.get("phase", ""))
+        count = f" {p['done']} of {p['total']}" if p.get("total") else ""
+        self.statusBar().showMessage(f"Repairing: {what}{count}", 5000)
+
+    def _on_repair_finished(self, ok: bool, message: str) -> None:
+        if ok:
+            self.service.reopen()  # the database was replaced under this window's connections
+            self.banner.show_message(message, level="info")
+            self.refresh_library()
+        else:
+            self.banner.show_message(message, level="error", action=("Repair…", self._on_repair_clicked))
         self.statusBar().showMessage(message, 10000)
 
     def _on_about_triggered(self) -> None:
@@ -810,6 +852,8 @@ class MainWindow(QMainWindow):
             self.watcher.stop()
         if self.runner is not None:
             self.runner.shutdown()
+        if self.repair_runner is not None:  # stopped between steps: `repair` again finishes it
+            self.repair_runner.stop_and_wait(10_000, 2000)
         self.training_tab.shutdown()
         self.search_tab.timer.stop()
         self.compare_tab.timer.stop()

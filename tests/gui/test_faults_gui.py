@@ -43,3 +43,27 @@ def test_malformed_error_in_a_search_is_a_banner_not_a_bug(qtbot, make_window, i
     w.search_tab.search_now()
     qtbot.waitUntil(lambda: "is damaged" in w.banner.message, timeout=5000)
     assert not shown and w.isVisible()
+
+
+def test_repair_from_the_banner(qtbot, make_window, indexed_service, monkeypatch):
+    import sys
+    from pathlib import Path
+
+    from desktop_search.gui import repair as repair_module
+
+    fake = Path(__file__).with_name("fake_repair.py")
+    monkeypatch.setattr(repair_module, "cli_command", lambda args: [sys.executable, str(fake), *args])
+    before = [h.name for h in indexed_service.search("bread oven", "hybrid")]
+    _scribble_table(indexed_service.store.path, "bm25_postings")
+    w = make_window(indexed_service, wait_library=False)
+    qtbot.waitUntil(lambda: "is damaged" in w.banner.message, timeout=10000)
+    assert w.banner.action_button.isVisible() and w.banner.action_button.text() == "Repair…"
+    w.start_repair()
+    with qtbot.waitSignal(w.repair_runner.repair_finished, timeout=60000) as done:
+        pass
+    ok, message = done.args
+    assert ok and message.startswith("Repaired"), message
+    assert "Repaired" in w.banner.message and not w.banner.action_button.isVisible()
+    assert indexed_service.health()["ok"]
+    assert [h.name for h in indexed_service.search("bread oven", "hybrid")] == before
+    assert list(indexed_service.data_dir.glob("damaged-*"))
