@@ -45,6 +45,9 @@ class IndexSettings:
 
     max_file_bytes: int = 50_000_000
     max_chars: int = 5_000_000
+    # the extraction worker's memory cap (its address space, Linux): a file that needs more fails
+    # "out of memory" instead of pushing the computer into swap; the default fits an 8 GB laptop
+    extract_memory_mb: int = 2048
     file_timeout_s: float = 60.0
     include_hidden: bool = False
     follow_symlinks: bool = False

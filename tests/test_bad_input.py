@@ -188,3 +188,59 @@ def test_folder_removed_during_indexing_is_reported_not_indexed(tmp_path, fake_e
         assert not svc.search("beta", "bm25")
         last = run(svc.index())
         assert last.stats["indexed"] == 30 and "folders_removed" not in last.stats
+
+
+def test_hostile_files_get_a_status_under_a_small_memory_cap(tmp_path, fake_encoder):
+    """Small versions of the bad-input benchmark's files (benchmarks/bad_input_memory.py), indexed
+    with a 768 MB cap on the worker: each gets a clear status and the good file is still found."""
+    from desktop_search.config import IndexSettings
+    from fixtures_bad_files import (make_cyclic_pdf, make_many_pages_pdf, make_nested_html, make_single_line_text,
+                                    make_zip_bomb_docx)
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    make_zip_bomb_docx(root / "bomb.docx", inflated_bytes=64 * 1024**2)  # > max_file_bytes when inflated
+    make_zip_bomb_docx(root / "ratio.docx", inflated_bytes=8 * 1024**2)  # within it, but 300:1
+    make_nested_html(root / "nested.html", size_bytes=3 * 1024**2)
+    make_many_pages_pdf(root / "pages.pdf", n_pages=3000)
+    make_cyclic_pdf(root / "cyclic.pdf")
+    make_single_line_text(root / "line.txt", size_bytes=2 * 1024**2)
+    (root / "good.txt").write_text("okapi in the forest")
+    settings = IndexSettings(max_file_bytes=20 * 1024**2, max_chars=200_000, extract_memory_mb=768)
+    with SearchService(tmp_path / "store", encoder=fake_encoder, settings=settings) as svc:
+        last = run(svc.index([root]))
+        assert last.phase == "done"
+        d = {x.name: x for x in svc.files()}
+        assert (d["bomb.docx"].status, d["ratio.docx"].status) == ("skipped", "skipped")
+        assert "too large when unpacked" in d["bomb.docx"].reason
+        assert "compression ratio" in d["ratio.docx"].reason
+        for name in ("nested.html", "line.txt"):
+            assert d[name].status == "indexed" and "first 200,000 characters" in d[name].reason, d[name]
+        assert d["pages.pdf"].status == "indexed"
+        assert d["cyclic.pdf"].status in ("failed", "skipped") and d["cyclic.pdf"].reason
+        assert svc.search("okapi", "bm25")[0].name == "good.txt"
+
+
+def test_html_reading_stops_at_max_chars():
+    from desktop_search.documents.html import FEED_CHARS, html_text
+
+    page = "<html><body>" + "<p>wombat burrow</p>" * (3 * FEED_CHARS // 20) + "<p>THE END</p></body></html>"
+    whole, _ = html_text(page)
+    cut, _ = html_text(page, max_chars=10_000)
+    assert whole.endswith("THE END") and "THE END" not in cut
+    assert 10_000 < len(cut) < len(whole) / 2  # one slice read, not the whole page
+
+
+def test_worker_is_replaced_after_a_file_that_left_it_big(tmp_path, monkeypatch):
+    from desktop_search.documents import worker
+
+    for i in range(3):
+        (tmp_path / f"f{i}.json").write_text('{"a": "b"}')
+    with worker.ExtractorPool() as pool:
+        pool.extract(str(tmp_path / "f0.json"))
+        first = pool.child_pid
+        assert pool.extract(str(tmp_path / "f1.json")).status == "ok" and pool.child_pid == first  # kept
+        monkeypatch.setattr(worker, "RECYCLE_ABOVE_BYTES", 1)  # every worker is "big" now
+        assert pool.extract(str(tmp_path / "f2.json")).status == "ok"
+        assert pool.child_pid is None  # stopped after its file; the next one starts afresh
+        assert pool.extract(str(tmp_path / "f0.json")).status == "ok" and pool.child_pid != first

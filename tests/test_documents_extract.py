@@ -259,7 +259,7 @@ def test_docx_paragraphs_and_table_cells(tmp_path: Path) -> None:
 def test_docx_that_is_not_a_zip_fails(tmp_path: Path) -> None:
     f = tmp_path / "fake.docx"
     f.write_bytes(b"this is plain text, not a zip")
-    assert failed(f).startswith("not a valid DOCX: ")
+    assert failed(f).startswith("not a valid DOCX")
 
 
 def test_zip_that_is_not_a_docx_fails(tmp_path: Path) -> None:

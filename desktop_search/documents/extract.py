@@ -405,7 +405,7 @@ def extract_bytes(
         if kind in _BINARY_KINDS:
             text, title, more = _extract_binary(data, kind, max_chars, max_bytes)
         else:
-            text, encoding, title = _extract_text_kind(data, kind)
+            text, encoding, title = _extract_text_kind(data, kind, max_chars)
     except (SkipFile, ExtractionFailed):
         raise
     except MemoryError:
@@ -420,7 +420,7 @@ def extract_bytes(
     return Extracted(text=text[:max_chars], kind=kind, encoding=encoding, title=title, truncated=truncated)
 
 
-def _extract_text_kind(data: bytes, kind: str) -> tuple[str, str, str | None]:
+def _extract_text_kind(data: bytes, kind: str, max_chars: int | None = None) -> tuple[str, str, str | None]:
     declared = _declared_html_charset(data) if kind == "html" else None
     raw, encoding = decode_text(data, declared=declared)
     raw = _normalise(raw)
@@ -432,7 +432,7 @@ def _extract_text_kind(data: bytes, kind: str) -> tuple[str, str, str | None]:
     elif kind == "json":
         raw = json_text(raw)
     elif kind == "html":
-        raw, title = html_text(raw)
+        raw, title = html_text(raw, max_chars)
     elif kind == "org":
         title = org_title(raw)
     return raw, encoding, title
@@ -449,6 +449,10 @@ def _extract_binary(data: bytes, kind: str, max_chars: int, max_bytes: int) -> t
 
 
 def _extract_other_binary(data: bytes, kind: str, max_chars: int, max_bytes: int) -> tuple[str, str | None]:
+    if kind in ("docx", "pptx", "xlsx"):  # their libraries inflate every part whole: check sizes first
+        from .formats.zipsafe import check_package
+
+        check_package(data, max_bytes, kind.upper())
     if kind == "docx":
         return _extract_docx(data)
     if kind in ("pptx", "xlsx"):

@@ -25,10 +25,18 @@ from desktop_search.documents.extract import (
     kind_for,
 )
 
-DEFAULT_MEMORY_LIMIT_BYTES = 4 * 1024**3
+# The worker's address-space cap (Linux; settings.extract_memory_mb). 2 GiB leaves an 8 GB laptop
+# room for the window, the indexer and the model: the worst hostile file that still yields text
+# (45 MB of nested HTML) peaks near 0.6 GB here, and a zip bomb is refused before it inflates
+# (benchmarks/bad_input_memory.py). A file that needs more fails "out of memory", the next one
+# gets a fresh worker.
+DEFAULT_MEMORY_LIMIT_BYTES = 2 * 1024**3
 _STARTUP_TIMEOUT_S = 60.0
 _KILL_GRACE_S = 0.5
 _OUT_OF_MEMORY = "parser crashed (out of memory)"
+# a worker resident above this after a file is replaced before the next one: Python keeps the
+# heap a big file made (45 MB of nested HTML left 0.77 GB), a fresh worker costs about 0.3 s
+RECYCLE_ABOVE_BYTES = 512 * 1024**2
 _MAX_START_FAILURES = 3  # in a row; then every file fails fast instead of spawning again
 
 ExtractFn = Callable[..., Extracted]
@@ -300,9 +308,23 @@ class ExtractorPool:
             self._stop_child()
             return Outcome(path, "failed", reason, None)
         status, reason, extracted = reply
-        if reason == _OUT_OF_MEMORY or not proc.is_alive():
-            self._stop_child()
+        out_of_memory = reason is not None and "out of memory" in reason
+        if out_of_memory and self.memory_limit_bytes:
+            reason = (f"{reason}: it needs more than the {self.memory_limit_bytes // 1024**2:,} MB a reader may "
+                      "use (setting extract_memory_mb)")
+        if out_of_memory or not proc.is_alive() or _resident_bytes(proc.pid) > RECYCLE_ABOVE_BYTES:
+            self._stop_child()  # the next file gets a fresh worker, and the memory goes back
         return Outcome(path, status, reason, extracted)
+
+
+def _resident_bytes(pid: int | None) -> int:
+    """The resident memory of a process now (0 if it cannot be read)."""
+    import psutil
+
+    try:
+        return psutil.Process(pid).memory_info().rss
+    except (psutil.Error, ValueError, TypeError):
+        return 0
 
 
 def _crash_reason(exitcode: int | None) -> str:

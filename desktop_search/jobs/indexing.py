@@ -213,7 +213,8 @@ class Indexer:
         tokenize = self.models.tokenizer
         s = self.settings
         # every file goes through the child process, so a stuck read or parser is stopped
-        with ExtractorPool(timeout_s=s.file_timeout_s, max_bytes=s.max_file_bytes, max_chars=s.max_chars) as pool:
+        with ExtractorPool(timeout_s=s.file_timeout_s, max_bytes=s.max_file_bytes, max_chars=s.max_chars,
+                           memory_limit_bytes=s.extract_memory_mb * 1024 * 1024) as pool:
             for i, p in enumerate(todo):
                 self._check()
                 out = pool.extract(p.entry.path)
