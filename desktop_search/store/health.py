@@ -68,7 +68,8 @@ def damaged_message(db_path: Path, detail: str) -> str:
     if len(detail) > 160:
         detail = detail[:157] + "..."
     return (f"The index database {db_path} is damaged ({detail}). Your files are not affected. "
-            "Run `desktop-search repair` to rebuild the index from them; the damaged file is kept aside.")
+            "Run `desktop-search repair` (or Repair in the window) to rebuild the index from them; "
+            "the damaged file is kept aside.")
 
 
 def known_error(e: BaseException, db_path: Path, *, record: bool = True) -> BaseException:
