@@ -57,6 +57,9 @@ class IndexSettings:
     exclude_patterns: list[str] = field(default_factory=list)
     folder_exclude_patterns: dict[str, list[str]] = field(default_factory=dict)
     use_gitignore: bool = True
+    # read images and PDF pages without a text layer by OCR, where the OCR package is installed
+    # (the `ocr` extra: documents/formats/ocr.py); off: they are skipped with that reason
+    ocr: bool = True
     chunk_tokens: int = 256
     chunk_overlap: int = 32
     model: str = DEFAULT_MODEL

@@ -221,17 +221,19 @@ def make_pdf(path: Path, pages: list[str], *, title: str | None = None) -> Path:
     return path
 
 
-def make_scanned_pdf(path: Path) -> Path:
-    """A page that is only a picture (as a scanner makes it): no text layer."""
+def make_scanned_pdf(path: Path, picture: Path | None = None) -> Path:
+    """A page that is only a picture (as a scanner makes it): no text layer. Blank unless given one."""
     from fpdf import FPDF
     from PIL import Image
 
-    image = Image.new("RGB", (200, 100), "white")
     buf = io.BytesIO()
-    image.save(buf, format="PNG")
+    if picture is None:
+        Image.new("RGB", (200, 100), "white").save(buf, format="PNG")
+    else:
+        buf.write(picture.read_bytes())
     pdf = FPDF()
     pdf.add_page()
-    pdf.image(io.BytesIO(buf.getvalue()), x=10, y=10, w=100)
+    pdf.image(io.BytesIO(buf.getvalue()), x=10, y=10, w=150)
     pdf.output(str(path))
     return path
 

@@ -41,8 +41,8 @@ def test_ok_skipped_and_failed_outcomes(pool: ExtractorPool, tmp_path: Path) -> 
     assert corrupt.status == "failed" and corrupt.reason is not None
     assert corrupt.reason.startswith("corrupt PDF: ")
 
-    unsupported = pool.extract(str(tmp_path / "photo.jpg"))
-    assert (unsupported.status, unsupported.reason) == ("skipped", "unsupported file type (.jpg)")
+    unsupported = pool.extract(str(tmp_path / "sound.wav"))
+    assert (unsupported.status, unsupported.reason) == ("skipped", "unsupported file type (.wav)")
 
     vanished = pool.extract(str(tmp_path / "never-existed.txt"))
     assert (vanished.status, vanished.reason) == ("failed", "file vanished before it could be read")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import zipfile
 from pathlib import Path
@@ -226,7 +227,10 @@ def test_encrypted_opendocument_and_epub_and_pdf_say_so(tmp_path: Path) -> None:
 
 
 def test_scanned_pdf_without_text_layer_is_skipped(tmp_path: Path) -> None:
-    assert reason_of(make_scanned_pdf(tmp_path / "scan.pdf")) == ("skipped", "PDF has no text layer (scanned?)")
+    status, reason = reason_of(make_scanned_pdf(tmp_path / "scan.pdf"))  # a blank picture: OCR finds nothing
+    assert status == "skipped" and reason.startswith("PDF has no text layer"), reason
+    with pytest.raises(SkipFile, match="OCR is turned off"):
+        extract_text(tmp_path / "scan.pdf", ocr=False)
 
 
 def test_zip_bomb_member_of_an_opendocument_is_not_inflated(tmp_path: Path) -> None:
@@ -336,7 +340,7 @@ def _nested_zip(tmp_path: Path) -> Path:
     return make_zip(tmp_path / "bundle.zip", {
         "reports/owls.pdf": _pdf_bytes(tmp_path, ["Owls at dusk", "Bats and moths at night"]),
         "notes/plain.txt": b"kestrel hovering over the verge",
-        "photo.jpg": b"\xff\xd8\xff not text",
+        "sound.wav": b"RIFF not text",
         "inner.zip": inner.read_bytes(),
     })
 
@@ -348,7 +352,7 @@ def test_zip_members_are_read_each_with_its_kind_and_nested_once(tmp_path: Path)
     assert by_name["notes/plain.txt"].extracted.text == "kestrel hovering over the verge"
     pdf = by_name["reports/owls.pdf"].extracted
     assert pdf.kind == "pdf" and section_label("pdf", pdf.text, pdf.text.index("moths")) == "page 2"
-    assert by_name["photo.jpg"].status == "skipped" and "unsupported" in by_name["photo.jpg"].reason
+    assert by_name["sound.wav"].status == "skipped" and "unsupported" in by_name["sound.wav"].reason
     assert by_name["inner.zip › deep.txt"].extracted.text == "a nested heron note"
     deepest = by_name["inner.zip › level3.zip"]
     assert deepest.status == "skipped" and "not opened" in deepest.reason  # depth 2: listed, not opened
@@ -425,7 +429,7 @@ def test_archive_members_are_documents_shown_through_the_archive(service, tmp_pa
     member = paths[zip_path + " › reports/owls.pdf"]
     assert member.status == "indexed" and member.name == "owls.pdf" and member.kind == "pdf"
     assert paths[zip_path + " › inner.zip › deep.txt"].status == "indexed"
-    assert paths[zip_path + " › photo.jpg"].status == "skipped"
+    assert paths[zip_path + " › sound.wav"].status == "skipped"
     (hit,) = service.search("moths", "bm25", k=1)
     assert hit.path == zip_path + " › reports/owls.pdf" and hit.section == "page 2"
     assert service.search("heron", "bm25", k=1)[0].name == "deep.txt"
@@ -452,3 +456,59 @@ def test_open_and_show_in_folder_use_the_archive_of_a_member(tmp_path: Path) -> 
     assert on_disk_path(f"{archive} › folder/x.txt") == str(archive)
     assert on_disk_path(str(archive)) == str(archive)
     assert on_disk_path(str(tmp_path / "gone.zip › x.txt")) == str(tmp_path / "gone.zip › x.txt")
+
+
+# --------------------------------------------------------------------------- OCR (the `ocr` extra)
+
+
+def _text_picture(tmp_path: Path, words: str) -> Path:
+    """A rendered page of known text, as a PNG: the PDF writer's page, rasterised by PDFium."""
+    import pypdfium2 as pdfium
+    from fpdf import FPDF
+
+    pdf = FPDF(format=(160, 40))
+    pdf.add_page()
+    pdf.set_font("helvetica", size=24)
+    pdf.cell(text=words)
+    pdf.output(str(tmp_path / "src.pdf"))
+    doc = pdfium.PdfDocument(str(tmp_path / "src.pdf"))
+    doc[0].render(scale=150 / 72).to_pil().convert("RGB").save(tmp_path / "page.png")
+    doc.close()
+    return tmp_path / "page.png"
+
+
+def test_ocr_reads_pictures_and_scanned_pdf_pages(tmp_path: Path) -> None:
+    pytest.importorskip("rapidocr_onnxruntime")
+    png = _text_picture(tmp_path, "Puffins nest in burrows")
+    x = extract_text(png)
+    assert x.kind == "image" and "puffins nest in burrows" in x.text.lower(), x.text
+    assert x.ocr_pages == 1 and x.ocr_s > 0
+    scanned = make_scanned_pdf(tmp_path / "scan.pdf", picture=png)  # a text-less page: the picture only
+    y = extract_text(scanned)
+    assert "burrows" in y.text.lower() and y.text.endswith("\f") and y.ocr_pages == 1
+
+
+def test_ocr_can_be_turned_off_and_bad_pictures_fail(tmp_path: Path) -> None:
+    (tmp_path / "photo.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated jpeg")
+    with pytest.raises(SkipFile, match="OCR is turned off"):
+        extract_text(tmp_path / "photo.jpg", ocr=False)
+    status, reason = reason_of(tmp_path / "photo.jpg")
+    if status == "skipped":  # without the OCR package
+        assert "OCR is not installed" in reason
+    else:
+        assert (status, reason.startswith("not a valid image")) == ("failed", True), reason
+
+
+def test_ocr_cost_is_reported_by_the_index_run_and_the_setting_turns_it_off(service, tmp_path: Path) -> None:
+    pytest.importorskip("rapidocr_onnxruntime")
+    docs = tmp_path / "pictures"
+    docs.mkdir()
+    _text_picture(docs, "Gannets dive for fish")  # docs/page.png
+    last = run(service.index([docs]))
+    assert last.stats["ocr_pages"] == 1 and last.stats["ocr_s"] > 0
+    assert service.search("gannets", "bm25")[0].name == "page.png"
+    service.settings.ocr = False
+    os.utime(docs / "page.png", ns=(1, 1))  # changed: read again, now without OCR
+    run(service.index())
+    doc = next(f for f in service.files() if f.name == "page.png")
+    assert (doc.status, doc.reason) == ("skipped", "image: OCR is turned off (setting 'ocr')")

@@ -70,6 +70,9 @@ class Extracted:
     encoding: str | None
     title: str | None
     truncated: bool = False  # the file has more text than max_chars: the rest is not indexed
+    ocr_pages: int = 0  # pages (or images) read by OCR, and the seconds it took
+    ocr_s: float = 0.0
+    ocr_note: str | None = None  # set when OCR stopped before the end (its time limit): the file's reason
     members: list[Member] = field(default_factory=list)
 
 

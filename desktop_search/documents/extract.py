@@ -8,6 +8,7 @@ documents/formats/, dispatched from ``_extract_binary``.
 from __future__ import annotations
 
 import codecs
+import functools
 import io
 import json
 import os
@@ -27,7 +28,7 @@ EXTRACTION_VERSIONS: dict[str, int] = {
     "pdf": 2,  # PDFium, a form feed ending each page (pages shown in results)
     # new kinds (issue 17): files of theirs skipped as "unsupported" before are read once
     **dict.fromkeys(("pptx", "xlsx", "odt", "ods", "odp", "rtf", "epub", "email", "mbox", "notebook", "org",
-                     "zip", "tar"), 1),
+                     "zip", "tar", "image"), 1),
 }
 
 DEFAULT_MAX_BYTES = 50_000_000
@@ -77,6 +78,11 @@ _KIND_BY_EXTENSION: dict[str, str] = {
     ".eml": "email",
     ".mbox": "mbox",
     ".ipynb": "notebook",
+    ".png": "image",
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".tif": "image",
+    ".tiff": "image",
     ".zip": "zip",
     ".tar": "tar",
     ".tgz": "tar",
@@ -89,7 +95,7 @@ ARCHIVE_KINDS = frozenset({"zip", "tar"})  # their members become documents of t
 ARCHIVE_SEPARATOR = " › "  # in a member's shown path: archive.zip › folder/member.pdf
 # Kinds read from bytes by a reader of their own (the rest are decoded as text).
 _BINARY_KINDS = frozenset({"pdf", "docx", "pptx", "xlsx", "odt", "ods", "odp", "rtf", "epub", "email", "mbox",
-                           "notebook"})
+                           "notebook", "image"})
 SUPPORTED_EXTENSIONS: frozenset[str] = frozenset(_KIND_BY_EXTENSION) | frozenset(_TAR_SUFFIXES)
 
 _SNIFF_BYTES = 8192
@@ -355,8 +361,11 @@ def extract_text(
     *,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_chars: int = DEFAULT_MAX_CHARS,
+    ocr: bool = True,
 ) -> Extracted:
     """Extract normalised text from one file, read-only.
+
+    ``ocr``: read images and PDF pages without a text layer by OCR (where the OCR package is installed).
 
     Raises SkipFile for files that are deliberately not indexed and ExtractionFailed for
     files that could not be read; nothing else escapes for a bad file.
@@ -376,7 +385,7 @@ def extract_text(
         raise ExtractionFailed("is a folder, not a file") from None
     except OSError as err:
         raise ExtractionFailed(_short(f"could not read file: {err.strerror or err}")) from None
-    return extract_bytes(data, kind, max_bytes=max_bytes, max_chars=max_chars)
+    return extract_bytes(data, kind, max_bytes=max_bytes, max_chars=max_chars, ocr=ocr)
 
 
 def extract_bytes(
@@ -386,6 +395,7 @@ def extract_bytes(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_chars: int = DEFAULT_MAX_CHARS,
     depth: int = 0,
+    ocr: bool = True,
 ) -> Extracted:
     """Extract normalised text from the bytes of a file of ``kind`` (a file read, or an archive's member).
 
@@ -398,12 +408,13 @@ def extract_bytes(
         from .formats.archives import extract_archive
 
         return extract_archive(data, kind, depth=depth, max_bytes=max_bytes, max_chars=max_chars,
-                               read_member=_read_member)
+                               read_member=functools.partial(_read_member, ocr=ocr))
     encoding: str | None = None
     more = False  # text past max_chars that was never extracted (PDF pages not read)
+    cost = None  # what OCR took, if it ran
     try:
         if kind in _BINARY_KINDS:
-            text, title, more = _extract_binary(data, kind, max_chars, max_bytes)
+            text, title, more, cost = _extract_binary(data, kind, max_chars, max_bytes, ocr)
         else:
             text, encoding, title = _extract_text_kind(data, kind, max_chars)
     except (SkipFile, ExtractionFailed):
@@ -417,7 +428,11 @@ def extract_bytes(
     if not text.strip():
         raise SkipFile("empty")
     truncated = more or len(text) > max_chars
-    return Extracted(text=text[:max_chars], kind=kind, encoding=encoding, title=title, truncated=truncated)
+    extracted = Extracted(text=text[:max_chars], kind=kind, encoding=encoding, title=title, truncated=truncated)
+    if cost is not None:
+        extracted.ocr_pages, extracted.ocr_s = cost.pages, cost.seconds
+        extracted.ocr_note = cost.describe() if cost.stopped else None
+    return extracted
 
 
 def _extract_text_kind(data: bytes, kind: str, max_chars: int | None = None) -> tuple[str, str, str | None]:
@@ -438,21 +453,29 @@ def _extract_text_kind(data: bytes, kind: str, max_chars: int | None = None) -> 
     return raw, encoding, title
 
 
-def _extract_binary(data: bytes, kind: str, max_chars: int, max_bytes: int) -> tuple[str, str | None, bool]:
-    """(text, title, more) by the reader of a binary kind (imported here, in the child, only when a
-    file of it comes); ``more``: pages past ``max_chars`` were never read (PDF)."""
+def _extract_binary(data: bytes, kind: str, max_chars: int, max_bytes: int,
+                    ocr: bool) -> tuple[str, str | None, bool, Any]:
+    """(text, title, more, OCR cost or None) by the reader of a binary kind (imported here, in the
+    child, only when a file of it comes); ``more``: pages past ``max_chars`` were never read (PDF)."""
     if kind == "pdf":
         from .formats.pdf import extract_pdf
 
-        return extract_pdf(data, max_chars)
-    return (*_extract_other_binary(data, kind, max_chars, max_bytes), False)
+        return extract_pdf(data, max_chars, ocr=ocr)
+    if kind == "image":
+        if not ocr:
+            raise SkipFile("image: OCR is turned off (setting 'ocr')")
+        from .formats.ocr import extract_image
+
+        text, title, cost = extract_image(data, max_chars)
+        return text, title, False, cost
+    return (*_extract_other_binary(data, kind, max_chars, max_bytes), False, None)
 
 
 def _extract_other_binary(data: bytes, kind: str, max_chars: int, max_bytes: int) -> tuple[str, str | None]:
     if kind in ("docx", "pptx", "xlsx"):  # their libraries inflate every part whole: check sizes first
         from .formats.zipsafe import check_package
 
-        check_package(data, max_bytes, kind.upper())
+        check_package(data, max_bytes, {"docx": "DOCX", "pptx": "PowerPoint file", "xlsx": "Excel file"}[kind])
     if kind == "docx":
         return _extract_docx(data)
     if kind in ("pptx", "xlsx"):
@@ -482,14 +505,14 @@ def _extract_other_binary(data: bytes, kind: str, max_chars: int, max_bytes: int
     raise SkipFile(f"no reader for {kind} files")
 
 
-def _read_member(data: bytes, name: str, *, depth: int, max_bytes: int, max_chars: int) -> Extracted:
+def _read_member(data: bytes, name: str, *, depth: int, max_bytes: int, max_chars: int, ocr: bool) -> Extracted:
     """An archive member's text, by its name's kind (the archive reader's callback)."""
     kind = kind_for(name)
     if kind is None:
         ext = os.path.splitext(name)[1].lower()
         raise SkipFile(f"unsupported file type ({ext or 'no extension'})")
     try:
-        return extract_bytes(data, kind, max_bytes=max_bytes, max_chars=max_chars, depth=depth)
+        return extract_bytes(data, kind, max_bytes=max_bytes, max_chars=max_chars, depth=depth, ocr=ocr)
     except (SkipFile, ExtractionFailed):
         raise
     except MemoryError:

@@ -66,10 +66,10 @@ def _resolve(spec: str) -> ExtractFn:
 _Reply = tuple[str, str | None, Extracted | None]
 
 
-def _run(fn: ExtractFn, path: str, max_bytes: int, max_chars: int) -> _Reply:
+def _run(fn: ExtractFn, path: str, max_bytes: int, max_chars: int, options: dict | None = None) -> _Reply:
     """Call an extractor and turn its result or exception into (status, reason, extracted)."""
     try:
-        return "ok", None, fn(path, max_bytes=max_bytes, max_chars=max_chars)
+        return "ok", None, fn(path, max_bytes=max_bytes, max_chars=max_chars, **(options or {}))
     except SkipFile as err:
         return "skipped", err.reason, None
     except ExtractionFailed as err:
@@ -103,6 +103,7 @@ def _child_main(
     max_bytes: int,
     max_chars: int,
     memory_limit_bytes: int | None,
+    options: dict | None = None,
 ) -> None:
     """Child loop: receive a path, reply (status, reason, extracted); exit on None or a closed pipe."""
     try:
@@ -123,7 +124,7 @@ def _child_main(
             return  # parent went away
         if path is None:
             return
-        reply = _run(fn, path, max_bytes, max_chars)
+        reply = _run(fn, path, max_bytes, max_chars, options)
         try:
             conn.send(reply)
         except (EOFError, OSError):
@@ -141,6 +142,7 @@ class ExtractorPool:
     dead child ``failed`` "parser crashed (...)". Kinds in ``in_process_kinds`` (e.g. {"text"})
     are extracted in the calling process without a time limit, saving the IPC round trip.
     ``_extract_fn`` ("module:function") replaces ``extract_text`` in the child; for tests.
+    ``options``: more keyword arguments for the extractor (``{"ocr": False}``).
     """
 
     def __init__(
@@ -151,6 +153,7 @@ class ExtractorPool:
         max_chars: int = DEFAULT_MAX_CHARS,
         in_process_kinds: frozenset[str] = frozenset(),
         memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES,
+        options: dict | None = None,
         _extract_fn: str | None = None,
     ) -> None:
         if _extract_fn is not None:
@@ -160,6 +163,7 @@ class ExtractorPool:
         self.max_chars = max_chars
         self.in_process_kinds = in_process_kinds
         self.memory_limit_bytes = memory_limit_bytes
+        self.options = dict(options or {})
         self._extract_fn = _extract_fn
         self._ctx = multiprocessing.get_context("spawn")
         self._proc: BaseProcess | None = None
@@ -230,7 +234,8 @@ class ExtractorPool:
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=_child_main,
-            args=(child_conn, self._extract_fn, self.max_bytes, self.max_chars, self.memory_limit_bytes),
+            args=(child_conn, self._extract_fn, self.max_bytes, self.max_chars, self.memory_limit_bytes,
+                  self.options),
             name="desktop-search-extractor",
             daemon=True,
         )
@@ -281,7 +286,7 @@ class ExtractorPool:
             raise RuntimeError("ExtractorPool is closed")
         kind = kind_for(path)
         if kind is None or kind in self.in_process_kinds:
-            return Outcome(path, *_run(extract_text, path, self.max_bytes, self.max_chars))
+            return Outcome(path, *_run(extract_text, path, self.max_bytes, self.max_chars, self.options))
         with self._lock:
             if self._closed:
                 raise RuntimeError("ExtractorPool is closed")

@@ -41,6 +41,8 @@ from .progress import Progress, RateMeter
 
 COMMIT_EVERY_FILES = 64
 COMMIT_EVERY_S = 1.5
+# or once this much text waits: two texts at max_chars chunked in one batch held 0.35 GB here
+COMMIT_EVERY_CHARS = 2_000_000
 EMBED_BATCH = 256
 FREE_SPACE_EVERY_S = 2.0  # how often a running job looks at the free space
 
@@ -79,6 +81,7 @@ class Indexer:
         self.cancel = cancel or (lambda: False)
         self._moved_hashes: set[str] = set()
         self._excluded = 0
+        self._ocr = [0, 0.0]  # pages (or images) read by OCR in this run, and the seconds it took
         self._left: dict[int, str] = {}  # folders removed from the library while this run read them
         self._folder_paths: dict[int, str] = {}
         self._space_checked = 0.0
@@ -114,6 +117,8 @@ class Indexer:
         t1 = time.monotonic()
         moved = yield from self._extract_all(todo, missing)
         stats.update(extract_s=round(time.monotonic() - t1, 3), moved=moved)
+        if self._ocr[0]:  # what OCR cost, beside what reading cost in all (extract_s)
+            stats.update(ocr_pages=self._ocr[0], ocr_s=round(self._ocr[1], 3))
         self._check()
         removed = self._remove_missing(missing)
         stats["removed"] = removed
@@ -209,19 +214,22 @@ class Indexer:
         meter = RateMeter(len(todo))
         batch: list[tuple[_Pending, object]] = []
         last_commit = time.monotonic()
+        batch_chars = 0
         moved = 0
         tokenize = self.models.tokenizer
         s = self.settings
         # every file goes through the child process, so a stuck read or parser is stopped
         with ExtractorPool(timeout_s=s.file_timeout_s, max_bytes=s.max_file_bytes, max_chars=s.max_chars,
-                           memory_limit_bytes=s.extract_memory_mb * 1024 * 1024) as pool:
+                           memory_limit_bytes=s.extract_memory_mb * 1024 * 1024, options={"ocr": s.ocr}) as pool:
             for i, p in enumerate(todo):
                 self._check()
                 out = pool.extract(p.entry.path)
                 batch.append((p, out))
-                if len(batch) >= COMMIT_EVERY_FILES or time.monotonic() - last_commit > COMMIT_EVERY_S:
+                batch_chars += len(out.extracted.text) if out.extracted is not None else 0
+                if (len(batch) >= COMMIT_EVERY_FILES or batch_chars >= COMMIT_EVERY_CHARS
+                        or time.monotonic() - last_commit > COMMIT_EVERY_S):
                     moved += self._commit(batch, by_hash, tokenize)
-                    batch = []
+                    batch, batch_chars = [], 0
                     last_commit = time.monotonic()
                     yield meter.report("extract", i + 1, display_path(p.entry.path))
             if batch:
@@ -286,6 +294,10 @@ class Indexer:
                 status, reason = ("indexed", None) if chunks else ("skipped", "no searchable text")
                 if chunks and x.truncated:
                     reason = truncated_reason(s.max_chars)
+                elif chunks and x.ocr_note:  # OCR stopped at its time limit: later pages not searchable
+                    reason = x.ocr_note
+                self._ocr[0] += x.ocr_pages
+                self._ocr[1] += x.ocr_s
                 doc_id = self.store.write_document(w, p.old_id, dict(
                     common, status=status, reason=reason, kind=x.kind, encoding=x.encoding, title=x.title,
                     text=x.text, content_hash=h, indexed_at=now))
@@ -317,6 +329,10 @@ class Indexer:
         status, reason = ("indexed", None) if chunks else ("skipped", "no searchable text")
         if chunks and x.truncated:
             reason = truncated_reason(s.max_chars)
+        elif chunks and x.ocr_note:
+            reason = x.ocr_note
+        self._ocr[0] += x.ocr_pages
+        self._ocr[1] += x.ocr_s
         doc_id = self.store.write_document(w, None, dict(
             values, status=status, reason=reason, kind=x.kind, encoding=x.encoding, title=x.title, text=x.text,
             content_hash=_hash_text(x.text)))

@@ -10,8 +10,7 @@ import io
 from typing import Any
 
 from ..base import ExtractionFailed, join_sections, short
-
-OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+from .zipsafe import OLE_SIGNATURE
 MAX_SHEET_ROWS = 20_000  # per sheet: the rest of a huge table adds little to search but time
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import logging
 import warnings
+from typing import Any
 
 from ..base import ExtractionFailed, SkipFile, join_sections, short
 
@@ -17,9 +18,11 @@ from ..base import ExtractionFailed, SkipFile, join_sections, short
 logging.getLogger("pypdf").setLevel(logging.ERROR)
 
 
-def extract_pdf(data: bytes, max_chars: int) -> tuple[str, str | None, bool]:
-    """Text of every page (each ending with a form feed), the metadata title, and whether pages
-    past ``max_chars`` were left unread."""
+def extract_pdf(data: bytes, max_chars: int, *, ocr: bool = True) -> tuple[str, str | None, bool, Any]:
+    """Text of every page (each ending with a form feed), the metadata title, whether pages past
+    ``max_chars`` were left unread, and what OCR cost (None if it did not run).
+
+    Pages without a text layer are read by OCR when ``ocr`` and the OCR package is installed."""
     try:
         pages, title, count = pdfium_pages(data, max_chars)
     except _PdfiumCannotOpen as err:
@@ -27,9 +30,22 @@ def extract_pdf(data: bytes, max_chars: int) -> tuple[str, str | None, bool]:
             pages, title, count = pypdf_pages(data, max_chars)
         except ExtractionFailed as fallback:
             raise ExtractionFailed(short(f"{fallback.reason} (PDFium: {err})")) from None
+    cost = None
+    blank = [i for i, p in enumerate(pages) if not p.strip()]
+    if blank and ocr:
+        from . import ocr as ocr_module
+
+        if ocr_module.available():
+            found, cost = ocr_module.ocr_pdf_pages(data, blank)
+            for index, text in found.items():
+                pages[index] = text
     if not any(p.strip() for p in pages):
-        raise SkipFile("PDF has no text layer (scanned?)")
-    return join_sections(pages), title, len(pages) < count
+        if not ocr:
+            raise SkipFile("PDF has no text layer (scanned?); OCR is turned off (setting 'ocr')")
+        if cost is None:
+            raise SkipFile("PDF has no text layer (scanned?)")
+        raise SkipFile(f"PDF has no text layer, and OCR found no text ({cost.seconds:.1f} s)")
+    return join_sections(pages), title, len(pages) < count, cost
 
 
 class _PdfiumCannotOpen(Exception):

@@ -7,6 +7,7 @@ import zipfile
 
 from ..base import ExtractionFailed, SkipFile, short
 
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # of the compound file that wraps an encrypted package
 MAX_RATIO = 200  # inflated / compressed; real documents stay far below (text XML: 5-30)
 _RATIO_FLOOR_BYTES = 1_000_000  # small members may compress as well as they like
 
@@ -61,7 +62,10 @@ def check_package(data: bytes, max_bytes: int, what: str) -> None:
 
     python-docx, python-pptx and openpyxl read parts without a limit: a 3 MB DOCX holding 1 GiB
     of XML took 15 GB. Each member must pass `check_member`, and all of them together stay within
-    MAX_PACKAGE_FACTOR x max_bytes (zipfile never reads more than a member's declared size)."""
+    MAX_PACKAGE_FACTOR x max_bytes (zipfile never reads more than a member's declared size).
+    A password-protected Office file is an OLE compound file, not a zip: said so first."""
+    if data.startswith(OLE_SIGNATURE):
+        raise ExtractionFailed(f"encrypted {what} (password-protected), or an old binary Office file renamed")
     with open_zip(data, what) as zf:
         total = 0
         for info in zf.infolist():
