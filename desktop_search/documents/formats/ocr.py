@@ -114,7 +114,8 @@ def extract_image(data: bytes, max_chars: int) -> tuple[str, str | None, OcrCost
     return "\n\n".join(texts), None, cost
 
 
-def ocr_pdf_pages(data: bytes, page_numbers: list[int], budget_s: float = OCR_BUDGET_S) -> tuple[dict[int, str], OcrCost]:
+def ocr_pdf_pages(data: bytes, page_numbers: list[int],
+                  budget_s: float = OCR_BUDGET_S) -> tuple[dict[int, str], OcrCost]:
     """OCR of some pages of a PDF (0-based numbers), rendered by PDFium, until the budget runs out."""
     import numpy as np
     import pypdfium2 as pdfium
