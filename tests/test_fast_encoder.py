@@ -306,3 +306,89 @@ def test_real_export_reproduces_torch(real_export, monkeypatch):
         q = enc.encode_query("protein folding")
         assert q.shape == (384,) and abs(float(np.linalg.norm(q)) - 1) < 1e-4
         assert int(np.argmax(vecs @ q)) == 0
+
+
+# -- a real runtime on a tiny hand-made graph (no model: fast) ------------------------------------
+WORDS = ["[PAD]", "[UNK]", "bread", "flour", "yeast", "oven", "quantum", "particles", "spin", "garden", "tomato", "sun"]
+
+
+def tiny_export(model_dir, dim=8):
+    """A made-up "model": word embeddings averaged over the attention mask, as an ONNX graph, with a
+    word-level tokenizer, recorded in the cache as the export of `model_dir`."""
+    onnx = pytest.importorskip("onnx")
+    pytest.importorskip("onnxruntime")
+    from onnx import TensorProto, helper, numpy_helper
+    from tokenizers import Tokenizer, models, pre_tokenizers
+
+    folder = export_cache.export_folder(model_dir)
+    folder.mkdir(parents=True)
+    table = np.random.default_rng(0).normal(size=(len(WORDS), dim)).astype(np.float32)
+    nodes = [
+        helper.make_node("Gather", ["table", "input_ids"], ["emb"]),  # [B, T, D]
+        helper.make_node("Cast", ["attention_mask"], ["maskf"], to=TensorProto.FLOAT),
+        helper.make_node("Unsqueeze", ["maskf", "axis2"], ["mask3"]),
+        helper.make_node("Mul", ["emb", "mask3"], ["masked"]),
+        helper.make_node("ReduceSum", ["masked", "axis1"], ["summed"], keepdims=0),
+        helper.make_node("ReduceSum", ["maskf", "axis1"], ["count"], keepdims=1),
+        helper.make_node("Div", ["summed", "count"], ["sentence_embedding"]),
+    ]
+    graph = helper.make_graph(
+        nodes, "tiny",
+        [helper.make_tensor_value_info(n, TensorProto.INT64, ["batch", "tokens"]) for n in ("input_ids", "attention_mask")],
+        [helper.make_tensor_value_info("sentence_embedding", TensorProto.FLOAT, ["batch", dim])],
+        initializer=[numpy_helper.from_array(table, "table"), numpy_helper.from_array(np.array([1], np.int64), "axis1"),
+                     numpy_helper.from_array(np.array([2], np.int64), "axis2")])
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(folder / export_cache.FP32_FILE))
+    tok = Tokenizer(models.WordLevel({w: i for i, w in enumerate(WORDS)}, unk_token="[UNK]"))
+    tok.pre_tokenizer = pre_tokenizers.Whitespace()
+    tok.save(str(folder / export_cache.TOKENIZER_FILE))
+    meta = {"format": export_cache.FORMAT, "source": str(model_dir), "fingerprint": export_cache.fingerprint(model_dir),
+            "inputs": ["input_ids", "attention_mask"], "max_seq_length": 16, "dim": dim, "pad_id": 0,
+            "pad_token": "[PAD]", "versions": export_cache.tool_versions(),
+            "variants": {"fp32": {"file": export_cache.FP32_FILE, "min_cosine": 1.0},
+                         "int8": {"error": "not made for this graph"}}}
+    (folder / export_cache.META).write_text(json.dumps(meta), encoding="utf-8")
+    return find_export(model_dir)
+
+
+@pytest.mark.parametrize("runtime", ["onnx", "openvino"])
+def test_runtime_batches_in_any_order_and_normalises(tmp_path, runtime):
+    if runtime == "openvino" and not fast_encoder._installed("openvino"):
+        pytest.skip("OpenVINO is not installed")
+    export = tiny_export(model_folder(tmp_path))
+    enc = fast_encoder.load_fast(export, runtime)
+    texts = ["bread", "quantum particles spin spin", "garden tomato sun bread flour", "unknown words here", "oven"]
+    batch = enc.encode(texts, batch_size=2)  # sorted by length inside, put back in order
+    alone = np.stack([enc.encode([t])[0] for t in texts])
+    np.testing.assert_allclose(batch, alone, atol=1e-5)  # padding does not change a vector
+    np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)
+    assert enc.encode([]).shape == (0, 8)
+    long = " ".join(["bread"] * 10 + ["quantum"] * 40)  # cut at max_seq_length (16 words)
+    np.testing.assert_allclose(enc.encode([long])[0], enc.encode(["bread " * 10 + "quantum " * 6])[0], atol=1e-5)
+
+
+def test_dense_search_with_an_export_never_imports_torch(tmp_path):
+    """Cold start: indexing and a dense search through the fast encoder load neither torch nor transformers."""
+    import subprocess
+    import sys
+
+    model = model_folder(tmp_path)
+    tiny_export(model)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "baking.txt").write_text("bread flour yeast oven", encoding="utf-8")
+    (docs / "physics.txt").write_text("quantum particles spin", encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from desktop_search.service import SearchService\n"
+        f"svc = SearchService({str(tmp_path / 'data')!r}, model={str(model)!r})\n"
+        f"for _ in svc.index([{str(docs)!r}]): pass\n"
+        "hits = svc.search('yeast oven', 'dense', k=2)\n"
+        "print(hits[0].name, svc.encoder.backend, svc.encoder.key)\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch imported'\n"
+    )
+    env = {**os.environ, "DESKTOP_SEARCH_ENCODER": "onnx", "DESKTOP_SEARCH_EXPORTS": os.environ["DESKTOP_SEARCH_EXPORTS"]}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    name, backend, key = out.stdout.split()
+    assert (name, backend) == ("baking.txt", "onnx") and key.startswith("tiny-model")
