@@ -166,6 +166,7 @@ def make_message(subject: str, body: str, *, html: str | None = None, attachment
         msg.add_alternative(html, subtype="html")
     if attachment:
         msg.add_attachment(b"%PDF-1.4 not really", maintype="application", subtype="pdf", filename=attachment)
+        msg.add_attachment("The difference engine committee met on Tuesday.", filename="minutes.txt")
     return msg
 
 

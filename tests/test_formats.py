@@ -118,7 +118,10 @@ def test_eml_headers_body_and_attachment_names(tmp_path: Path) -> None:
     assert "Date: Tue, 01 Dec 2026 10:00:00 +0000" in x.text
     assert "The engine weaves algebraic patterns." in x.text
     assert x.text.count("algebraic") == 1  # the plain part only, not the HTML alternative too
-    assert "Attachments: diagram.pdf" in x.text
+    assert "Attachments: diagram.pdf, minutes.txt" in x.text
+    by_name = {m.name: m for m in x.members}  # the attachments, read like files of their own
+    assert by_name["minutes.txt"].extracted.text.strip() == "The difference engine committee met on Tuesday."
+    assert by_name["diagram.pdf"].status == "failed" and by_name["diagram.pdf"].reason.startswith("corrupt PDF")
     html_only = extract_text(make_html_only_eml(tmp_path / "news.eml"))
     assert "Lighthouse tour dates" in html_only.text and "<i>" not in html_only.text
 
@@ -444,7 +447,13 @@ def test_archive_members_are_documents_shown_through_the_archive(service, tmp_pa
     assert zip_path + " › new.txt" in now and zip_path + " › reports/owls.pdf" not in now
     assert not service.search("moths", "bm25") and service.search("osprey", "bm25")[0].name == "new.txt"
 
+    make_eml(docs / "note.eml")  # an e-mail's attachments are members too
+    run(service.index())
+    (hit,) = service.search("committee", "bm25", k=1)
+    assert hit.path == str(docs / "note.eml") + " › minutes.txt"
+
     (docs / "bundle.zip").unlink()
+    (docs / "note.eml").unlink()
     run(service.index())  # gone: the members go with it
     assert {f.path for f in service.files()} == {str(docs / "beside.txt")}
 

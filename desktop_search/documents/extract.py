@@ -35,9 +35,9 @@ DEFAULT_MAX_BYTES = 50_000_000
 DEFAULT_MAX_CHARS = 5_000_000
 
 __all__ = [
-    "ARCHIVE_KINDS", "ARCHIVE_SEPARATOR", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_CHARS", "SUPPORTED_EXTENSIONS",
-    "Extracted", "ExtractionFailed", "Member", "SkipFile", "decode_text", "extract_bytes", "extract_text",
-    "html_text", "json_text", "kind_for", "markdown_title",
+    "ARCHIVE_KINDS", "ARCHIVE_SEPARATOR", "DEFAULT_MAX_BYTES", "DEFAULT_MAX_CHARS", "MEMBER_KINDS",
+    "SUPPORTED_EXTENSIONS", "Extracted", "ExtractionFailed", "Member", "SkipFile", "decode_text", "extract_bytes",
+    "extract_text", "html_text", "json_text", "kind_for", "markdown_title",
 ]
 
 
@@ -92,6 +92,7 @@ _KIND_BY_EXTENSION: dict[str, str] = {
 # Compressed tar files, whose last suffix alone (.gz, .bz2, .xz) is not an archive.
 _TAR_SUFFIXES = (".tar.gz", ".tar.bz2", ".tar.xz")
 ARCHIVE_KINDS = frozenset({"zip", "tar"})  # their members become documents of their own
+MEMBER_KINDS = ARCHIVE_KINDS | {"email"}  # kinds whose Extracted has members (an e-mail: its attachments)
 ARCHIVE_SEPARATOR = " › "  # in a member's shown path: archive.zip › folder/member.pdf
 # Kinds read from bytes by a reader of their own (the rest are decoded as text).
 _BINARY_KINDS = frozenset({"pdf", "docx", "pptx", "xlsx", "odt", "ods", "odp", "rtf", "epub", "email", "mbox",
@@ -429,6 +430,11 @@ def extract_bytes(
         raise SkipFile("empty")
     truncated = more or len(text) > max_chars
     extracted = Extracted(text=text[:max_chars], kind=kind, encoding=encoding, title=title, truncated=truncated)
+    if kind == "email":
+        from .formats.mail import attachment_members
+
+        extracted.members = attachment_members(data, depth=depth, max_bytes=max_bytes, max_chars=max_chars,
+                                               read_member=functools.partial(_read_member, ocr=ocr))
     if cost is not None:
         extracted.ocr_pages, extracted.ocr_s = cost.pages, cost.seconds
         extracted.ocr_note = cost.describe() if cost.stopped else None

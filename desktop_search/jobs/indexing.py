@@ -26,7 +26,7 @@ import numpy as np
 from ..chunking import chunk_text
 from ..config import IndexSettings
 from ..documents import ExtractorPool, FileEntry, ScanProblem, iter_files
-from ..documents.extract import ARCHIVE_KINDS, ARCHIVE_SEPARATOR, EXTRACTION_VERSIONS, kind_for
+from ..documents.extract import ARCHIVE_SEPARATOR, EXTRACTION_VERSIONS, MEMBER_KINDS, kind_for
 from ..documents.scan import DEFAULT_EXCLUDED_DIRS
 from ..errors import Cancelled, StoreDamaged
 from ..exclusions import exclusions_for
@@ -273,7 +273,7 @@ class Indexer:
                               name=display_path(name), ext=ext, size=e.size, mtime_ns=e.mtime_ns, inode=e.inode)
                 if p.old_id is not None:
                     removed_chunks += self.store.take_chunks(w, p.old_id)
-                if kind_for(e.path) in ARCHIVE_KINDS:  # what an earlier read of the archive found goes
+                if kind_for(e.path) in MEMBER_KINDS:  # an earlier read's archive members (or attachments) go
                     removed_chunks += self.store.take_members(w, raw)
                 if out.status != "ok":
                     self.store.write_document(w, p.old_id, dict(

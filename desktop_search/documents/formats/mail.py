@@ -13,7 +13,7 @@ from email import policy
 from email.message import EmailMessage
 from typing import Callable
 
-from ..base import ExtractionFailed, join_sections, short
+from ..base import Extracted, ExtractionFailed, Member, SkipFile, join_sections, short
 
 _HEADERS = ("From", "To", "Cc", "Date", "Subject")
 _MBOX_SEPARATOR = re.compile(rb"^From [^\r\n]*\r?\n", re.MULTILINE)
@@ -26,6 +26,39 @@ def extract_eml(data: bytes, max_chars: int, html_to_text: HtmlToText) -> tuple[
         raise ExtractionFailed("not an e-mail message (no From, To, Date or Subject header)")
     text, subject = message_text(message, html_to_text)
     return text[: max_chars + 1], subject
+
+
+def attachment_members(data: bytes, *, depth: int, max_bytes: int, max_chars: int,
+                       read_member: Callable[..., Extracted]) -> list[Member]:
+    """A message's attachments, each read by its kind (``read_member``, as an archive's members are):
+    they become documents of their own, ``note.eml › report.pdf``."""
+    message = _parse(data)
+    members: list[Member] = []
+    parts = message.iter_attachments() if message.is_multipart() else ()
+    for n, part in enumerate(parts):
+        name = (part.get_filename() or f"attachment {n + 1}").replace("/", "_").replace("\x00", "")
+        try:
+            payload = part.get_payload(decode=True) or b""
+        except Exception as err:  # a broken transfer encoding
+            members.append(Member(name, 0, "failed", short(f"attachment could not be decoded: {err}"), None))
+            continue
+        if not isinstance(payload, bytes):
+            continue  # an attached message (message/rfc822): its text is not a file of its own
+        if len(payload) > max_bytes:
+            members.append(Member(name, len(payload), "skipped", f"too large ({len(payload)} bytes > limit)", None))
+            continue
+        try:
+            extracted = read_member(payload, name, depth=depth + 1, max_bytes=max_bytes, max_chars=max_chars)
+        except SkipFile as err:
+            members.append(Member(name, len(payload), "skipped", err.reason, None))
+            continue
+        except ExtractionFailed as err:
+            members.append(Member(name, len(payload), "failed", err.reason, None))
+            continue
+        inner, extracted.members = extracted.members, []
+        members.append(Member(name, len(payload), "ok", None, extracted))
+        members += [Member(f"{name} › {m.name}", m.size, m.status, m.reason, m.extracted) for m in inner]
+    return members
 
 
 def extract_mbox(data: bytes, max_chars: int, html_to_text: HtmlToText) -> tuple[str, str | None]:
