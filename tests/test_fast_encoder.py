@@ -392,3 +392,26 @@ def test_dense_search_with_an_export_never_imports_torch(tmp_path):
     assert out.returncode == 0, out.stderr[-2000:]
     name, backend, key = out.stdout.split()
     assert (name, backend) == ("baking.txt", "onnx") and key.startswith("tiny-model")
+
+
+@pytest.mark.parametrize("planned", ["openvino", "int8"])
+def test_a_runtime_that_fails_falls_back_to_onnx_runtime_fp32(tmp_path, monkeypatch, planned):
+    """OpenVINO broken, or int8 refused for this model: ONNX Runtime fp32 serves from the same export."""
+    model = model_folder(tmp_path)
+    tiny_export(model)  # its int8 variant is recorded as refused
+    monkeypatch.setattr(fast_encoder, "_installed", lambda module: True)
+    real_load = fast_encoder.load_fast
+
+    def load(export, backend):
+        if backend == "openvino":
+            raise RuntimeError("no CPU plugin")
+        return real_load(export, backend)
+
+    monkeypatch.setattr(fast_encoder, "load_fast", load)
+    monkeypatch.setattr(SentenceTransformerEncoder, "_load", lambda self: pytest.fail("torch was loaded"))
+    enc = SentenceTransformerEncoder(str(model), key="mini")
+    enc.backend = planned  # what a plan made before the failure was known says
+    enc.key = key_for("mini", planned)
+    vec = enc.encode_query("bread oven")
+    assert enc.backend == "onnx" and enc.key == "mini" and vec.shape == (8,)
+    assert "onnx" in enc.backend_note and ("no CPU plugin" in enc.backend_note or "not made" in enc.backend_note)

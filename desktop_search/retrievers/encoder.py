@@ -118,32 +118,42 @@ class SentenceTransformerEncoder:
         return self._model is not None or self._fast is not None
 
     def _ensure(self) -> None:
-        """Load the planned backend; on a failed export, fall back to torch and say so."""
+        """Load the planned backend. If it fails: ONNX Runtime fp32 after int8 or OpenVINO (same export),
+        then torch; `backend_note` says what happened and the key names the vectors really made."""
         with self._lock:
             if self._fast is not None or self._model is not None:
                 return
             if self.backend != "torch":
-                try:
-                    self._fast = self._load_fast()
-                    return
-                except Exception as e:  # noqa: BLE001 - any failure of export or runtime: torch serves
-                    from .fast_encoder import key_for
+                from .fast_encoder import fallbacks, key_for
 
-                    self.backend_note = (f"The fast encoder ({self.backend}) could not be used, so the model runs "
-                                         f"on torch (slower): {e}")[:500]
+                planned, problems = self.backend, []
+                for backend in (planned, *fallbacks(planned)):
+                    try:
+                        self._fast = self._load_fast(backend)
+                    except Exception as e:  # noqa: BLE001 - any failure of export or runtime: the next one serves
+                        problems.append(f"{backend}: {e}")
+                        continue
+                    self.backend = backend
+                    break
+                else:
                     self.backend = "torch"
-                    # int8 vectors were planned: the torch ones are fp32 vectors, named as such
-                    self.key = key_for(self.base_key, "torch")
+                if problems:
+                    self.backend_note = (f"The fast encoder ({planned}) could not be used, so the model runs on "
+                                         f"{self.backend}{' (slower)' if self.backend == 'torch' else ''}: "
+                                         + "; ".join(problems))[:600]
+                self.key = key_for(self.base_key, self.backend)  # int8 planned, fp32 made: named as fp32
+                if self._fast is not None:
+                    return
             self._model = self._load()
 
-    def _load_fast(self):
+    def _load_fast(self, backend: str):
         from ..onnx_export import ensure_export
         from .fast_encoder import load_fast
 
         export = ensure_export(self.path)  # one export holds fp32 and int8
-        if self.backend == "int8" and export.problem("int8") is not None:
+        if backend == "int8" and export.problem("int8") is not None:
             raise RuntimeError(export.problem("int8"))
-        return load_fast(export, self.backend)
+        return load_fast(export, backend)
 
     @property
     def model(self):

@@ -79,6 +79,11 @@ def plan_backend(model_path: str | None, requested: str | None = None) -> str:
     return requested
 
 
+def fallbacks(backend: str) -> tuple[str, ...]:
+    """What serves, from the same export, when `backend` cannot be loaded (torch comes after these)."""
+    return ("onnx",) if backend in ("int8", "openvino") and _installed("onnxruntime") else ()
+
+
 def key_for(base_key: str, backend: str) -> str:
     """The vector key of an encoder's vectors: int8 ones are kept apart from fp32 (and bf16) ones."""
     return base_key + INT8_SUFFIX if backend == "int8" else base_key
