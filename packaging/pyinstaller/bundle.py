@@ -114,9 +114,9 @@ EXCLUDED_MODULES = [
     "hf_xet", "typer", "pydantic", "pydantic_core",
     # pretty-printing and graph libraries reachable only from tooling (rich.syntax, torch.compile)
     "pygments", "markdown_it", "mdurl", "networkx",
-    # OCR (the `ocr` extra: RapidOCR, OpenCV; about 220 MB) stays out of the bundle: on a clean
-    # rendered page it took 26 s and missed half the text (benchmarks/ocr.py); the app then says
-    # "OCR is not installed" for pictures
+    # OCR (the `ocr` extra: RapidOCR, OpenCV; about 220 MB) stays out of the bundle for its size
+    # (10 s a page on the busy 2-core box, CER 0.066: benchmarks/ocr.py); the app then says "OCR is
+    # not installed" for pictures
     "rapidocr_onnxruntime", "cv2",
     # developer tools that come with the build environment
     "pytest", "_pytest", "pytestqt", "PyInstaller", "pip", "setuptools", "pkg_resources",
