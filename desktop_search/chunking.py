@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
+import numpy as np
+
 _BOUNDARY = re.compile(r"\n\s*\n|\n|[.!?;:]\s")
 
 
@@ -18,7 +20,16 @@ class Chunk:
 
 
 class TokenOffsets(Protocol):
-    def __call__(self, text: str) -> list[tuple[int, int]]: ...
+    """(start, end) character offsets of a text's tokens: an (n, 2) integer array.
+
+    An array, not a list of tuples: 5 million characters are 1.8 million tokens, 29 MB as an
+    array and 226 MB as Python tuples (benchmarks/bad_input_memory.py)."""
+
+    def __call__(self, text: str) -> np.ndarray: ...
+
+
+def _offsets(pairs) -> np.ndarray:
+    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
 
 
 class RegexTokenizer:
@@ -26,8 +37,8 @@ class RegexTokenizer:
 
     _PIECE = re.compile(r"\w{1,6}|[^\w\s]")
 
-    def __call__(self, text: str) -> list[tuple[int, int]]:
-        return [(m.start(), m.end()) for m in self._PIECE.finditer(text)]
+    def __call__(self, text: str) -> np.ndarray:
+        return _offsets([(m.start(), m.end()) for m in self._PIECE.finditer(text)])
 
 
 class HFTokenizer:
@@ -40,8 +51,8 @@ class HFTokenizer:
         self._tok.no_padding()
         self._tok.no_truncation()
 
-    def __call__(self, text: str) -> list[tuple[int, int]]:
-        out: list[tuple[int, int]] = []
+    def __call__(self, text: str) -> np.ndarray:
+        out: list[np.ndarray] = []
         # Encode in slices so a huge text never becomes one giant encoding.
         step = 100_000
         pos = 0
@@ -52,9 +63,10 @@ class HFTokenizer:
                 if ws > pos:
                     end = ws
             enc = self._tok.encode(text[pos:end], add_special_tokens=False)
-            out.extend((a + pos, b + pos) for a, b in enc.offsets if b > a)
+            offs = _offsets(enc.offsets)
+            out.append(offs[offs[:, 1] > offs[:, 0]] + pos)
             pos = end
-        return out
+        return np.concatenate(out) if out else _offsets([])
 
 
 def tokenizer_for(model_path: str | None) -> TokenOffsets:
@@ -69,7 +81,7 @@ def chunk_text(text: str, tokenize: TokenOffsets, max_tokens: int = 256, overlap
     consecutive ones sharing about `overlap` tokens, cut at a sentence or line end when
     one lies in the last quarter of the window."""
     offs = tokenize(text)
-    if not offs:
+    if len(offs) == 0:
         return []
     size = max(8, max_tokens - 2)
     overlap = max(0, min(overlap, size // 2))
@@ -80,18 +92,18 @@ def chunk_text(text: str, tokenize: TokenOffsets, max_tokens: int = 256, overlap
         j = min(n, i + size)
         if j < n:
             j = _best_cut(text, offs, i, j, size)
-        chunks.append(Chunk(offs[i][0], offs[j - 1][1], j - i))
+        chunks.append(Chunk(int(offs[i][0]), int(offs[j - 1][1]), j - i))
         if j >= n:
             break
         i = max(j - overlap, i + 1)
     return chunks
 
 
-def _best_cut(text: str, offs: list[tuple[int, int]], i: int, j: int, size: int) -> int:
+def _best_cut(text: str, offs: np.ndarray, i: int, j: int, size: int) -> int:
     """Move the end of a window back to just after a boundary, if one is near the end."""
     lo = max(i + 1, j - size // 4)
-    start_char = offs[lo][0]
-    window = text[start_char : offs[j][0]]
+    start_char = int(offs[lo][0])
+    window = text[start_char : int(offs[j][0])]
     last = None
     for m in _BOUNDARY.finditer(window):
         last = m

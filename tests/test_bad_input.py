@@ -244,3 +244,39 @@ def test_worker_is_replaced_after_a_file_that_left_it_big(tmp_path, monkeypatch)
         assert pool.extract(str(tmp_path / "f2.json")).status == "ok"
         assert pool.child_pid is None  # stopped after its file; the next one starts afresh
         assert pool.extract(str(tmp_path / "f0.json")).status == "ok" and pool.child_pid != first
+
+
+def test_big_texts_are_written_one_batch_at_a_time(tmp_path, fake_encoder, monkeypatch):
+    """Chunking holds a batch's texts at once: a batch closes once COMMIT_EVERY_CHARS of text wait."""
+    from desktop_search.jobs import indexing
+
+    root = tmp_path / "docs"
+    root.mkdir()
+    for i in range(3):
+        (root / f"t{i}.txt").write_text(f"tapir {i} " * 50)
+    batches = []
+    orig = indexing.Indexer._commit
+    monkeypatch.setattr(indexing, "COMMIT_EVERY_CHARS", 100)
+    monkeypatch.setattr(indexing.Indexer, "_commit", lambda self, batch, *a: batches.append(len(batch)) or orig(
+        self, batch, *a))
+    with SearchService(tmp_path / "store", encoder=fake_encoder) as svc:
+        run(svc.index([root]))
+        assert batches == [1, 1, 1] and len(svc.search("tapir", "bm25")) == 3
+
+
+def test_token_offsets_are_a_compact_array_and_chunks_unchanged(model_path):
+    """1.8 million tokens are 29 MB as an (n, 2) array, 226 MB as tuples; the passages are the same."""
+    import numpy as np
+
+    from desktop_search.chunking import HFTokenizer, RegexTokenizer, chunk_text
+
+    text = "The otter swims. " * 30_000 + "\n\nA last line without an end"
+    for tok in (RegexTokenizer(), HFTokenizer(model_path)):
+        offs = tok(text)
+        assert isinstance(offs, np.ndarray) and offs.shape[1] == 2 and len(offs) > 60_000
+        assert (offs[:, 1] > offs[:, 0]).all() and text[offs[0, 0]:offs[0, 1]].lower() == "the"
+        chunks = chunk_text(text, tok, 64, 8)
+        assert all(type(c.start) is int and type(c.end) is int for c in chunks)
+        assert chunks[0].start == 0 and chunks[-1].end == len(text)
+        assert all(b.start < a.end for a, b in zip(chunks, chunks[1:]))  # they overlap
+    assert chunk_text("", RegexTokenizer()) == [] and len(RegexTokenizer()("")) == 0
