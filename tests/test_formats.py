@@ -521,3 +521,12 @@ def test_ocr_cost_is_reported_by_the_index_run_and_the_setting_turns_it_off(serv
     run(service.index())
     doc = next(f for f in service.files() if f.name == "page.png")
     assert (doc.status, doc.reason) == ("skipped", "image: OCR is turned off (setting 'ocr')")
+
+
+def test_members_past_the_archive_time_budget_are_listed_not_read(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop_search.documents.formats import archives
+
+    monkeypatch.setattr(archives, "TIME_BUDGET_S", -1.0)  # already over: nothing is read
+    x = extract_text(make_zip(tmp_path / "slow.zip", {"a.txt": b"alpha", "b.txt": b"beta"}))
+    assert [(m.status, m.reason) for m in x.members] == [("skipped", "not read: the archive took more than -1 s")] * 2

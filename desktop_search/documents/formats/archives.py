@@ -14,6 +14,7 @@ import io
 import lzma
 import posixpath
 import tarfile
+import time
 import zipfile
 import zlib
 from typing import Callable, Iterator
@@ -26,16 +27,33 @@ MAX_MEMBERS = 5_000
 MAX_TOTAL_BYTES = 1_000_000_000  # unpacked, per archive
 MAX_TOTAL_CHARS = 20_000_000  # of the members' text, per archive
 _RATIO_FLOOR_BYTES = 10_000_000  # a small tarball may compress as well as it likes
+TIME_BUDGET_S = 40.0  # members not read by then are listed as such: below the child's default 60 s timeout
 SEPARATOR = " › "  # between an archive and a member inside it, in names (as extract.ARCHIVE_SEPARATOR)
 
 ReadMember = Callable[..., Extracted]  # (data, name, *, depth, max_bytes, max_chars) -> Extracted
+
+_deadline = 0.0  # of the outermost archive being read (the child reads one file at a time)
+_open = 0  # archives being read now, the outermost included
 
 
 def extract_archive(data: bytes, kind: str, *, depth: int, max_bytes: int, max_chars: int,
                     read_member: ReadMember) -> Extracted:
     """The archive's listing as its text, and its members (nested archives' members flattened in)."""
+    global _deadline, _open
     if depth >= MAX_ARCHIVE_DEPTH:
         raise SkipFile(f"archive inside {depth} archives: not opened (limit {MAX_ARCHIVE_DEPTH - 1})")
+    if _open == 0:  # an archive inside another shares its time
+        _deadline = time.monotonic() + TIME_BUDGET_S
+    _open += 1
+    try:
+        return _read_archive(data, kind, depth=depth, max_bytes=max_bytes, max_chars=max_chars,
+                             read_member=read_member)
+    finally:
+        _open -= 1
+
+
+def _read_archive(data: bytes, kind: str, *, depth: int, max_bytes: int, max_chars: int,
+                  read_member: ReadMember) -> Extracted:
     entries = _zip_entries(data, max_bytes) if kind == "zip" else _tar_entries(data, max_bytes)
     members: list[Member] = []
     notes: list[str] = []
@@ -49,6 +67,10 @@ def extract_archive(data: bytes, kind: str, *, depth: int, max_bytes: int, max_c
             continue
         if chars > MAX_TOTAL_CHARS:
             members.append(Member(name, size, "skipped", "not read: the archive's text limit was reached", None))
+            continue
+        if time.monotonic() > _deadline:
+            members.append(Member(name, size, "skipped",
+                                  f"not read: the archive took more than {TIME_BUDGET_S:.0f} s", None))
             continue
         try:
             extracted = read_member(content, name, depth=depth + 1, max_bytes=max_bytes, max_chars=max_chars)
