@@ -432,7 +432,9 @@ def _doc_for(svc, path: str):
 def cmd_judge(args) -> int:
     from . import judgments
 
-    a = [clean_text(x) for x in args.args]
+    a = list(args.args)
+    if a and args.action in ("add", "list", "remove"):
+        a[0] = clean_text(a[0])  # the query; file and folder paths keep their bytes
     usage = {"add": ("QUERY FILE", 2, 2), "list": ("[QUERY]", 0, 1), "remove": ("QUERY [FILE]", 1, 2),
              "export": ("FOLDER", 1, 1), "import": ("FOLDER", 1, 1)}[args.action]
     if not usage[1] <= len(a) <= usage[2]:

@@ -164,3 +164,20 @@ def test_cli_text_output_escapes_file_names_and_snippets(cli_on, tmp_path, capsy
     assert "\u202e" not in capsys.readouterr().out
     assert run_cli("search", "zebra", "--retriever", "bm25", "--json") == 0  # JSON keeps the real name
     assert json.loads(capsys.readouterr().out)["hits"][0]["name"] == evil
+
+
+def test_cli_judge_with_undecodable_query_and_a_non_utf8_file_name(cli_on, tmp_path, capsys):
+    from fixtures_bad_files import make_bytes_named_file
+
+    run_cli, _ = cli_on
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    path = make_bytes_named_file(docs, b"caf\xe9.txt", b"espresso and cake")
+    assert run_cli("index", str(docs), "--json") == 0
+    capsys.readouterr()
+    assert run_cli("judge", "add", ESCAPED_BYTES, path, "--json") == 0  # the file found by its bytes
+    out = json.loads(capsys.readouterr().out)
+    assert out["query"] == "lic\ufffd\ufffdense" and out["grade"] == 1
+    assert run_cli("judge", "list") == 0
+    listed = capsys.readouterr().out
+    assert "lic\ufffd\ufffdense" in listed and "caf\ufffd.txt" in listed
