@@ -530,3 +530,10 @@ def test_members_past_the_archive_time_budget_are_listed_not_read(tmp_path: Path
     monkeypatch.setattr(archives, "TIME_BUDGET_S", -1.0)  # already over: nothing is read
     x = extract_text(make_zip(tmp_path / "slow.zip", {"a.txt": b"alpha", "b.txt": b"beta"}))
     assert [(m.status, m.reason) for m in x.members] == [("skipped", "not read: the archive took more than -1 s")] * 2
+
+
+def test_blank_pages_of_a_text_pdf_are_not_sent_to_ocr(tmp_path: Path) -> None:
+    pytest.importorskip("rapidocr_onnxruntime")
+    x = extract_text(make_pdf(tmp_path / "gap.pdf", ["First page about larks", "", "Third page about rooks"]))
+    assert x.ocr_pages == 0 and x.text.count("\f") == 3
+    assert section_label("pdf", x.text, x.text.index("rooks")) == "page 3"

@@ -119,7 +119,8 @@ def extract_image(data: bytes, max_chars: int) -> tuple[str, str | None, OcrCost
 
 def ocr_pdf_pages(data: bytes, page_numbers: list[int],
                   budget_s: float = OCR_BUDGET_S) -> tuple[dict[int, str], OcrCost]:
-    """OCR of some pages of a PDF (0-based numbers), rendered by PDFium, until the budget runs out."""
+    """OCR of some pages of a PDF (0-based numbers) that hold a picture, rendered by PDFium, until the
+    budget runs out (a page without any image, like a blank separator page, costs nothing)."""
     import numpy as np
     import pypdfium2 as pdfium
 
@@ -134,6 +135,8 @@ def ocr_pdf_pages(data: bytes, page_numbers: list[int],
                 break
             page = pdf[index]
             try:
+                if next(page.get_objects(filter=[pdfium.raw.FPDF_PAGEOBJ_IMAGE], max_depth=3), None) is None:
+                    continue  # a blank page, or vector drawing only: nothing a scanner made
                 bitmap = page.render(scale=RENDER_DPI / 72)
                 pixels = np.asarray(bitmap.to_pil().convert("RGB"))
             finally:
