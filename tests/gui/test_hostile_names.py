@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
-from PySide6.QtGui import Qt as QtGui_Qt, QTextDocument
+from PySide6 import QtGui
+from PySide6.QtGui import QTextDocument
 from PySide6.QtWidgets import QAbstractItemView, QLabel, QMessageBox, QWidget
 
 pytestmark = [pytest.mark.gui, pytest.mark.qt_log_level_fail("WARNING"),
@@ -31,7 +32,7 @@ HOSTILE_QUERY = "<i>QUERY-WORD</i> zebra"
 
 def _shown(text: str, fmt: Qt.TextFormat = Qt.TextFormat.AutoText) -> str:
     """What Qt displays for `text` in a label of format `fmt` (tooltips behave as AutoText)."""
-    if fmt == Qt.TextFormat.PlainText or (fmt == Qt.TextFormat.AutoText and not QtGui_Qt.mightBeRichText(text)):
+    if fmt == Qt.TextFormat.PlainText or (fmt == Qt.TextFormat.AutoText and not QtGui.Qt.mightBeRichText(text)):
         return text
     doc = QTextDocument()
     doc.setHtml(text)
