@@ -18,7 +18,7 @@ from .errors import Cancelled, KnownError, StoreLocked
 from .jobs import CancelToken, emit, run_job
 from .jobs.events import EventType
 from .jobs.launcher import background_priority
-from .textsafe import clean_text, is_blank, terminal_safe
+from .textsafe import clean_text, is_blank, terminal_lines, terminal_safe
 
 MAX_K = 1000
 
@@ -617,7 +617,7 @@ def _tell_notices(told: str = "") -> None:
         for n in notes:
             if n not in seen:
                 seen.add(n)
-                print(f"desktop-search: {n}", file=sys.stderr)
+                print(f"desktop-search: {terminal_lines(n)}", file=sys.stderr)
     _OPENED.clear()
 
 
@@ -648,7 +648,7 @@ def run_command(args) -> int:
         if getattr(args, "json", False):
             print(json.dumps({"error": str(e)}))
         else:
-            print(f"desktop-search: {e}", file=sys.stderr)
+            print(f"desktop-search: {terminal_lines(str(e))}", file=sys.stderr)  # messages name files
         _tell_notices(str(e))
         return 2
     except KeyboardInterrupt:

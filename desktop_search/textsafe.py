@@ -74,3 +74,8 @@ def terminal_safe(text: str) -> str:
     if not any(_needs_escape(ch) for ch in text):
         return text
     return "".join(_escape(ch) if ch == "\\" or _needs_escape(ch) else ch for ch in text)
+
+
+def terminal_lines(text: str) -> str:
+    """`terminal_safe` for a message of several lines: its own line breaks kept, all else escaped."""
+    return "\n".join(terminal_safe(line) for line in text.split("\n"))

@@ -181,3 +181,11 @@ def test_cli_judge_with_undecodable_query_and_a_non_utf8_file_name(cli_on, tmp_p
     assert run_cli("judge", "list") == 0
     listed = capsys.readouterr().out
     assert "lic\ufffd\ufffdense" in listed and "caf\ufffd.txt" in listed
+
+
+def test_cli_error_naming_a_hostile_path_is_escaped(cli_on, tmp_path, capsys):
+    run_cli, _ = cli_on
+    evil = tmp_path / "gone\u202etxt.exe\x1b[2J"
+    assert run_cli("index", str(evil)) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and "\\u202e" in err and "\x1b" not in err and "\u202e" not in err
