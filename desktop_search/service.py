@@ -224,8 +224,10 @@ class SearchService:
     def _allowed(self, filters: Filters | None) -> set[int] | None:
         if filters is None or not filters.active:
             return None
-        return self.store.filtered_doc_ids(filters.folder, filters.exts, filters.modified_after,
-                                           filters.modified_before)
+        # undecodable bytes as the store's paths show them (U+FFFD): SQLite refuses surrogates
+        folder = clean_text(filters.folder) if filters.folder else filters.folder
+        return self.store.filtered_doc_ids(folder, tuple(clean_text(e) for e in filters.exts),
+                                           filters.modified_after, filters.modified_before)
 
     def search(self, query: str, retriever: str = "bm25", k: int = 10, filters: Filters | None = None,
                *, encoder=None, hybrid_method: str | None = None) -> list[Hit]:

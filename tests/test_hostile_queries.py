@@ -189,3 +189,19 @@ def test_cli_error_naming_a_hostile_path_is_escaped(cli_on, tmp_path, capsys):
     assert run_cli("index", str(evil)) == 2
     err = capsys.readouterr().err
     assert "does not exist" in err and "\\u202e" in err and "\x1b" not in err and "\u202e" not in err
+
+
+def test_filters_with_undecodable_bytes_are_no_traceback(service, tmp_path):
+    import os
+
+    from desktop_search.retrievers.base import Filters
+
+    folder = tmp_path / "docs"
+    sub = os.fsdecode(os.path.join(os.fsencode(folder), b"d\xff"))  # a non-UTF-8 folder, as argv gives it
+    os.makedirs(sub)
+    with open(os.path.join(sub, "x.txt"), "w") as f:
+        f.write("pangolin scales")
+    run(service.index([folder]))
+    for r in RETRIEVERS:
+        assert [h.name for h in service.search("pangolin", r, 5, Filters(folder=sub))] == ["x.txt"]
+        assert service.search("pangolin", r, 5, Filters(exts=("\udcff",))) == []
