@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import sqlite3
 import threading
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterator, Sequence
 
@@ -25,8 +26,8 @@ from .query_plan import plan_query, rank_with_fallback
 from .retrievers.base import Filters, Ranked
 from .retrievers.bm25 import BM25Index
 from .retrievers.registry import RetrieverRegistry, parse_name
-from .retrievers.types import Hit, SearchResult
-from .snippets import make_snippet, passage_section, preview_window, query_targets
+from .retrievers.types import Deferred, Hit, SearchResult
+from .snippets import preview_window, query_targets, shown_passage
 from .store import Store
 from .store.health import damaged_message
 from .textsafe import clean_text, is_blank
@@ -35,6 +36,7 @@ from .util import ProcessLock
 __all__ = ["Filters", "SearchService", "repair_library"]
 
 DB_NAME = "library.sqlite3"
+SNIPPETS_NOW = 20  # hits whose snippet a search computes at once (a list's first screen); the rest lazily
 
 
 class SearchService:
@@ -257,6 +259,9 @@ class SearchService:
         return {"embedded": min(embedded, passages), "passages": passages, "model": getattr(enc, "name", "")}
 
     def _hits(self, query: str, ranking: list[Ranked], retriever: str) -> list[Hit]:
+        """The ranking as hits; the first SNIPPETS_NOW get their snippet (and spans, section) now, the
+        rest when first read (a Deferred: the window paints, the CLI prints or JSON holds them), so a
+        k = 100 search builds the few dozen a list shows, not 100."""
         if not ranking:
             return []
         want, phrases = query_targets(query)
@@ -267,16 +272,19 @@ class SearchService:
             r = rows.get(cid)
             if doc is None or r is None:
                 continue
-            text = self.store.doc_text(doc_id)
-            snippet, spans = make_snippet(text, r["start"], r["end"], want, phrases, kind=doc.kind)
+            shown = Deferred(partial(self._shown, doc_id, r["start"], r["end"], want, phrases, doc.kind))
+            if len(hits) < SNIPPETS_NOW:
+                shown.get()
             hits.append(Hit(
                 rank=len(hits) + 1, doc_id=doc_id, path=doc.path, name=doc.name,
                 folder=os.path.dirname(doc.path), score=float(score), chunk_id=cid, start=r["start"],
-                end=r["end"], snippet=snippet, spans=spans, kind=doc.kind, mtime=doc.mtime_ns / 1e9,
-                retriever=retriever, title=doc.title or "",
-                section=passage_section(text, r["start"], r["end"], want, phrases, doc.kind),
+                end=r["end"], snippet=shown, spans=shown, kind=doc.kind, mtime=doc.mtime_ns / 1e9,
+                retriever=retriever, title=doc.title or "", section=shown,
             ))
         return hits
+
+    def _shown(self, doc_id: int, start: int, end: int, want, phrases, kind):
+        return shown_passage(self.store.doc_text(doc_id), start, end, want, phrases, kind)
 
     def preview(self, doc_id: int, chunk_id: int, query: str, context_chars: int = 4000) -> dict:
         """The passage in its context: text around it, the passage range and matched spans in that text."""

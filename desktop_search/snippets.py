@@ -33,14 +33,21 @@ def match_spans(text: str, want: set[str], phrases: Sequence[str]) -> tuple[tupl
 
 
 def _window(passage: str, spans: Sequence[tuple[int, int]], size: int) -> tuple[int, int]:
-    """Where in the passage a snippet of about `size` characters holds the most matches."""
+    """Where in the passage a snippet of about `size` characters holds the most matches.
+
+    The spans are sorted and disjoint, so the matches inside [a, a + size] of each start a are
+    counted with one forward pointer (linear; a passage full of matches made the count quadratic)."""
     lo = 0
     if spans and len(passage) > size:
         best, best_n = spans[0][0], -1
-        for a, _ in spans:
-            n = sum(1 for x, y in spans if a <= x and y <= a + size)
-            if n > best_n:
-                best, best_n = a, n
+        j = 0
+        for i, (a, _) in enumerate(spans):
+            if j < i:
+                j = i
+            while j < len(spans) and spans[j][1] <= a + size:
+                j += 1
+            if j - i > best_n:
+                best, best_n = a, j - i
         lo = max(0, min(best - size // 4, len(passage) - size))
         while lo > 0 and not passage[lo - 1].isspace() and lo > best - size // 4 - 20:
             lo -= 1
@@ -62,10 +69,7 @@ def _section_at_window(kind: str | None, text: str, start: int, passage: str,
 def passage_section(text: str, start: int, end: int, want: set[str], phrases: Sequence[str] = (),
                     kind: str | None = None, size: int = SNIPPET_CHARS) -> str:
     """Where the snippet of this passage is in its file ("page 12", "slide 3"); "" if unsectioned."""
-    passage = text[start:end]
-    spans = match_spans(passage, want, phrases)
-    lo, _hi = _window(passage, spans, size)
-    return _section_at_window(kind, text, start, passage, spans, lo) or ""
+    return shown_passage(text, start, end, want, phrases, kind, size)[2]
 
 
 def make_snippet(text: str, start: int, end: int, want: set[str], phrases: Sequence[str] = (),
@@ -74,6 +78,15 @@ def make_snippet(text: str, start: int, end: int, want: set[str], phrases: Seque
 
     For a sectioned kind (`kind`: PDF pages, slides, sheets...) it starts with where its first match
     is, "page 12 · ", so every list of results (window, CLI, JSON) says so."""
+    snippet, spans, _section = shown_passage(text, start, end, want, phrases, kind, size)
+    return snippet, spans
+
+
+def shown_passage(text: str, start: int, end: int, want: set[str], phrases: Sequence[str] = (),
+                  kind: str | None = None, size: int = SNIPPET_CHARS
+                  ) -> tuple[str, tuple[tuple[int, int], ...], str]:
+    """What a result shows of its passage: (snippet, matched spans in it, section), the passage's
+    matches found once for all three (`make_snippet`, `passage_section`)."""
     passage = text[start:end]
     spans = match_spans(passage, want, phrases)
     lo, hi = _window(passage, spans, size)
@@ -84,7 +97,7 @@ def make_snippet(text: str, start: int, end: int, want: set[str], phrases: Seque
     prefix = (f"{section} · " if section else "") + ("… " if lo > 0 else "")
     suffix = " …" if hi < len(passage) else ""
     shift = len(prefix)
-    return prefix + body + suffix, tuple((a + shift, b + shift) for a, b in out_spans)
+    return prefix + body + suffix, tuple((a + shift, b + shift) for a, b in out_spans), section or ""
 
 
 def preview_window(text: str, passage: tuple[int, int] | None, query: str,

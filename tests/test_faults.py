@@ -465,7 +465,7 @@ def small_disk(tmp_path):
 
 
 def test_real_full_disk(tmp_path, small_disk, fake_cli, capsys):
-    docs = _many_docs(tmp_path / "docs", 200)
+    docs = _many_docs(tmp_path / "docs", 800)  # an index well past the 1 MB disk (postings append now)
     data = small_disk / "data"
     with SearchService(data, encoder=HashingEncoder()) as svc:
         svc.settings.min_free_mb = 0  # let SQLite meet the full disk itself

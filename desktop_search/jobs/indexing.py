@@ -39,8 +39,8 @@ from ..store.health import check_free_space, damaged_message
 from ..util import display_path, from_raw, raw_path
 from .progress import Progress, RateMeter
 
-COMMIT_EVERY_FILES = 64
-COMMIT_EVERY_S = 1.5
+COMMIT_EVERY_FILES = 512  # bigger batches: fewer segments, commits and checkpoints (SciFact: 78 -> 56 MB written)
+COMMIT_EVERY_S = 3.0
 # or once this much text waits: two texts at max_chars chunked in one batch held 0.35 GB here
 COMMIT_EVERY_CHARS = 2_000_000
 EMBED_BATCH = 256

@@ -39,10 +39,36 @@ def _expand(word: str) -> list[str]:
     return [chars[i] + chars[i + 1] for i in range(len(chars) - 1)]
 
 
+_STEMS: dict[str, str] = {}  # word -> stem: a plain dict is cheaper per word than lru_cache's call
+_STEMS_MAX = 200_000
+
+
 def analyze(text: str) -> list[str]:
-    """Terms of a text, in order (duplicates kept)."""
+    """Terms of a text, in order (duplicates kept).
+
+    The indexer's hot loop (every passage of every file): text without CJK takes a path of one
+    findall and dict lookups, about half the time of the general one (`_analyze_words`), with the
+    same terms."""
+    low = text.lower()
+    if _CJK.search(low):
+        return _analyze_words(low)
+    stems = _STEMS
+    if len(stems) > _STEMS_MAX:
+        stems.clear()
     out = []
-    for m in _WORD.finditer(text.lower()):
+    for w in _WORD.findall(low):
+        if w in STOPWORDS or len(w) > 64:
+            continue
+        s = stems.get(w)
+        if s is None:
+            s = stems[w] = _stemmer.stemWord(w)
+        out.append(s)
+    return out
+
+
+def _analyze_words(low: str) -> list[str]:
+    out = []
+    for m in _WORD.finditer(low):
         for w in _expand(m.group()):
             if w in STOPWORDS or len(w) > 64:
                 continue

@@ -3,9 +3,14 @@
 Why not rank-bm25 or FTS5: rank-bm25 rescans every document in Python per query
 (hundreds of ms at 100k chunks) and FTS5's bm25() with OR queries is ~60 ms there.
 Here each indexing batch writes one immutable segment (term -> chunk ids, term
-frequencies as int32 blobs); deletions are tombstones (the chunk row is gone), and
-segments are merged when they pile up, which also drops dead postings. A query loads
-the postings of its few terms lazily and scores them with vector operations.
+frequencies as int32 blobs), keyed (segment, term) so a segment is appended in key
+order; deletions are tombstones (the chunk row is gone). Segments are merged by size
+tier (`MERGE_FACTOR` of one tier become one of the next: each posting is rewritten
+about log(N) times, not once per batch), and all at once when a quarter of what they
+hold is dead. A query loads the postings of its terms lazily and scores them with vector
+operations; a long query (a pasted paragraph) scores its rare terms over their postings
+and its common ones only over the candidates the rare ones found, when no other file can
+reach the top k any more (term-at-a-time MaxScore: the same top k).
 
 Scoring (Lucene's BM25): idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
 tf part = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), N and df over live chunks.
@@ -13,10 +18,11 @@ tf part = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), N and df over li
 
 from __future__ import annotations
 
+import math
 import sqlite3
 import threading
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +31,10 @@ from ..store import Store
 
 K1 = 1.2
 B = 0.75
-MAX_SEGMENTS = 12
+MERGE_FACTOR = 8  # segments of one size tier merged into one of the next
+TIER_BASE = 100_000  # postings: segments up to this size are tier 0 (a batch of files is about 50,000)
+DEAD_SHARE = 0.25  # merge everything once this share of the segments' chunks is deleted
+PRUNE_MIN_TERMS = 8  # queries with fewer distinct terms are scored over every posting
 
 
 @dataclass
@@ -36,6 +45,18 @@ class _Stats:
     doc_of: np.ndarray  # int64[max_id + 1], chunk -> document
     n: int
     avgdl: float
+    segments: tuple[int, ...]
+
+
+def _group(keys: np.ndarray, n_groups: int) -> np.ndarray:
+    """Start offsets (n_groups + 1) of each group in sorted `keys` (group numbers 0..n_groups-1)."""
+    return np.searchsorted(keys, np.arange(n_groups + 1))
+
+
+def _tier(n_postings: int) -> int:
+    if n_postings <= TIER_BASE:
+        return 0
+    return 1 + int(math.log(n_postings / TIER_BASE, MERGE_FACTOR))
 
 
 class BM25Index:
@@ -46,78 +67,58 @@ class BM25Index:
         self.k1 = k1
         self.b = b
         self._stats: _Stats | None = None
+        # term -> (chunk ids sorted, int32; the BM25 tf part of each, float32: idf times it is the score)
         self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._lock = threading.Lock()
 
     # -- writing (inside the caller's transaction) ----------------------------------------
     @staticmethod
     def write_segment(w: sqlite3.Connection, chunk_terms: dict[int, list[str]]) -> None:
-        """Add one segment holding the postings of the given chunks."""
-        if not chunk_terms:
+        """Add one segment holding the postings of the given chunks, then merge by tier."""
+        vocab: dict[str, int] = {}
+        tids: list[int] = []
+        cids: list[int] = []
+        lens: list[int] = []
+        for cid, terms in chunk_terms.items():
+            if terms:
+                tids.extend([vocab.setdefault(t, len(vocab)) for t in terms])
+                cids.append(cid)
+                lens.append(len(terms))
+        if not vocab:
             return
-        by_term: dict[str, list[tuple[int, int]]] = defaultdict(list)
-        n = 0
-        for cid in sorted(chunk_terms):
-            for term, tf in Counter(chunk_terms[cid]).items():
-                by_term[term].append((cid, tf))
-                n += 1
-        cur = w.execute("INSERT INTO bm25_segments(n_postings, created_at) VALUES (?, ?)", (n, time.time()))
-        seg = cur.lastrowid
-        w.executemany(
-            "INSERT INTO bm25_postings(segment_id, term, ids, tfs) VALUES (?, ?, ?, ?)",
-            (
-                (
-                    seg,
-                    term,
-                    np.fromiter((p[0] for p in plist), dtype=np.int32, count=len(plist)).tobytes(),
-                    np.fromiter((p[1] for p in plist), dtype=np.int32, count=len(plist)).tobytes(),
-                )
-                for term, plist in by_term.items()
-            ),
-        )
+        key = (np.array(tids, dtype=np.int64) << 32) | np.repeat(np.array(cids, dtype=np.int64), lens)
+        uniq, tf = np.unique(key, return_counts=True)  # sorted by term number, then chunk id
+        _insert_segment(w, list(vocab), uniq >> 32, (uniq & 0xFFFFFFFF).astype(np.int32),
+                        tf.astype(np.int32), n_chunks=len(cids))
+        BM25Index.maybe_merge(w)
 
     @staticmethod
     def maybe_merge(w: sqlite3.Connection, force: bool = False) -> bool:
-        """Merge segments when there are too many: all but the largest, or everything if the
-        small ones together outgrow half the largest. Dead postings are dropped."""
-        segs = w.execute("SELECT id, n_postings FROM bm25_segments ORDER BY n_postings DESC").fetchall()
-        if len(segs) <= (1 if force else MAX_SEGMENTS):
-            return False
-        largest_n = segs[0][1]
-        small = [s[0] for s in segs[1:]]
-        small_n = sum(s[1] for s in segs[1:])
-        victims = [s[0] for s in segs] if force or small_n * 2 > largest_n else small
-        max_id = w.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
-        live = np.zeros(max_id + 1, dtype=bool)
-        ids = np.fromiter((r[0] for r in w.execute("SELECT id FROM chunks")), dtype=np.int64)
-        live[ids] = True
-        q = ",".join("?" * len(victims))
-        merged: dict[str, list[tuple[np.ndarray, np.ndarray]]] = defaultdict(list)
-        total = 0
-        for term, ib, tb in w.execute(
-            f"SELECT term, ids, tfs FROM bm25_postings WHERE segment_id IN ({q})", victims
-        ):
-            i = np.frombuffer(ib, dtype=np.int32)
-            t = np.frombuffer(tb, dtype=np.int32)
-            keep = live[np.minimum(i, max_id)] & (i <= max_id)
-            if keep.any():
-                merged[term].append((i[keep], t[keep]))
-        w.execute(f"DELETE FROM bm25_postings WHERE segment_id IN ({q})", victims)
-        w.execute(f"DELETE FROM bm25_segments WHERE id IN ({q})", victims)
-        rows = []
-        for term, parts in merged.items():
-            i = np.concatenate([p[0] for p in parts])
-            t = np.concatenate([p[1] for p in parts])
-            order = np.argsort(i, kind="stable")
-            rows.append((term, i[order].astype(np.int32).tobytes(), t[order].astype(np.int32).tobytes()))
-            total += len(i)
-        cur = w.execute("INSERT INTO bm25_segments(n_postings, created_at) VALUES (?, ?)", (total, time.time()))
-        seg = cur.lastrowid
-        w.executemany(
-            "INSERT INTO bm25_postings(segment_id, term, ids, tfs) VALUES (?, ?, ?, ?)",
-            ((seg, term, ib, tb) for term, ib, tb in rows),
-        )
-        return True
+        """Merge segments: `MERGE_FACTOR` of a size tier (with any smaller ones) into one, until no tier
+        holds that many; everything when `force` or when a `DEAD_SHARE` of their chunks is deleted.
+        Dead postings are dropped. Returns whether anything was merged."""
+        merged = False
+        while True:
+            segs = w.execute("SELECT id, n_postings, n_chunks FROM bm25_segments ORDER BY id").fetchall()
+            if len(segs) <= 1:
+                return merged
+            victims: list[int] = []
+            held = sum(s[2] for s in segs)
+            if force or (held and 1 - _live_chunks(w) / held >= DEAD_SHARE):
+                victims = [s[0] for s in segs]
+            else:
+                by_tier: dict[int, list[int]] = {}
+                for sid, n, _ in segs:
+                    by_tier.setdefault(_tier(n), []).append(sid)
+                for tier in sorted(by_tier):
+                    if len(by_tier[tier]) >= MERGE_FACTOR:
+                        victims = [sid for t in by_tier if t <= tier for sid in by_tier[t]]
+                        break
+            if len(victims) < 2:
+                return merged
+            _merge(w, victims)
+            merged = True
+            force = False
 
     # -- reading ------------------------------------------------------------------------
     def _refresh(self) -> _Stats:
@@ -138,30 +139,52 @@ class BM25Index:
             doc_of[arr[:, 0]] = arr[:, 2]
         n = int(alive.sum())
         avgdl = float(lengths[alive].mean()) if n else 1.0
-        st = _Stats(gen, alive, lengths, doc_of, n, max(avgdl, 1e-6))
+        segments = tuple(r[0] for r in conn.execute("SELECT id FROM bm25_segments ORDER BY id"))
+        st = _Stats(gen, alive, lengths, doc_of, n, max(avgdl, 1e-6), segments)
         self._stats = st
         self._postings = {}
         return st
 
-    def _term_postings(self, term: str, st: _Stats) -> tuple[np.ndarray, np.ndarray]:
-        p = self._postings.get(term)
-        if p is not None:
-            return p
-        parts_i, parts_t = [], []
-        for ib, tb in self.store.conn.execute("SELECT ids, tfs FROM bm25_postings WHERE term=?", (term,)):
-            parts_i.append(np.frombuffer(ib, dtype=np.int32))
-            parts_t.append(np.frombuffer(tb, dtype=np.int32))
-        if parts_i:
-            i = np.concatenate(parts_i).astype(np.int64)
-            t = np.concatenate(parts_t).astype(np.float32)
-            ok = i < len(st.alive)
-            i, t = i[ok], t[ok]
+    def _load(self, terms, st: _Stats) -> None:
+        """Read the postings of the terms not cached yet (one statement), live chunks only."""
+        todo = [t for t in set(terms) if t not in self._postings]
+        if not todo:
+            return
+        parts: dict[str, list[tuple[bytes, bytes]]] = {t: [] for t in todo}
+        for s in range(0, len(st.segments), 400):  # under SQLite's 999 variables a statement
+            segs = st.segments[s : s + 400]
+            for i in range(0, len(todo), 400):
+                some = todo[i : i + 400]
+                q = (f"SELECT term, ids, tfs FROM bm25_postings WHERE segment_id IN ({','.join('?' * len(segs))}) "
+                     f"AND term IN ({','.join('?' * len(some))})")
+                for term, ib, tb in self.store.conn.execute(q, (*segs, *some)):
+                    parts[term].append((ib, tb))
+        k1, b = self.k1, self.b
+        for term, blobs in parts.items():
+            if not blobs:
+                self._postings[term] = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+                continue
+            i = np.concatenate([np.frombuffer(x, dtype=np.int32) for x, _ in blobs])
+            t = np.concatenate([np.frombuffer(y, dtype=np.int32) for _, y in blobs]).astype(np.float32)
+            ok = (i < len(st.alive)) & (i >= 0)
+            if not ok.all():
+                i, t = i[ok], t[ok]
             live = st.alive[i]
-            i, t = i[live], t[live]
-        else:
-            i, t = np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        self._postings[term] = (i, t)
-        return i, t
+            if not live.all():
+                i, t = i[live], t[live]
+            if len(blobs) > 1 and len(i) > 1 and not (np.diff(i) > 0).all():
+                order = np.argsort(i, kind="stable")
+                i, t = i[order], t[order]
+            dl = st.lengths[i]
+            part = (t * (k1 + 1) / (t + k1 * (1 - b + b * dl / st.avgdl))).astype(np.float32)
+            self._postings[term] = (np.ascontiguousarray(i), part)
+
+    def _term_postings(self, term: str, st: _Stats) -> tuple[np.ndarray, np.ndarray]:
+        self._load([term], st)
+        return self._postings[term]
+
+    def _idf(self, df: int, st: _Stats) -> float:
+        return float(np.log1p((st.n - df + 0.5) / (df + 0.5)))
 
     def chunk_scores(
         self, terms: list[str] | tuple[str, ...], *, required=(), excluded=()
@@ -171,26 +194,96 @@ class BM25Index:
             st = self._refresh()
             if st.n == 0 or not terms:
                 return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+            self._load([*terms, *required, *excluded], st)
             scores = np.zeros(len(st.alive), dtype=np.float32)
             touched = np.zeros(len(st.alive), dtype=bool)
             for term, qtf in Counter(terms).items():
-                ids, tfs = self._term_postings(term, st)
+                ids, part = self._postings[term]
                 if len(ids) == 0:
                     continue
-                df = len(ids)
-                idf = np.log1p((st.n - df + 0.5) / (df + 0.5))
-                dl = st.lengths[ids]
-                part = tfs * (self.k1 + 1) / (tfs + self.k1 * (1 - self.b + self.b * dl / st.avgdl))
-                scores[ids] += qtf * idf * part
+                scores[ids] += np.float32(qtf * self._idf(len(ids), st)) * part
                 touched[ids] = True
             for term in set(required):
                 mask = np.zeros(len(st.alive), dtype=bool)
-                mask[self._term_postings(term, st)[0]] = True
+                mask[self._postings[term][0]] = True
                 touched &= mask
             for term in set(excluded):
-                touched[self._term_postings(term, st)[0]] = False
+                touched[self._postings[term][0]] = False
             ids = np.nonzero(touched)[0]
             return ids, scores[ids]
+
+    def _pruned_scores(self, terms, k: int) -> tuple[np.ndarray, np.ndarray] | None:
+        """(chunk ids, exact scores) of the candidates that can hold the top k documents of a plain
+        query, or None to score everything. Terms go rarest (highest bound) first; once the k-th best
+        document's partial score beats what every term left could add together, a chunk none of the
+        scored terms matched cannot reach the top k, and the terms left are only looked up for the
+        candidates (binary search in their postings, not a pass over them)."""
+        with self._lock:
+            st = self._refresh()
+            counts = Counter(terms)
+            if st.n == 0 or len(counts) < PRUNE_MIN_TERMS:
+                return None
+            self._load(list(counts), st)
+            entries = []
+            for term, qtf in counts.items():
+                ids, part = self._postings[term]
+                if len(ids):
+                    w = qtf * self._idf(len(ids), st)
+                    entries.append((w * (self.k1 + 1), w, ids, part))  # the bound: part < k1 + 1
+            entries.sort(key=lambda e: -e[0])
+            rest = [e[0] for e in entries]
+            left = float(sum(rest))
+            scores = np.zeros(len(st.alive), dtype=np.float32)
+            touched = np.zeros(len(st.alive), dtype=bool)
+            j, best = 0, 0.0
+            while j < len(entries):
+                bound, w, ids, part = entries[j]
+                scores[ids] += np.float32(w) * part
+                touched[ids] = True
+                best = max(best, float(scores[ids].max()))
+                left -= bound
+                j += 1
+                # the k-th document's score is at most the best chunk's: only then is it worth computing
+                if j < len(entries) and left < best and left < self._kth_doc_score(scores, touched, st, k):
+                    break
+            rest = entries[j:]
+            n_cand = int(touched.sum()) if rest else 0
+            lookups = []
+            for e in rest:  # short postings: a pass over them, masked by the candidates
+                _bound, w, ids, part = e
+                if len(ids) <= 4 * n_cand:
+                    m = touched[ids]
+                    scores[ids[m]] += np.float32(w) * part[m]
+                else:
+                    lookups.append(e)
+            cand = np.nonzero(touched)[0]
+            cs = scores[cand]
+            for _bound, w, ids, part in lookups:  # long ones: a binary search for each candidate
+                pos = np.searchsorted(ids, cand)
+                pos[pos >= len(ids)] = 0
+                hit = ids[pos] == cand
+                cs[hit] += np.float32(w) * part[pos[hit]]
+            return cand, cs
+
+    @staticmethod
+    def _kth_doc_score(scores: np.ndarray, touched: np.ndarray, st: _Stats, k: int) -> float:
+        """The k-th best document's best chunk score so far (-inf with fewer than k documents)."""
+        cand = np.nonzero(touched)[0]
+        if len(cand) < k:
+            return -math.inf
+        s = scores[cand]
+        top = cand[np.argsort(-s, kind="stable")[: max(4 * k, 64)]]
+        docs = st.doc_of[top]
+        _, first = np.unique(docs, return_index=True)
+        if len(first) < k:
+            if len(top) == len(cand):
+                return -math.inf
+            order = np.argsort(-s, kind="stable")
+            _, first = np.unique(st.doc_of[cand[order]], return_index=True)
+            if len(first) < k:
+                return -math.inf
+            return float(np.sort(s[order][first])[-k])
+        return float(np.sort(scores[top][first])[-k])
 
     def doc_of(self, chunk_ids: np.ndarray) -> np.ndarray:
         st = self._stats if self._stats is not None else self._refresh()
@@ -205,7 +298,11 @@ class BM25Index:
         `chunk_filter(chunk_ids) -> bool mask` can veto chunks (phrase checks), applied
         lazily in score order so only the candidates that matter are checked.
         """
-        ids, scores = self.chunk_scores(terms, required=required, excluded=excluded)
+        pruned = None
+        if not required and not excluded and allowed_docs is None and chunk_filter is None:
+            pruned = self._pruned_scores(terms, k)
+        ids, scores = pruned if pruned is not None else self.chunk_scores(
+            terms, required=required, excluded=excluded)
         if len(ids) == 0:
             return []
         with self._lock:
@@ -238,3 +335,52 @@ class BM25Index:
         with self._lock:
             self._stats = None
             self._postings = {}
+
+
+def _live_chunks(w: sqlite3.Connection) -> int:
+    return w.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
+
+
+def _insert_segment(w: sqlite3.Connection, vocab: list[str], term_no: np.ndarray, ids: np.ndarray,
+                    tfs: np.ndarray, *, n_chunks: int) -> None:
+    """One segment row and its postings: `term_no` (sorted) numbers terms of `vocab`, with `ids` and
+    `tfs` beside it (ids ascending within a term). Rows go in key order (term text), so the segment
+    is one run of appended pages."""
+    cur = w.execute("INSERT INTO bm25_segments(n_postings, n_chunks, created_at) VALUES (?, ?, ?)",
+                    (len(ids), n_chunks, time.time()))
+    seg = cur.lastrowid
+    at = _group(term_no, len(vocab))
+    w.executemany(
+        "INSERT INTO bm25_postings(segment_id, term, ids, tfs) VALUES (?, ?, ?, ?)",
+        ((seg, term, ids[at[t] : at[t + 1]].tobytes(), tfs[at[t] : at[t + 1]].tobytes())
+         for t, term in sorted(enumerate(vocab), key=lambda x: x[1]) if at[t + 1] > at[t]),
+    )
+
+
+def _merge(w: sqlite3.Connection, victims: list[int]) -> None:
+    """Replace the segments `victims` by one holding their live postings."""
+    max_id = w.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
+    live = np.zeros(max_id + 2, dtype=bool)  # the last slot: every id past max_id (dead)
+    live[np.fromiter((r[0] for r in w.execute("SELECT id FROM chunks")), dtype=np.int64)] = True
+    q = ",".join("?" * len(victims))
+    vocab: dict[str, int] = {}
+    rows_t: list[int] = []
+    id_parts: list[np.ndarray] = []
+    tf_parts: list[np.ndarray] = []
+    for term, ib, tb in w.execute(f"SELECT term, ids, tfs FROM bm25_postings WHERE segment_id IN ({q})", victims):
+        rows_t.append(vocab.setdefault(term, len(vocab)))
+        id_parts.append(np.frombuffer(ib, dtype=np.int32))
+        tf_parts.append(np.frombuffer(tb, dtype=np.int32))
+    w.execute(f"DELETE FROM bm25_postings WHERE segment_id IN ({q})", victims)
+    w.execute(f"DELETE FROM bm25_segments WHERE id IN ({q})", victims)
+    if not id_parts:
+        return
+    ids = np.concatenate(id_parts)
+    tfs = np.concatenate(tf_parts)
+    term_no = np.repeat(np.array(rows_t, dtype=np.int64), [len(p) for p in id_parts])
+    keep = live[np.clip(ids, 0, max_id + 1)] & (ids >= 0)
+    ids, tfs, term_no = ids[keep], tfs[keep], term_no[keep]
+    order = np.argsort((term_no << 32) | ids.astype(np.int64), kind="stable")
+    ids, tfs, term_no = ids[order], tfs[order], term_no[order]
+    n_chunks = int(len(np.unique(ids)))
+    _insert_segment(w, list(vocab), term_no, ids, tfs, n_chunks=n_chunks)

@@ -19,7 +19,7 @@ from .indexing import IndexingQueries
 from .judgments import JUDGMENTS_SQL, JudgmentQueries
 from .queries import LibraryQueries
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -101,6 +101,22 @@ _MIGRATIONS: dict[int, str] = {
     INSERT OR IGNORE INTO meta(key, value) VALUES ('generation', '0');
     """,
     2: JUDGMENTS_SQL,  # relevance marks (store/judgments.py)
+    # BM25 postings keyed by (segment, term): a batch's segment is appended in key order instead of
+    # being scattered over every leaf of a term-ordered tree (which each commit rewrote: SciFact's
+    # 5,183 files wrote 691 MB for a 24 MB store); bm25_segments.n_chunks tells dead postings
+    3: """
+    CREATE TABLE bm25_postings_v3 (
+        segment_id INTEGER NOT NULL REFERENCES bm25_segments(id) ON DELETE CASCADE,
+        term TEXT NOT NULL,
+        ids BLOB NOT NULL,
+        tfs BLOB NOT NULL,
+        PRIMARY KEY (segment_id, term)
+    ) WITHOUT ROWID;
+    INSERT INTO bm25_postings_v3(segment_id, term, ids, tfs) SELECT segment_id, term, ids, tfs FROM bm25_postings;
+    DROP TABLE bm25_postings;
+    ALTER TABLE bm25_postings_v3 RENAME TO bm25_postings;
+    ALTER TABLE bm25_segments ADD COLUMN n_chunks INTEGER NOT NULL DEFAULT 0;
+    """,
 }
 
 
