@@ -8,6 +8,7 @@ from PySide6.QtWidgets import (QCheckBox, QDialog, QDialogButtonBox, QGroupBox, 
                                QListWidget, QPushButton, QVBoxLayout, QWidget)
 
 from ..errors import KnownError
+from .plain import plain_tip
 
 HELP = ("Files matching a pattern stay out of the index; indexed ones leave it on the next scan.\n"
         "Gitignore syntax: genindex-*.html (anywhere), /search.html (the folder's top only), _sources/ (a folder), "
@@ -85,7 +86,7 @@ class ExclusionsDialog(QDialog):
         self.folder_list: PatternList | None = None
         if folder is not None:
             self.folder_list = PatternList(f"Only in {folder}", folder, self)
-            self.folder_list.setToolTip(folder)
+            self.folder_list.setToolTip(plain_tip(folder))
             lay.addWidget(self.folder_list, 1)
         self.gitignore = QCheckBox("Honour .gitignore files inside indexed folders")
         self.gitignore.setToolTip("Files a .gitignore file excludes (in its folder and below) are not indexed")

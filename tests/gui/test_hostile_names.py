@@ -128,6 +128,11 @@ def test_every_tab_shows_hostile_names_literally(qtbot, make_window, search, hos
     w.tabs.setCurrentWidget(w.library_tab)
     qtbot.waitUntil(lambda: w.library_tab.files_model.rowCount() == 4, timeout=10000)
     _check_window(w, seen)
+    w.library_tab.folders_view.selectRow(0)
+    dialog = w.library_tab.edit_exclusions(modal=False)  # names the selected folder
+    assert dialog is not None and dialog.folder_list is not None
+    _check_window(w, seen)
+    dialog.close()
 
     jt = w.judgments_tab
     with qtbot.waitSignal(jt.marks_loaded, timeout=30000):
