@@ -184,3 +184,24 @@ def test_blank_query_shows_no_results_and_says_what_to_do(qtbot, make_window, in
         qtbot.wait(50)
         assert st.model.rowCount() == 0 and st.last_hits == ()
         assert st.table.placeholder.startswith("Type to search")
+
+
+def test_library_says_a_long_file_was_indexed_in_part(qtbot, make_window, tmp_path):
+    from desktop_search.config import IndexSettings
+    from desktop_search.gui.models import FilesModel
+    from desktop_search.retrievers.encoder import HashingEncoder
+    from desktop_search.service import SearchService
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "long.txt").write_text("narwhal tusks " * 500)
+    with SearchService(tmp_path / "store", encoder=HashingEncoder(), settings=IndexSettings(max_chars=1000)) as svc:
+        for _ in svc.index([docs], embed=False):
+            pass
+        w = make_window(svc)
+        w.tabs.setCurrentWidget(w.library_tab)
+        model = w.library_tab.files_model
+        qtbot.waitUntil(lambda: model.rowCount() == 1, timeout=10000)
+        assert model.index(0, FilesModel.STATUS).data() == "indexed"
+        assert model.index(0, FilesModel.REASON).data().startswith("first 1,000 characters only")
+        w.close()
