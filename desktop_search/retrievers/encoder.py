@@ -64,25 +64,34 @@ def batch_precision(device: str) -> str:
     return "bf16" if cpu_bf16_native() else "fp32"
 
 
+_BUSY_PROBE: list = []  # [psutil, this process], made when the torch path loads (psutil costs 25 ms to import)
+
+
+def _start_busy_probe() -> None:
+    """Start psutil's CPU counters (when torch loads: the fast encoder never asks `_machine_busy`)."""
+    if _BUSY_PROBE:
+        return
+    try:
+        import psutil
+
+        _BUSY_PROBE[:] = [psutil, psutil.Process()]
+        psutil.cpu_percent(None)
+        _BUSY_PROBE[1].cpu_percent(None)
+    except Exception:  # noqa: BLE001 - without psutil the query simply uses torch's default threads
+        _BUSY_PROBE[:] = [None, None]
+
+
 def _machine_busy() -> bool:
     """True when other processes kept more than half of the machine's cores busy since the
     last call (psutil's CPU counters; this process's own work is not counted)."""
-    import psutil
-
+    _start_busy_probe()
+    psutil, me = _BUSY_PROBE
+    if psutil is None:
+        return False
     ncpu = psutil.cpu_count() or 1
     total = psutil.cpu_percent(None)  # % of the whole machine since the previous call
-    own = _SELF.cpu_percent(None) / ncpu
+    own = me.cpu_percent(None) / ncpu
     return total - own > 50.0
-
-
-try:
-    import psutil as _psutil
-
-    _SELF = _psutil.Process()
-    _psutil.cpu_percent(None)  # start the counters
-except Exception:  # noqa: BLE001 - without psutil the query simply uses torch's default threads
-    def _machine_busy() -> bool:  # type: ignore[no-redef]
-        return False
 
 
 class SentenceTransformerEncoder:
@@ -170,6 +179,7 @@ class SentenceTransformerEncoder:
                 "precision": getattr(self._fast, "precision", None) if self._fast is not None else self._precision}
 
     def _load(self):
+        _start_busy_probe()  # the counters run from the load on, as they ran from the import before
         if self.path is not None:
             os.environ.setdefault("HF_HUB_OFFLINE", "1")
             os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
