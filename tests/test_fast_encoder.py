@@ -358,7 +358,8 @@ def test_runtime_batches_in_any_order_and_normalises(tmp_path, runtime):
     export = tiny_export(model_folder(tmp_path))
     enc = fast_encoder.load_fast(export, runtime)
     texts = ["bread", "quantum particles spin spin", "garden tomato sun bread flour", "unknown words here", "oven"]
-    batch = enc.encode(texts, batch_size=2)  # sorted by length inside, put back in order
+    texts = texts + [f"{t} {extra}" for extra in ("sun", "flour oven", "spin") for t in texts]  # 20, several batches
+    batch = enc.encode(texts, batch_size=4)  # sorted by length inside, spread over streams, put back in order
     alone = np.stack([enc.encode([t])[0] for t in texts])
     np.testing.assert_allclose(batch, alone, atol=1e-5)  # padding does not change a vector
     np.testing.assert_allclose(np.linalg.norm(batch, axis=1), 1.0, atol=1e-5)

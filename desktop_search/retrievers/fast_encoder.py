@@ -170,7 +170,13 @@ class OnnxRuntimeEncoder(_ExportedEncoder):
 
 class OpenVinoEncoder(_ExportedEncoder):
     """OpenVINO on the CPU, in its default precision there (bf16 on AMX CPUs; fp32 when
-    DESKTOP_SEARCH_PRECISION=fp32). Compiled graphs are cached beside the export (faster starts)."""
+    DESKTOP_SEARCH_PRECISION=fp32). Compiled graphs are cached beside the export (faster starts).
+
+    Compiled for throughput: one stream per core, each single-threaded, and a batch of passages
+    is spread over them (and tokenised while they run). On a loaded 2-core machine that beat one
+    two-thread stream by 10-70 % in wall time (threads that wait for a descheduled partner at every
+    layer waste their turn); a query runs on one stream, i.e. one thread, as the torch path did
+    on a busy machine."""
 
     backend = "openvino"
 
@@ -182,7 +188,7 @@ class OpenVinoEncoder(_ExportedEncoder):
         if path is None:
             raise FileNotFoundError(export.problem(variant) or f"no {variant} graph")
         core = ov.Core()
-        config = {"PERFORMANCE_HINT": "LATENCY"}
+        config = {"PERFORMANCE_HINT": "THROUGHPUT"}
         if os.environ.get("DESKTOP_SEARCH_PRECISION", "").strip().lower() == "fp32":
             config["INFERENCE_PRECISION_HINT"] = "f32"
         cache = export.folder / "openvino-cache"
@@ -191,14 +197,34 @@ class OpenVinoEncoder(_ExportedEncoder):
             config["CACHE_DIR"] = str(cache)
         except OSError:
             pass  # a read-only export: compiled every time
+        self._ov = ov
         self._compiled = core.compile_model(str(path), "CPU", config)
         hint = self._compiled.get_property("INFERENCE_PRECISION_HINT")
         self.precision = hint.to_string() if hasattr(hint, "to_string") else str(hint)  # "bf16" or "f32"
+        self._jobs = max(1, int(self._compiled.get_property("OPTIMAL_NUMBER_OF_INFER_REQUESTS")))
         self._request = self._compiled.create_infer_request()
+        self._queue = None
         self._output = self._compiled.output("sentence_embedding")
 
     def _run(self, feeds):
         return np.asarray(self._request.infer(feeds)[self._output], dtype=np.float32)
+
+    def encode(self, texts: list[str], *, batch_size: int = 64) -> np.ndarray:
+        if len(texts) <= 1 or self._jobs == 1:
+            return super().encode(texts, batch_size=batch_size)
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        order = np.argsort([-len(t) for t in texts], kind="stable")
+        step = max(8, batch_size // self._jobs)  # every stream gets work from one caller's batch
+        with self._lock:
+            if self._queue is None:
+                self._queue = self._ov.AsyncInferQueue(self._compiled, self._jobs)
+            self._queue.set_callback(lambda request, idx: out.__setitem__(idx, request.get_output_tensor(0).data))
+            for i in range(0, len(texts), step):
+                idx = order[i : i + step]
+                self._queue.start_async(self._tokenize([texts[j] for j in idx]), idx)
+            self._queue.wait_all()
+        norms = np.linalg.norm(out, axis=1, keepdims=True)
+        return out / np.where(norms > 0, norms, 1.0)
 
 
 def load_fast(export, backend: str):
