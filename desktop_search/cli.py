@@ -175,27 +175,6 @@ def _query_of(args) -> str:
     return query
 
 
-def _embedding_note(svc, retriever: str, hits) -> str | None:
-    """Why a search that needs the model found little: how many passages have vectors (None: all do)."""
-    from .retrievers.registry import parse_name
-
-    rn = parse_name(retriever)
-    if not rn.needs_model:
-        return None
-    cov = svc.embedding_coverage(retriever)
-    done, total = cov["embedded"], cov["passages"]
-    if total == 0 or done >= total:
-        return None
-    what = (f"{done:,} of {total:,} passages are embedded for {cov['model'] or 'the model'}"
-            + (" (indexing ran with --no-embed, or stopped before embedding)" if done == 0
-               else " (the rest are not searched by meaning yet)"))
-    if rn.kind == "hybrid" and done == 0:
-        return f"{what}: these results are BM25 only. Run `desktop-search index` to embed them."
-    if not hits or done == 0:
-        return f"{what}. Run `desktop-search index` to embed them."
-    return f"{what}. Run `desktop-search index` to embed the rest."
-
-
 def _dense_coverage(svc, retriever: str):
     """search_info.Coverage of the model behind `retriever` (None: BM25, or no model to ask)."""
     from .search_info import dense_coverage
@@ -204,6 +183,22 @@ def _dense_coverage(svc, retriever: str):
         return dense_coverage(svc, retriever)
     except (KnownError, ValueError):
         return None
+
+
+def _embedding_note(svc, retriever: str, hits) -> str | None:
+    """Why a search that needs the model found little: how many passages have vectors (None: all do)."""
+    cov = _dense_coverage(svc, retriever)
+    if cov is None or cov.passages == 0 or cov.complete:
+        return None
+    done, total = cov.embedded, cov.passages
+    what = (f"{done:,} of {total:,} passages are embedded for {svc.models.settings.model or 'the model'}"
+            + (" (indexing ran with --no-embed, or stopped before embedding)" if done == 0
+               else " (the rest are not searched by meaning yet)"))
+    if retriever.startswith("hybrid") and done == 0:
+        return f"{what}: these results are BM25 only. Run `desktop-search index` to embed them."
+    if not hits or done == 0:
+        return f"{what}. Run `desktop-search index` to embed them."
+    return f"{what}. Run `desktop-search index` to embed the rest."
 
 
 def _cancel_on_sigterm() -> CancelToken:

@@ -249,15 +249,6 @@ class SearchService:
         ranking, used, notice = rank_with_fallback(plan_query(query), lambda q: r.rank(q, k, allowed))
         return SearchResult(self._hits(used, ranking, kind), query=used, notice=notice)
 
-    def embedding_coverage(self, retriever: str = "dense") -> dict:
-        """How many passages the model behind `retriever` has vectors for: {"embedded", "passages",
-        "model"}; what a dense search that found nothing reports (0 of N: run index)."""
-        rn = parse_name(retriever)
-        enc = self.models.encoder if rn.version is None else self.models.encoder_for(rn.version)
-        passages = self.store.counts()["chunks"]
-        embedded = next((m["vectors"] for m in self.store.model_rows() if m["key"] == enc.key), 0)
-        return {"embedded": min(embedded, passages), "passages": passages, "model": getattr(enc, "name", "")}
-
     def _hits(self, query: str, ranking: list[Ranked], retriever: str) -> list[Hit]:
         """The ranking as hits; the first SNIPPETS_NOW get their snippet (and spans, section) now, the
         rest when first read (a Deferred: the window paints, the CLI prints or JSON holds them), so a
