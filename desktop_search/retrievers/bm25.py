@@ -31,7 +31,7 @@ from ..store import Store
 
 K1 = 1.2
 B = 0.75
-MERGE_FACTOR = 8  # segments of one size tier merged into one of the next
+MERGE_FACTOR = 16  # segments of one size tier merged into one of the next (8: 4.3x the store written at 108k passages)
 TIER_BASE = 100_000  # postings: segments up to this size are tier 0 (a batch of files is about 50,000)
 DEAD_SHARE = 0.25  # merge everything once this share of the segments' chunks is deleted
 PRUNE_MIN_TERMS = 8  # queries with fewer distinct terms are scored over every posting
@@ -231,34 +231,31 @@ class BM25Index:
                     w = qtf * self._idf(len(ids), st)
                     entries.append((w * (self.k1 + 1), w, ids, part))  # the bound: part < k1 + 1
             entries.sort(key=lambda e: -e[0])
-            rest = [e[0] for e in entries]
-            left = float(sum(rest))
+            left = np.cumsum([e[0] for e in entries][::-1])[::-1].tolist() + [0.0]  # bound of entries[j:]
             scores = np.zeros(len(st.alive), dtype=np.float32)
             touched = np.zeros(len(st.alive), dtype=bool)
-            j, best = 0, 0.0
+            j, check_below = 0, left[0] / 2
             while j < len(entries):
-                bound, w, ids, part = entries[j]
+                _bound, w, ids, part = entries[j]
                 scores[ids] += np.float32(w) * part
                 touched[ids] = True
-                best = max(best, float(scores[ids].max()))
-                left -= bound
                 j += 1
-                # the k-th document's score is at most the best chunk's: only then is it worth computing
-                if j < len(entries) and left < best and left < self._kth_doc_score(scores, touched, st, k):
-                    break
+                # the k-th document's score is looked at each time the bound left halves (a few times)
+                if j < len(entries) and left[j] <= check_below:
+                    check_below = left[j] / 2
+                    if left[j] < self._kth_doc_score(scores, touched, st, k):
+                        break
             rest = entries[j:]
-            n_cand = int(touched.sum()) if rest else 0
-            lookups = []
-            for e in rest:  # short postings: a pass over them, masked by the candidates
-                _bound, w, ids, part = e
-                if len(ids) <= 4 * n_cand:
-                    m = touched[ids]
-                    scores[ids[m]] += np.float32(w) * part[m]
-                else:
-                    lookups.append(e)
             cand = np.nonzero(touched)[0]
+            lookups = []
+            for e in rest:
+                _bound, w, ids, part = e
+                if len(cand) * 16 < len(ids):  # few candidates: a binary search each beats a pass
+                    lookups.append(e)
+                else:  # a pass over the postings (chunks outside the candidates are not returned)
+                    scores[ids] += np.float32(w) * part
             cs = scores[cand]
-            for _bound, w, ids, part in lookups:  # long ones: a binary search for each candidate
+            for _bound, w, ids, part in lookups:
                 pos = np.searchsorted(ids, cand)
                 pos[pos >= len(ids)] = 0
                 hit = ids[pos] == cand
@@ -266,24 +263,23 @@ class BM25Index:
             return cand, cs
 
     @staticmethod
+    @staticmethod
     def _kth_doc_score(scores: np.ndarray, touched: np.ndarray, st: _Stats, k: int) -> float:
         """The k-th best document's best chunk score so far (-inf with fewer than k documents)."""
         cand = np.nonzero(touched)[0]
         if len(cand) < k:
             return -math.inf
         s = scores[cand]
-        top = cand[np.argsort(-s, kind="stable")[: max(4 * k, 64)]]
-        docs = st.doc_of[top]
-        _, first = np.unique(docs, return_index=True)
-        if len(first) < k:
-            if len(top) == len(cand):
+        m = min(len(s), max(4 * k, 64))
+        while True:
+            top = np.argpartition(-s, m - 1)[:m] if m < len(s) else np.arange(len(s))
+            top = top[np.argsort(-s[top], kind="stable")]
+            _, first = np.unique(st.doc_of[cand[top]], return_index=True)
+            if len(first) >= k:
+                return float(np.sort(s[top][first])[-k])
+            if m >= len(s):
                 return -math.inf
-            order = np.argsort(-s, kind="stable")
-            _, first = np.unique(st.doc_of[cand[order]], return_index=True)
-            if len(first) < k:
-                return -math.inf
-            return float(np.sort(s[order][first])[-k])
-        return float(np.sort(scores[top][first])[-k])
+            m = min(len(s), m * 4)
 
     def doc_of(self, chunk_ids: np.ndarray) -> np.ndarray:
         st = self._stats if self._stats is not None else self._refresh()
@@ -310,12 +306,14 @@ class BM25Index:
         if allowed_docs is not None:
             keep = np.fromiter((d in allowed_docs for d in docs), dtype=bool, count=len(docs))
             ids, scores, docs = ids[keep], scores[keep], docs[keep]
-        order = np.argsort(-scores, kind="stable")
+        step = max(64, 4 * k)
+        order = _best_first(scores, 4 * step)
         out: list[tuple[int, float, int]] = []
         seen: set[int] = set()
         pos = 0
-        step = max(64, 4 * k)
-        while pos < len(order) and len(out) < k:
+        while pos < len(scores) and len(out) < k:
+            if pos + step > len(order) and len(order) < len(scores):
+                order = np.argsort(-scores, kind="stable")  # the same order, past its first part
             block = order[pos : pos + step]
             pos += step
             if chunk_filter is not None:
@@ -335,6 +333,16 @@ class BM25Index:
         with self._lock:
             self._stats = None
             self._postings = {}
+
+
+def _best_first(scores: np.ndarray, m: int) -> np.ndarray:
+    """The first (at least) m positions of a stable descending sort of `scores`, without sorting all
+    of them: everything at or above the m-th best score (ties included), stably sorted."""
+    if len(scores) <= m:
+        return np.argsort(-scores, kind="stable")
+    thr = np.partition(scores, len(scores) - m)[len(scores) - m]
+    idx = np.nonzero(scores >= thr)[0]
+    return idx[np.argsort(-scores[idx], kind="stable")]
 
 
 def _live_chunks(w: sqlite3.Connection) -> int:
