@@ -153,8 +153,9 @@ def test_encoder_falls_back_to_torch_when_the_export_fails(tmp_path, monkeypatch
     assert enc.backend == "torch" and enc.key == "mini", "torch's fp32 vectors are never named int8"
     assert "no exporter here" in enc.backend_note and "torch" in enc.backend_note
     assert enc.status()["backend"] == "torch" and enc.status()["note"] == enc.backend_note
-    # the next start plans torch from the record, with no second attempt
-    assert SentenceTransformerEncoder(str(model), key="mini", backend=backend).backend == "torch"
+    # the next start plans torch from the record, with no second attempt, and says why before loading
+    again = SentenceTransformerEncoder(str(model), key="mini", backend=backend)
+    assert again.backend == "torch" and "no exporter here" in again.backend_note and not again.loaded
 
 
 def test_fallback_is_reported_by_the_registry_and_names_the_vector_index(tmp_path, monkeypatch):

@@ -104,7 +104,7 @@ class SentenceTransformerEncoder:
 
     def __init__(self, name_or_path: str, *, key: str | None = None, device: str | None = None,
                  display_name: str | None = None, backend: str | None = None):
-        from .fast_encoder import key_for, plan_backend
+        from .fast_encoder import key_for, plan_backend, plan_note
 
         self.name = display_name or name_or_path
         self.source = name_or_path
@@ -112,9 +112,10 @@ class SentenceTransformerEncoder:
         self.base_key = key or model_key(name_or_path)
         self._device = device
         # a device other than the CPU is torch's: the exported graphs run on the CPU only
-        self.backend = plan_backend(self.path, "torch" if device not in (None, "cpu") else backend)
+        requested = "torch" if device not in (None, "cpu") else backend
+        self.backend = plan_backend(self.path, requested)
         self.key = key_for(self.base_key, self.backend)  # fixed before loading (int8 vectors have their own)
-        self.backend_note = ""  # why the planned backend was not used, once loaded
+        self.backend_note = plan_note(self.path, self.backend, requested)  # why the fast encoder does not serve, if it does not
         self._model = None
         self._fast = None
         self._lock = threading.Lock()

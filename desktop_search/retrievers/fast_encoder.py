@@ -79,6 +79,16 @@ def plan_backend(model_path: str | None, requested: str | None = None) -> str:
     return requested
 
 
+def plan_note(model_path: str | None, backend: str, requested: str | None = None) -> str:
+    """Why a planned torch backend is not the fast one: a recorded failed export ("" otherwise)."""
+    if backend != "torch" or model_path is None or (requested or requested_backend()) == "torch":
+        return ""
+    from ..export_cache import recorded_failure
+
+    failed = recorded_failure(model_path)
+    return f"The fast encoder could not be used, so the model runs on torch (slower): {failed}" if failed else ""
+
+
 def fallbacks(backend: str) -> tuple[str, ...]:
     """What serves, from the same export, when `backend` cannot be loaded (torch comes after these)."""
     return ("onnx",) if backend in ("int8", "openvino") and _installed("onnxruntime") else ()

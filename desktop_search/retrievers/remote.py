@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import ModelLoadError
 from .encoder import model_key
-from .fast_encoder import key_for, plan_backend
+from .fast_encoder import key_for, plan_backend, plan_note
 
 
 class EncoderProcess:
@@ -30,7 +30,7 @@ class EncoderProcess:
         # planned here as the child will (file checks only): the key is known before the child starts
         self.backend = plan_backend(self.path)
         self.key = key_for(self.base_key, self.backend)
-        self.backend_note = ""
+        self.backend_note = plan_note(self.path, self.backend)
         self._model: subprocess.Popen | None = None  # set once the child has loaded the model
         self._dim: int | None = None
         self.max_tokens = 256
