@@ -190,15 +190,13 @@ def test_torch_and_non_local_models_never_export(tmp_path, monkeypatch):
     assert fake.calls == 0
 
 
-def test_auto_prefers_openvino_then_onnx_without_native_bf16(tmp_path, monkeypatch):
+def test_auto_is_openvino_where_installed_else_torch(tmp_path, monkeypatch):
     model = str(model_folder(tmp_path))
     monkeypatch.setattr(fast_encoder, "_installed", lambda module: True)
     assert plan_backend(model, "auto") == "openvino"
     monkeypatch.setattr(fast_encoder, "_installed", lambda module: module == "onnxruntime")
-    monkeypatch.setattr(fast_encoder, "cpu_bf16_native", lambda: False)
-    assert plan_backend(model, "auto") == "onnx"
-    monkeypatch.setattr(fast_encoder, "cpu_bf16_native", lambda: True)
-    assert plan_backend(model, "auto") == "torch", "torch's bf16 beats ONNX Runtime fp32 where the CPU has bf16"
+    assert plan_backend(model, "auto") == "torch", "ONNX Runtime fp32 encodes slower than torch: only when asked"
+    assert plan_backend(model, "openvino") == "torch" and plan_backend(model, "int8") == "int8"
     monkeypatch.setattr(fast_encoder, "_installed", lambda module: False)
     assert plan_backend(model, "openvino") == "torch" and plan_backend(model, "int8") == "torch"
 
@@ -396,24 +394,29 @@ def test_dense_search_with_an_export_never_imports_torch(tmp_path):
     assert (name, backend) == ("baking.txt", "onnx") and key.startswith("tiny-model")
 
 
-@pytest.mark.parametrize("planned", ["openvino", "int8"])
-def test_a_runtime_that_fails_falls_back_to_onnx_runtime_fp32(tmp_path, monkeypatch, planned):
-    """OpenVINO broken, or int8 refused for this model: ONNX Runtime fp32 serves from the same export."""
+def test_int8_refused_at_load_falls_back_to_onnx_runtime_fp32(tmp_path, monkeypatch):
+    """int8 planned, then refused for this model: ONNX Runtime fp32 serves from the same export."""
     model = model_folder(tmp_path)
     tiny_export(model)  # its int8 variant is recorded as refused
     monkeypatch.setattr(fast_encoder, "_installed", lambda module: True)
-    real_load = fast_encoder.load_fast
-
-    def load(export, backend):
-        if backend == "openvino":
-            raise RuntimeError("no CPU plugin")
-        return real_load(export, backend)
-
-    monkeypatch.setattr(fast_encoder, "load_fast", load)
     monkeypatch.setattr(SentenceTransformerEncoder, "_load", lambda self: pytest.fail("torch was loaded"))
     enc = SentenceTransformerEncoder(str(model), key="mini")
-    enc.backend = planned  # what a plan made before the failure was known says
-    enc.key = key_for("mini", planned)
+    enc.backend, enc.key = "int8", key_for("mini", "int8")  # what a plan made before the refusal was known says
     vec = enc.encode_query("bread oven")
     assert enc.backend == "onnx" and enc.key == "mini" and vec.shape == (8,)
-    assert "onnx" in enc.backend_note and ("no CPU plugin" in enc.backend_note or "not made" in enc.backend_note)
+    assert "onnx" in enc.backend_note and "not made" in enc.backend_note
+
+
+def test_openvino_that_cannot_load_falls_back_to_torch(tmp_path, monkeypatch):
+    model = model_folder(tmp_path)
+    tiny_export(model)
+    monkeypatch.setattr(fast_encoder, "_installed", lambda module: True)
+
+    def load(export, backend):
+        raise RuntimeError("no CPU plugin")
+
+    monkeypatch.setattr(fast_encoder, "load_fast", load)
+    monkeypatch.setattr(SentenceTransformerEncoder, "_load", lambda self: FakeTorchModel())
+    enc = SentenceTransformerEncoder(str(model), key="mini", backend="openvino")
+    assert enc.encode(["bread"]).shape == (1, 4)
+    assert enc.backend == "torch" and enc.key == "mini" and "no CPU plugin" in enc.backend_note

@@ -1,15 +1,16 @@
 """Run an exported model (desktop_search.onnx_export) without torch: OpenVINO or ONNX Runtime.
 
-Measured on SciFact passages on a 2-core Xeon with AMX (benchmarks/encoder_speed.py): OpenVINO
-(bf16 where the CPU computes it, as torch's path does) about twice torch's bf16 autocast, with
-vectors at cosine 0.99997 of fp32 ones (the same as torch's bf16: they share the fp32 vector key).
-ONNX Runtime fp32 is slower than torch's bf16 on such a CPU and faster on CPUs without bf16;
-its int8 variant changes vectors (cosine about 0.99), so they get their own key (`INT8_SUFFIX`).
+Measured on SciFact passages on a loaded 2-core Xeon with AMX (benchmarks/encoder_speed.py, the
+backends interleaved in one run): OpenVINO (bf16 where the CPU computes it, as torch's path does)
+1.2-1.7x torch's bf16 autocast in wall time, 1.5x per CPU-second, 3.5x torch fp32, with vectors at
+cosine 0.99997 of fp32 ones (as torch's bf16 ones: they share the fp32 vector key). ONNX Runtime
+fp32 was 0.33x torch's bf16 and 0.74x torch's fp32 there; its int8 variant 0.68x, with vectors
+at cosine 0.990-0.995 of fp32 ones and 0.5 point less nDCG@10, so they get their own key
+(`INT8_SUFFIX`) and int8 is never chosen for you.
 
 Which backend: `DESKTOP_SEARCH_ENCODER` = auto (default) | openvino | onnx | int8 | torch.
-auto: OpenVINO where it is installed, else ONNX Runtime fp32 on a CPU without native bf16,
-else torch. `plan_backend` decides without loading anything, so an encoder's key is known
-before its model is.
+auto: OpenVINO where it is installed, else torch. `plan_backend` decides without loading
+anything, so an encoder's key is known before its model is.
 """
 
 from __future__ import annotations
@@ -49,10 +50,6 @@ def cpu_flags() -> set[str]:
     return set()
 
 
-def cpu_bf16_native() -> bool:
-    return bool(cpu_flags() & {"avx512_bf16", "amx_bf16"})
-
-
 def plan_backend(model_path: str | None, requested: str | None = None) -> str:
     """The backend an encoder of `model_path` will use: "openvino", "onnx", "int8" or "torch".
 
@@ -65,11 +62,9 @@ def plan_backend(model_path: str | None, requested: str | None = None) -> str:
     if recorded_failure(model_path) is not None:
         return "torch"
     if requested == "auto":
-        if _installed("openvino"):
-            return "openvino"
-        return "onnx" if _installed("onnxruntime") and not cpu_bf16_native() else "torch"
+        return "openvino" if _installed("openvino") else "torch"
     if requested == "openvino" and not _installed("openvino"):
-        return "onnx" if _installed("onnxruntime") else "torch"
+        return "torch"  # faster than ONNX Runtime fp32 (see above)
     if requested in ("onnx", "int8") and not _installed("onnxruntime"):
         return "torch"
     if requested == "int8":
@@ -90,8 +85,10 @@ def plan_note(model_path: str | None, backend: str, requested: str | None = None
 
 
 def fallbacks(backend: str) -> tuple[str, ...]:
-    """What serves, from the same export, when `backend` cannot be loaded (torch comes after these)."""
-    return ("onnx",) if backend in ("int8", "openvino") and _installed("onnxruntime") else ()
+    """What serves, from the same export, when `backend` cannot be loaded (torch comes after these):
+    int8 refused -> ONNX Runtime fp32 (the runtime asked for); OpenVINO -> torch, which encodes
+    faster than ONNX Runtime fp32."""
+    return ("onnx",) if backend == "int8" and _installed("onnxruntime") else ()
 
 
 def key_for(base_key: str, backend: str) -> str:
