@@ -27,8 +27,8 @@ import shutil
 import uuid
 from pathlib import Path
 
-from .export_cache import (FORMAT, FP32_FILE, INT8_FILE, META, TOKENIZER_FILE, Export, export_folder, find_export,
-                           fingerprint, recorded_failure, tool_versions)
+from .export_cache import (FORMAT, FP32_FILE, INT8_FILE, META, TOKENIZER_FILE, Export, cache_root, export_folder,
+                           find_export, fingerprint, read_meta, recorded_failure, tool_versions)
 
 MIN_FP32_COSINE = 0.9999  # what the fp32 graph must reproduce of torch's vectors
 MIN_INT8_COSINE = 0.98  # below this the int8 variant is recorded as unusable
@@ -91,10 +91,25 @@ def ensure_export(model_dir: str | os.PathLike, *, int8: bool = True, force: boo
             _record_failure(folder, model_dir, error)
             raise ExportError(error) from e
         _replace_folder(tmp, folder)
+        _prune_stale(folder, model_dir)
     found = find_export(model_dir)
     if found is None:
         raise ExportError(f"the export of {model_dir.name} was written but cannot be read back ({meta.get('source')})")
     return found
+
+
+def _prune_stale(folder: Path, model_dir: Path) -> None:
+    """Delete the cache's exports that no model can use any more: older exports of the same folder
+    (its files changed) and exports of folders that are gone (about 150 MB each)."""
+    if folder.parent != cache_root():
+        return  # a trained version's export lives in its folder and goes with it
+    for other in folder.parent.iterdir():
+        if other == folder or other.name.startswith(".") or not other.is_dir():
+            continue
+        meta = read_meta(other)
+        source = (meta or {}).get("source")
+        if source and (source == str(model_dir) or not Path(source).is_dir()):
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def _replace_folder(tmp: Path, folder: Path) -> None:

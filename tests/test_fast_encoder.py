@@ -88,6 +88,14 @@ def test_changed_model_gets_a_new_export(tmp_path, monkeypatch):
     assert find_export(model) is None, "an export of other weights must not be used"
     new = ensure_export(model).folder
     assert fake.calls == 2 and new != old
+    assert not old.exists(), "the stale export of the same folder is deleted"
+    gone = model_folder(tmp_path, "gone-model")
+    gone_export = ensure_export(gone).folder
+    import shutil
+
+    shutil.rmtree(gone)
+    ensure_export(model_folder(tmp_path, "third-model"))
+    assert not gone_export.exists() and new.exists(), "exports of deleted folders go, others stay"
 
 
 def test_each_model_and_trained_version_has_its_own_export(tmp_path, exports_dir, monkeypatch):
