@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Sequence
 
 from .documents.base import SECTION_END, section_label
-from .retrievers.analysis import analyze_with_offsets, parse_query, phrase_pattern
+from .retrievers.analysis import parse_query, phrase_pattern, term_spans
 
 SNIPPET_CHARS = 240
 PREVIEW_CONTEXT_CHARS = 4000
@@ -19,7 +19,7 @@ def query_targets(query: str) -> tuple[set[str], tuple[str, ...]]:
 
 def match_spans(text: str, want: set[str], phrases: Sequence[str]) -> tuple[tuple[int, int], ...]:
     """Character ranges of `text` where a wanted word or a phrase occurs, merged and sorted."""
-    spans = [(a, b) for t, a, b in analyze_with_offsets(text) if t in want]
+    spans = term_spans(text, want)
     for p in phrases:
         spans += [(m.start(), m.end()) for m in phrase_pattern(p).finditer(text)]
     spans.sort()

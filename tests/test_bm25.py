@@ -123,9 +123,12 @@ def _zipf_docs(n, vocab=400, seed=5):
 
 
 @pytest.mark.parametrize("k", [1, 10, 100])
-def test_long_queries_pruned_give_the_exhaustive_top_k(tmp_path, k):
+def test_long_queries_pruned_give_the_exhaustive_top_k(tmp_path, k, monkeypatch):
     """A paragraph-long query scores its common terms only over the rare terms' candidates once
     no other chunk can reach the top k: the same documents and scores as scoring every posting."""
+    from desktop_search.retrievers import bm25
+
+    monkeypatch.setattr(bm25, "PRUNE_MIN_CHUNKS", 0)
     docs = _zipf_docs(600)
     store = _make_store(tmp_path, docs, 5)
     idx = BM25Index(store)
@@ -208,3 +211,23 @@ def test_fast_analysis_is_the_general_one():
     for _ in range(50):
         text = " ".join(rnd.choice(pool.split()) for _ in range(40))
         assert analyze(text) == _analyze_words(text.lower())
+
+
+def test_postings_read_during_a_merge_are_read_again(tmp_path):
+    """Statistics list the segments of one generation; an indexer merging them meanwhile (another
+    process) moves the generation on, so the postings read are dropped and read again, never lost."""
+    docs = _random_docs(60, seed=4)
+    store = _make_store(tmp_path, docs, 6)
+    idx = BM25Index(store)
+    stale = idx._refresh()
+    other = Store(store.path)
+    with other.write() as w:
+        assert BM25Index.maybe_merge(w, force=True)
+        Store.bump_generation(w)
+    assert idx._load(["alpha"], stale) is False and "alpha" not in idx._postings
+    ids, scores = idx.chunk_scores(["alpha"])
+    oracle = LuceneOracle(docs, k1=1.2, b=0.75)
+    got = np.zeros(len(docs))
+    got[ids - 1] = scores
+    np.testing.assert_allclose(got, oracle.get_scores(["alpha"]), rtol=1e-5, atol=1e-6)
+    other.close()

@@ -77,7 +77,23 @@ def _analyze_words(low: str) -> list[str]:
 
 
 def analyze_with_offsets(text: str) -> list[tuple[str, int, int]]:
-    """(term, start, end) for each word of a text: used to highlight matches."""
+    """(term, start, end) for each word of a text: used to highlight matches (every snippet twice).
+
+    Text without CJK takes a quick path (the stem cache of `analyze`, no CJK test a word)."""
+    if not _CJK.search(text):
+        stems = _STEMS
+        if len(stems) > _STEMS_MAX:
+            stems.clear()
+        quick = []
+        for m in _WORD.finditer(text):
+            w = m.group().lower()
+            if w in STOPWORDS:
+                continue
+            st = stems.get(w)
+            if st is None:
+                st = stems[w] = _stemmer.stemWord(w)
+            quick.append((st, m.start(), m.end()))
+        return quick
     out = []
     for m in _WORD.finditer(text):
         w = m.group().lower()
@@ -88,6 +104,27 @@ def analyze_with_offsets(text: str) -> list[tuple[str, int, int]]:
         if w in STOPWORDS:
             continue
         out.append((_stem(w), m.start(), m.end()))
+    return out
+
+
+def term_spans(text: str, want: set[str] | frozenset[str]) -> list[tuple[int, int]]:
+    """(start, end) of the words of `text` whose term is in `want`: what `analyze_with_offsets`
+    gives filtered by `want`, without a tuple for every other word (snippets call this twice a hit)."""
+    if _CJK.search(text):
+        return [(a, b) for t, a, b in analyze_with_offsets(text) if t in want]
+    stems = _STEMS
+    if len(stems) > _STEMS_MAX:
+        stems.clear()
+    out = []
+    for m in _WORD.finditer(text):
+        w = m.group().lower()
+        st = stems.get(w)
+        if st is None:
+            if w in STOPWORDS:
+                continue
+            st = stems[w] = _stemmer.stemWord(w)
+        if st in want and w not in STOPWORDS:
+            out.append(m.span())
     return out
 
 
