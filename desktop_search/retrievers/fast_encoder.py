@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 INT8_SUFFIX = "@int8"  # appended to a model's vector key for int8 vectors
+STREAM_BATCH = 8  # passages per OpenVINO request
 BACKENDS = ("auto", "openvino", "onnx", "int8", "torch")
 
 
@@ -221,7 +222,9 @@ class OpenVinoEncoder(_ExportedEncoder):
             return super().encode(texts, batch_size=batch_size)
         out = np.zeros((len(texts), self.dim), dtype=np.float32)
         order = np.argsort([-len(t) for t in texts], kind="stable")
-        step = max(8, batch_size // self._jobs)  # every stream gets work from one caller's batch
+        # small requests: less padding and more cache-friendly; 8 SciFact passages a request encoded
+        # 45.8 passages per CPU-second against 42.6 with 32 (and 25.6 for torch's bf16 in batches of 64)
+        step = max(1, min(STREAM_BATCH, batch_size))
         with self._lock:
             if self._queue is None:
                 self._queue = self._ov.AsyncInferQueue(self._compiled, self._jobs)
