@@ -187,7 +187,8 @@ def test_a_store_of_the_old_layout_keeps_its_postings(tmp_path):
         c.executescript(_MIGRATIONS[v])
     c.execute("PRAGMA user_version=2")
     c.execute("INSERT INTO folders(id, raw_path, path, added_at) VALUES (1, x'2f', '/', 0)")
-    c.execute("INSERT INTO documents(id, raw_path, path, name, ext, status, folder_id) VALUES (1, x'2f61', '/a', 'a', '', 'indexed', 1)")
+    c.execute("INSERT INTO documents(id, raw_path, path, name, ext, status, folder_id) "
+              "VALUES (1, x'2f61', '/a', 'a', '', 'indexed', 1)")
     c.executemany("INSERT INTO chunks(id, doc_id, ord, start, end, n_tokens, bm25_len) VALUES (?, 1, ?, 0, 0, 0, 2)",
                   [(1, 0), (2, 1)])
     c.execute("INSERT INTO bm25_segments(id, n_postings, created_at) VALUES (1, 3, 0)")
@@ -231,3 +232,41 @@ def test_postings_read_during_a_merge_are_read_again(tmp_path):
     got[ids - 1] = scores
     np.testing.assert_allclose(got, oracle.get_scores(["alpha"]), rtol=1e-5, atol=1e-6)
     other.close()
+
+
+def test_a_vector_only_change_keeps_the_statistics_and_postings(tmp_path):
+    """Embedding batches move the store's generation but not the chunks or segments: BM25 keeps its
+    statistics and cached postings; deleting a chunk reads them again."""
+    docs = _random_docs(40, seed=6)
+    store = _make_store(tmp_path, docs, 2)
+    idx = BM25Index(store)
+    idx.chunk_scores(["alpha"])
+    st = idx._stats
+    with store.write() as w:
+        Store.bump_generation(w)  # what a batch of vectors does
+    ids, _ = idx.chunk_scores(["alpha"])
+    assert idx._stats is st and "alpha" in idx._postings and st.generation == store.generation()
+    with store.write() as w:
+        w.execute("DELETE FROM chunks WHERE id=?", (int(ids[0]),))
+        Store.bump_generation(w)
+    ids2, _ = idx.chunk_scores(["alpha"])
+    assert idx._stats is not st and int(ids[0]) not in ids2.tolist()
+
+
+def test_the_end_of_a_run_settles_small_segments_into_one(tmp_path):
+    """`settle` (the indexer's last merge) makes the small segments one, so a cold query reads a row a
+    term instead of one a batch; the scores stay the oracle's."""
+    docs = _random_docs(90, seed=8)
+    store = _make_store(tmp_path, docs, 6)
+    count = lambda: store.conn.execute("SELECT COUNT(*) FROM bm25_segments").fetchone()[0]  # noqa: E731
+    assert count() == 6
+    with store.write() as w:
+        assert BM25Index.maybe_merge(w, settle=True)
+        Store.bump_generation(w)
+    assert count() == 1
+    ids, scores = BM25Index(store).chunk_scores(["beta", "nu"])
+    got = np.zeros(len(docs))
+    got[ids - 1] = scores
+    np.testing.assert_allclose(got, LuceneOracle(docs, k1=1.2, b=0.75).get_scores(["beta", "nu"]), rtol=1e-5, atol=1e-6)
+    with store.write() as w:  # one small segment more: not worth a rewrite
+        assert not BM25Index.maybe_merge(w, settle=True)

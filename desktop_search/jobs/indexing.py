@@ -127,7 +127,7 @@ class Indexer:
         if self._left:
             stats["folders_removed"] = sorted(self._left.values())
         with self.store.write() as w:
-            if BM25Index.maybe_merge(w):
+            if BM25Index.maybe_merge(w, settle=True):
                 self.store.bump_generation(w)
         if embed:
             t2 = time.monotonic()

@@ -8,9 +8,9 @@ order; deletions are tombstones (the chunk row is gone). Segments are merged by 
 tier (`MERGE_FACTOR` of one tier become one of the next: each posting is rewritten
 about log(N) times, not once per batch), and all at once when a quarter of what they
 hold is dead. A query loads the postings of its terms lazily and scores them with vector
-operations; a long query (a pasted paragraph) scores its rare terms over their postings
-and its common ones only over the candidates the rare ones found, when no other file can
-reach the top k any more (term-at-a-time MaxScore: the same top k).
+operations; in a million-passage library a long query (a pasted paragraph) scores its rare terms over
+their postings and its common ones only over the candidates the rare ones found, when no
+other file can reach the top k any more (term-at-a-time MaxScore: the same top k).
 
 Scoring (Lucene's BM25): idf = ln(1 + (N - df + 0.5) / (df + 0.5)),
 tf part = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), N and df over live chunks.
@@ -33,11 +33,13 @@ K1 = 1.2
 B = 0.75
 MERGE_FACTOR = 16  # segments of one size tier merged into one of the next (8: 4.3x the store written at 108k passages)
 TIER_BASE = 100_000  # postings: segments up to this size are tier 0 (a batch of files is about 50,000)
+SETTLE_MIN = 4  # tier-0 segments merged into one at the end of an indexing run
 DEAD_SHARE = 0.25  # merge everything once this share of the segments' chunks is deleted
 PRUNE_MIN_TERMS = 8  # queries with fewer distinct terms are scored over every posting
-# and smaller libraries: at 10k passages a pass over every (cached) posting is faster (1.0 vs 1.2 ms
-# for ~90-term queries), at 108k the pruned scorer wins (3.9 vs 4.5 ms; benchmarks/bm25_latency.py)
-PRUNE_MIN_CHUNKS = 50_000
+# and libraries under this many passages: measured no faster there (115k passages, ~90-term queries:
+# 5.6 vs 5.3 ms warm, 28 vs 26 ms with the postings read cold; the candidates stay ~60% of the
+# chunks), so only the million-passage libraries it is meant for take it (benchmarks/bm25_latency.py)
+PRUNE_MIN_CHUNKS = 1_000_000
 
 
 @dataclass
@@ -49,6 +51,7 @@ class _Stats:
     n: int
     avgdl: float
     segments: tuple[int, ...]
+    fingerprint: tuple  # (max chunk id, chunks, segments): what BM25 depends on (see _refresh)
 
 
 def _group(keys: np.ndarray, n_groups: int) -> np.ndarray:
@@ -96,11 +99,19 @@ class BM25Index:
         BM25Index.maybe_merge(w)
 
     @staticmethod
-    def maybe_merge(w: sqlite3.Connection, force: bool = False) -> bool:
+    def maybe_merge(w: sqlite3.Connection, force: bool = False, settle: bool = False) -> bool:
         """Merge segments: `MERGE_FACTOR` of a size tier (with any smaller ones) into one, until no tier
-        holds that many; everything when `force` or when a `DEAD_SHARE` of their chunks is deleted.
+        holds that many; everything when `force` or when a `DEAD_SHARE` of their chunks is deleted;
+        with `settle` (the end of an indexing run) the small tier-0 segments too, `SETTLE_MIN` or more
+        of them (a query reads a row per segment and term: fewer rows to read cold).
         Dead postings are dropped. Returns whether anything was merged."""
         merged = False
+        if settle:
+            small = [r[0] for r in w.execute("SELECT id, n_postings FROM bm25_segments ORDER BY id")
+                     if _tier(r[1]) == 0]
+            if len(small) >= SETTLE_MIN:
+                _merge(w, small)
+                merged = True
         while True:
             segs = w.execute("SELECT id, n_postings, n_chunks FROM bm25_segments ORDER BY id").fetchall()
             if len(segs) <= 1:
@@ -125,12 +136,21 @@ class BM25Index:
 
     # -- reading ------------------------------------------------------------------------
     def _refresh(self) -> _Stats:
+        """Statistics of the store's generation. The generation moves on every change that affects
+        search, vectors too (each embedding batch); the chunk rows (never updated in place, ids
+        never reused) and the segment list are what BM25 depends on, so while those are unchanged
+        the statistics and the postings cache stay (a search while a library embeds: at 115k
+        passages reading the statistics again took about 60 ms, and every posting again)."""
         gen = self.store.generation()
         st = self._stats
         if st is not None and st.generation == gen:
             return st
         conn = self.store.conn
-        max_id = conn.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
+        fp = self._fingerprint(conn)
+        if st is not None and st.fingerprint == fp:
+            st.generation = gen
+            return st
+        max_id = fp[0]
         rows = conn.execute("SELECT id, bm25_len, doc_id FROM chunks").fetchall()
         alive = np.zeros(max_id + 1, dtype=bool)
         lengths = np.zeros(max_id + 1, dtype=np.float32)
@@ -142,11 +162,16 @@ class BM25Index:
             doc_of[arr[:, 0]] = arr[:, 2]
         n = int(alive.sum())
         avgdl = float(lengths[alive].mean()) if n else 1.0
-        segments = tuple(r[0] for r in conn.execute("SELECT id FROM bm25_segments ORDER BY id"))
-        st = _Stats(gen, alive, lengths, doc_of, n, max(avgdl, 1e-6), segments)
+        st = _Stats(gen, alive, lengths, doc_of, n, max(avgdl, 1e-6), fp[2], fp)
         self._stats = st
         self._postings = {}
         return st
+
+    @staticmethod
+    def _fingerprint(conn: sqlite3.Connection) -> tuple:
+        max_id, count = conn.execute("SELECT COALESCE(MAX(id), 0), COUNT(*) FROM chunks").fetchone()
+        segments = tuple(r[0] for r in conn.execute("SELECT id FROM bm25_segments ORDER BY id"))
+        return (max_id, count, segments)
 
     def _loaded(self, terms) -> _Stats:
         """Fresh statistics with the postings of `terms` cached, all of one generation: an indexer

@@ -174,7 +174,11 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
         conn = sqlite3.connect(self.path, timeout=30.0, isolation_level=None, check_same_thread=False)
         conn.row_factory = sqlite3.Row
         conn.execute("PRAGMA journal_mode=WAL")
+        # in WAL: a killed process loses no commit; a power cut may lose the last ones, never consistency
         conn.execute("PRAGMA synchronous=NORMAL")
+        # checkpoint once the WAL holds 16 MB, not 4: a page rewritten by the next batches or a merge is
+        # copied into the database once (SciFact's 5,183 files: 61 -> 59 MB written; 64 MB gave 52)
+        conn.execute("PRAGMA wal_autocheckpoint=4000")
         conn.execute("PRAGMA foreign_keys=ON")
         conn.execute("PRAGMA busy_timeout=30000")
         conn.execute("PRAGMA cache_size=-32000")
