@@ -2,7 +2,7 @@
 
 Why: encoding passages is the slowest thing a user waits for. The exported graph runs through
 OpenVINO (bf16 on CPUs with AMX/AVX512-BF16) or ONNX Runtime without torch: OpenVINO measured
-1.2-1.7x torch's bf16 path on the same CPU (benchmarks/encoder_speed.py), and a process that only
+2.07x torch's bf16 path on the same CPU (benchmarks/encoder_speed.py), and a process that only
 searches never imports torch (the first dense result of a CLI search in 0.7 s instead of 5.6 s).
 
 One export per model folder: the base model's in the user's cache folder, a trained version's

@@ -2,9 +2,9 @@
 
 Measured on SciFact passages on a loaded 2-core Xeon with AMX (benchmarks/encoder_speed.py, the
 backends interleaved in one run): OpenVINO (bf16 where the CPU computes it, as torch's path does)
-1.2-1.7x torch's bf16 autocast in wall time, 1.5x per CPU-second, 3.5x torch fp32, with vectors at
-cosine 0.99997 of fp32 ones (as torch's bf16 ones: they share the fp32 vector key). ONNX Runtime
-fp32 was 0.33x torch's bf16 and 0.74x torch's fp32 there; its int8 variant 0.68x, with vectors
+2.07x torch's bf16 autocast in wall time (1.2-1.6x before tuning), 1.9x per CPU-second, 3.4x
+torch fp32, with vectors at cosine 0.99997 of fp32 ones (as torch's bf16 ones: they share the fp32
+vector key). ONNX Runtime fp32 was 0.46x torch's bf16 and 0.77x torch's fp32; its int8 variant 0.72x, with vectors
 at cosine 0.990-0.995 of fp32 ones and 0.5 point less nDCG@10, so they get their own key
 (`INT8_SUFFIX`) and int8 is never chosen for you.
 
