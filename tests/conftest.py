@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,8 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+# exports of the real model (export_cache.py) go to a folder of this test session, never the user's cache
+os.environ.setdefault("DESKTOP_SEARCH_EXPORTS", tempfile.mkdtemp(prefix="ds-test-exports-"))
 
 CORPUS = {
     "notes/bread.md": "# Baking bread\n\nMix flour, water, salt and yeast. Knead the dough and bake it in a hot oven.",
