@@ -13,11 +13,12 @@ files do.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Mapping
-
-import pathspec
+from typing import TYPE_CHECKING, Iterable, Mapping
 
 from .errors import KnownError
+
+if TYPE_CHECKING:  # pathspec loads when a folder is scanned, not for a search
+    import pathspec
 
 GITIGNORE = ".gitignore"
 MAX_GITIGNORE_BYTES = 1_000_000  # larger ones are not gitignore files anyone wrote by hand
@@ -38,6 +39,8 @@ def check_pattern(pattern: str) -> str:
 def compile_patterns(lines: Iterable[str]) -> pathspec.GitIgnoreSpec | None:
     """A gitignore matcher for the lines, or None when they hold no pattern."""
     lines = [line for line in lines if line.strip() and not line.lstrip().startswith("#")]
+    import pathspec
+
     return pathspec.GitIgnoreSpec.from_lines(lines) if lines else None
 
 

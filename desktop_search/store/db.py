@@ -8,9 +8,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Iterator
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Iterable, Iterator
 
 from ..errors import KnownError
 from . import health
@@ -18,6 +16,9 @@ from .salvage import write_folder_list
 from .indexing import IndexingQueries
 from .judgments import JUDGMENTS_SQL, JudgmentQueries
 from .queries import LibraryQueries
+
+if TYPE_CHECKING:  # sqlite_utils loads on first use: a search that never needs it starts faster
+    import sqlite_utils
 
 SCHEMA_VERSION = 3
 
@@ -200,6 +201,8 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
         pragmas: the connection policy stays `_connect`'s)."""
         d = getattr(self._local, "db", None)
         if d is None:
+            import sqlite_utils
+
             d = sqlite_utils.Database(self.conn, recursive_triggers=False, execute_plugins=False)
             self._local.db = d
         return d

@@ -14,11 +14,12 @@ from __future__ import annotations
 
 import sqlite3
 import time
-from typing import Iterable, Sequence
-
-from sqlite_utils.db import NotFoundError, Table
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 from .tables import TableAccess
+
+if TYPE_CHECKING:
+    from sqlite_utils.db import Table
 
 _BATCH = 900  # ids per IN (...) list, under SQLite's default variable limit of 999
 
@@ -66,6 +67,8 @@ class IndexingQueries(TableAccess):
 
     @staticmethod
     def _update_document(docs: Table, doc_id: int, values: dict) -> None:
+        from sqlite_utils.db import NotFoundError
+
         try:
             docs.update(doc_id, values)
         except NotFoundError:

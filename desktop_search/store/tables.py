@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import sqlite3
 
-import sqlite_utils
-from sqlite_utils.db import Table
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from sqlite_utils.db import Table
 
 
 class TableAccess:
@@ -22,6 +24,9 @@ class TableAccess:
 
     def table(self, name: str, w: sqlite3.Connection | None = None) -> Table:
         """Table `name` read on this thread's connection, or written in the transaction `w`."""
+        import sqlite_utils
+        from sqlite_utils.db import Table
+
         if w is None:
             db = self.db
         elif not w.in_transaction:
