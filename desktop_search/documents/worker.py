@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -111,6 +112,9 @@ def _child_main(
     except (ValueError, OSError):
         pass
     _limit_child_resources(memory_limit_bytes)
+    # parsers warn about the files they read (PIL: "Palette images with Transparency..."): that
+    # is noise on the user's terminal, never a result; a file that fails says why in its reason
+    warnings.simplefilter("ignore")
     try:
         fn: ExtractFn = extract_text if fn_spec is None else _resolve(fn_spec)
     except Exception as err:
