@@ -201,6 +201,16 @@ def _embedding_note(svc, retriever: str, hits) -> str | None:
     return f"{what}. Run `desktop-search index` to embed the rest."
 
 
+def _cancelled(json_lines: bool, message: str, stream=None) -> int:
+    """A job stopped by Ctrl-C or SIGTERM: say so (a "cancelled" event, or the message on
+    `stream`, stderr by default) and return the exit code 130."""
+    if json_lines:
+        emit(EventType.CANCELLED, message=message)
+    else:
+        print(message, file=stream or sys.stderr, flush=True)
+    return 130
+
+
 def _cancel_on_sigterm() -> CancelToken:
     import signal
 
@@ -219,12 +229,8 @@ def cmd_index(args) -> int:
             last = run_job(svc.index(args.paths or None, cancel=cancel, retry_failed=args.retry_failed,
                                      embed=not args.no_embed), json_lines=args.json_progress)
         except (Cancelled, KeyboardInterrupt):
-            msg = "Indexing cancelled; run the same command again to resume."
-            if args.json_progress or args.json:
-                emit(EventType.CANCELLED, message=msg)
-            else:
-                print(msg, file=sys.stderr)
-            return 130
+            return _cancelled(args.json_progress or args.json,
+                              "Indexing cancelled; run the same command again to resume.")
         stats = last.stats if last else {}
         if args.json or args.json_progress:
             emit(EventType.DONE, **stats)
@@ -495,12 +501,8 @@ def cmd_train(args) -> int:
             last = run_job(svc.train(request.config, select_alpha=request.select_alpha, activate=request.activate,
                                      cancel=cancel), json_lines=json_lines)
         except (Cancelled, KeyboardInterrupt):
-            msg = "Training cancelled; run the same command again to resume from the last checkpoint."
-            if json_lines:
-                emit(EventType.CANCELLED, message=msg)
-            else:
-                print(msg, flush=True)
-            return 130
+            return _cancelled(json_lines, "Training cancelled; run the same command again to resume from the "
+                                          "last checkpoint.", stream=sys.stdout)
     stats = last.stats if last else {}
     if json_lines:
         emit(EventType.DONE, message=last.message, **stats)
@@ -572,12 +574,8 @@ def cmd_repair(args) -> int:
         last = run_job(repair_library(args.data_dir, model=args.model, cancel=cancel),
                        json_lines=args.json_progress, bar=not args.json)
     except (Cancelled, KeyboardInterrupt):
-        msg = "Repair cancelled; run `desktop-search repair` again to finish it."
-        if args.json_progress or args.json:
-            emit(EventType.CANCELLED, message=msg)
-        else:
-            print(msg, file=sys.stderr)
-        return 130
+        return _cancelled(args.json_progress or args.json,
+                          "Repair cancelled; run `desktop-search repair` again to finish it.")
     stats = last.stats if last else {}
     if args.json or args.json_progress:
         emit(EventType.DONE, message=last.message if last else "", **stats)
