@@ -7,6 +7,7 @@ import os
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -80,3 +81,31 @@ def indexed_beir_store(beir_dir: str | Path, work: str | Path):
     t = time.perf_counter()
     run_job(svc.index([work / "docs"]), bar=False)
     return queries, qrels, names, svc, time.perf_counter() - t
+
+
+# /proc/self/io across one subprocess.run is the command's whole process tree: the kernel adds a
+# reaped child's counters to its parent's (`wchar`: bytes given to write(); `write_bytes`: bytes
+# dirtied for the disk).
+COUNTERS = ("wchar", "write_bytes", "rchar", "read_bytes")
+
+
+def io_counters() -> dict[str, int]:
+    out = {}
+    with open("/proc/self/io") as f:
+        for line in f:
+            k, v = line.split(":")
+            out[k] = int(v)
+    return out
+
+
+def measured_run(cmd: list[str], env: dict | None = None, cwd: str | None = None) -> dict:
+    """Run `cmd` niced; its wall time and the I/O of its process tree."""
+    a, t = io_counters(), time.perf_counter()
+    p = subprocess.run(["nice", *cmd], env=env, cwd=cwd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    b = io_counters()
+    out = {"wall_s": round(wall, 2), **{k: b[k] - a[k] for k in COUNTERS}, "rc": p.returncode}
+    if p.returncode != 0:
+        out["stderr_tail"] = p.stderr[-2000:]
+    out["_stdout"] = p.stdout
+    return out

@@ -13,7 +13,7 @@ the version against the base on the judged queries it did not train on, nDCG@10 
 is printed next to the true test gain.
 
     python benchmarks/few_shot.py ../shared/data/beir/scifact --work /tmp/fs-scifact \\
-        [--marks 8,32,128] [--seeds 0,1,2] [--hard 2] [--steps N] [--weight W]
+        [--marks 8,32,128] [--seeds 0,1,2] [--hard 2] [--steps N] [--weight W] [--alphas 0.7,1.0]
 """
 
 from __future__ import annotations
@@ -70,6 +70,8 @@ def main() -> None:
     ap.add_argument("--no-unsup", action="store_true", help="skip the unsupervised-only versions")
     ap.add_argument("--unsup-seeds", help="seeds of the unsupervised-only versions (default: --seeds)")
     ap.add_argument("--device", default="auto")
+    ap.add_argument("--alphas", default="", help="also score these fixed interpolation weights of each run with "
+                    "marks (the same trained weights, re-embedded): what the choice of alpha leaves on the table")
     args = ap.parse_args()
 
     from desktop_search.evaluation import load_beir, score_retriever
@@ -94,10 +96,44 @@ def main() -> None:
     if args.weight is not None:
         ov_common["supervised_weight"] = args.weight
 
-    def train(seed):
+    def train(seed, **extra):
         t = time.perf_counter()
-        last = run_job(svc.train({**ov_common, "seed": seed}, select_alpha=True, activate=False), bar=False)
+        last = run_job(svc.train({**ov_common, "seed": seed, **extra}, select_alpha=not extra, activate=False),
+                       bar=False)
         return last.stats, time.perf_counter() - t
+
+    def estimate(vid):
+        ev = evaluate_judgments(svc, versions=[vid])
+        vs = ev.get("versus_base", {}).get(f"dense:{vid}")
+        if not vs:
+            return {}
+        deep = vs["deep"]
+        est = {"cv_dense_gain": round(vs["delta"] * 100, 2), "cv_ci": [round(vs["low"] * 100, 2),
+                                                                     round(vs["high"] * 100, 2)],
+               "cv_queries": vs["n"], "cv_dense_gain_ndcg100": round(deep["delta"] * 100, 2),
+               "cv_ci_ndcg100": [round(deep["low"] * 100, 2), round(deep["high"] * 100, 2)]}
+        hy = ev["versus_base"].get(f"hybrid:{vid}")
+        if hy:
+            est["cv_hybrid_gain"] = round(hy["delta"] * 100, 2)
+        return est
+
+    def fixed_alphas(seed):
+        """The same trained weights at each --alphas weight (the job reuses the finished run:
+        interpolation_alpha does not change what training computes; the fold is the same because
+        the chosen version was deleted first)."""
+        out = {}
+        for a in [float(x) for x in args.alphas.split(",") if x.strip()]:
+            st, _ = train(seed, interpolation_alpha=a)
+            vid = st.get("version")
+            if not vid:
+                continue
+            d, h = score(vid)
+            est = estimate(vid)
+            out[str(a)] = {"dense": d, "hybrid": h, "gain_dense": round(d - base_dense, 2),
+                           "gain_hybrid": round(h - base_hybrid, 2), "reused": st.get("reused"),
+                           "cv_dense_gain": est.get("cv_dense_gain"), "cv_hybrid_gain": est.get("cv_hybrid_gain")}
+            svc.delete_version(vid)
+        return out
 
     unsup = {}
     rows = []
@@ -122,19 +158,7 @@ def main() -> None:
             st, total_s = train(seed)
             vid = st.get("version")
             dense, hybrid = score(vid) if vid else (base_dense, base_hybrid)
-            est = {}
-            if vid:
-                ev = evaluate_judgments(svc, versions=[vid])
-                vs = ev.get("versus_base", {}).get(f"dense:{vid}")
-                if vs:
-                    deep = vs["deep"]
-                    est = {"cv_dense_gain": round(vs["delta"] * 100, 2), "cv_ci": [round(vs["low"] * 100, 2),
-                                                                                 round(vs["high"] * 100, 2)],
-                           "cv_queries": vs["n"], "cv_dense_gain_ndcg100": round(deep["delta"] * 100, 2),
-                           "cv_ci_ndcg100": [round(deep["low"] * 100, 2), round(deep["high"] * 100, 2)]}
-                    hy = ev["versus_base"].get(f"hybrid:{vid}")
-                    if hy:
-                        est["cv_hybrid_gain"] = round(hy["delta"] * 100, 2)
+            est = estimate(vid) if vid else {}
             sel = st.get("selection") or {}
             row = {"marks": n, "seed": seed, "n_marks": n_marks, "alpha": st.get("alpha"),
                    "alpha_chosen_on": sel.get("queries"), "kept_base": st.get("kept_base"),
@@ -150,10 +174,12 @@ def main() -> None:
             if est.get("cv_queries"):
                 row["cv_sign_agrees"] = (est["cv_dense_gain"] > 0) == (row["gain_dense"] > 0)
                 row["cv_ndcg100_sign_agrees"] = (est["cv_dense_gain_ndcg100"] > 0) == (row["gain_dense"] > 0)
-            rows.append(row)
-            print(json.dumps(row), file=sys.stderr, flush=True)
             if vid:
                 svc.delete_version(vid)
+            if args.alphas:
+                row["fixed_alpha"] = fixed_alphas(seed)
+            rows.append(row)
+            print(json.dumps(row), file=sys.stderr, flush=True)
     summary = {}
     for n in sorted({r["marks"] for r in rows}):
         mine = [r for r in rows if r["marks"] == n]

@@ -22,32 +22,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit, require_scifact  # noqa: E402
+from common import emit, measured_run as _measured, require_scifact  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
-COUNTERS = ("wchar", "write_bytes", "rchar", "read_bytes")
-
-
-def _io() -> dict[str, int]:
-    out = {}
-    with open("/proc/self/io") as f:
-        for line in f:
-            k, v = line.split(":")
-            out[k] = int(v)
-    return out
-
-
-def _measured(cmd: list[str], env: dict | None = None, cwd: str | None = None) -> dict:
-    """Run `cmd` niced; its wall time and the I/O of its process tree."""
-    a, t = _io(), time.perf_counter()
-    p = subprocess.run(["nice", *cmd], env=env, cwd=cwd, capture_output=True, text=True)
-    wall = time.perf_counter() - t
-    b = _io()
-    out = {"wall_s": round(wall, 2), **{k: b[k] - a[k] for k in COUNTERS}, "rc": p.returncode}
-    if p.returncode != 0:
-        out["stderr_tail"] = p.stderr[-2000:]
-    out["_stdout"] = p.stdout
-    return out
 
 
 def _size(*paths: Path) -> int:
