@@ -428,3 +428,38 @@ def test_openvino_that_cannot_load_falls_back_to_torch(tmp_path, monkeypatch):
     enc = SentenceTransformerEncoder(str(model), key="mini", backend="openvino")
     assert enc.encode(["bread"]).shape == (1, 4)
     assert enc.backend == "torch" and enc.key == "mini" and "no CPU plugin" in enc.backend_note
+
+
+def test_openvino_search_sends_no_telemetry(tmp_path):
+    """OpenVINO's converter starts openvino_telemetry on import (a client id and usage counter under
+    ~/intel, an event for Google Analytics, consent assumed): the app blocks it, and a dense search
+    through OpenVINO leaves the home folder untouched."""
+    import subprocess
+    import sys
+
+    pytest.importorskip("openvino")
+    model = model_folder(tmp_path)
+    tiny_export(model)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "baking.txt").write_text("bread flour yeast oven", encoding="utf-8")
+    (docs / "physics.txt").write_text("quantum particles spin", encoding="utf-8")
+    home = tmp_path / "home"
+    home.mkdir()
+    code = (
+        "import sys\n"
+        "from desktop_search.service import SearchService\n"
+        f"svc = SearchService({str(tmp_path / 'data')!r}, model={str(model)!r})\n"
+        f"for _ in svc.index([{str(docs)!r}]): pass\n"
+        "hits = svc.search('yeast oven', 'dense', k=2)\n"
+        "import openvino.tools.ovc.telemetry_utils as tu\n"
+        "print(hits[0].name, svc.encoder.backend, tu.tm.__name__, sys.modules.get('openvino_telemetry'))\n"
+    )
+    env = {**os.environ, "HOME": str(home), "DESKTOP_SEARCH_ENCODER": "openvino",
+           "DESKTOP_SEARCH_EXPORTS": os.environ["DESKTOP_SEARCH_EXPORTS"]}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    name, backend, telemetry_module, loaded = out.stdout.split()
+    assert (name, backend) == ("baking.txt", "openvino")
+    assert telemetry_module.endswith("telemetry_stub") and loaded == "None"
+    assert list(home.iterdir()) == [], "something was written to the home folder"

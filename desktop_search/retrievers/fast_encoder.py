@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 import threading
 from pathlib import Path
 
@@ -95,6 +96,22 @@ def fallbacks(backend: str) -> tuple[str, ...]:
 def key_for(base_key: str, backend: str) -> str:
     """The vector key of an encoder's vectors: int8 ones are kept apart from fp32 (and bf16) ones."""
     return base_key + INT8_SUFFIX if backend == "int8" else base_key
+
+
+def import_openvino():
+    """`import openvino`, without OpenVINO's telemetry.
+
+    The package's __init__ imports its model converter (openvino.tools.ovc), which at import time
+    starts openvino_telemetry with consent assumed when no consent file exists: it writes a client
+    id and a usage counter under ~/intel and sends an event to Google Analytics. The app promises
+    no telemetry and no network, so that module is blocked before OpenVINO is imported: the
+    converter then falls back on its own no-op stub (it catches the ImportError). Only the run time
+    is used here (graphs are exported with torch.onnx, not with the converter)."""
+    if "openvino" not in sys.modules:
+        sys.modules.setdefault("openvino_telemetry", None)  # None: `import openvino_telemetry` fails
+    import openvino
+
+    return openvino
 
 
 class _Tokenize:
@@ -190,7 +207,7 @@ class OpenVinoEncoder(_ExportedEncoder):
 
     def __init__(self, export, variant: str = "fp32"):
         super().__init__(export, variant)
-        import openvino as ov
+        ov = import_openvino()
 
         path = export.file(variant)
         if path is None:

@@ -90,6 +90,9 @@ TRANSFORMERS_MODELS = [
 # Python modules the app never imports (checked: sys.modules after the self-test, a training run
 # and opening the window). Excluding them keeps them and their binaries out of the bundle.
 EXCLUDED_MODULES = [
+    # OpenVINO's telemetry (Google Analytics, consent assumed): blocked at run time as well
+    # (fast_encoder.import_openvino); its converter falls back on a stub without it
+    "openvino_telemetry",
     # GUI toolkits / plotting / data frames that hooks may pull in transitively
     "tkinter", "_tkinter", "turtle", "idlelib", "matplotlib", "pandas", "IPython", "jupyter",
     "notebook", "PIL.ImageTk", "PyQt5", "PyQt6", "PySide2",
