@@ -110,3 +110,16 @@ def test_runs_without_marks_keep_their_identity():
     a = pairs_fingerprint(cfg, pair)
     assert a and a != pairs_fingerprint(cfg.replace(supervised_weight=0.5), pair)
     assert pairs_fingerprint(cfg.replace(supervised_weight=0.0), pair) == ""
+
+
+def test_alpha_is_chosen_on_held_out_judged_queries_from_twenty_starting_at_0_7():
+    from training.run import MIN_JUDGED_FOR_SELECTION, PREFERRED_ON_JUDGED, selection_queries
+
+    passages = [(str(i), f"passage {i} about topic {i % 7} with some words") for i in range(60)]
+    titles = {str(i): f"Title {i}" for i in range(60)}
+    judged = [(f"question {i}", [str(i), "not-a-passage"]) for i in range(MIN_JUDGED_FOR_SELECTION)]
+    qs, on, preferred = selection_queries(judged, passages, titles)
+    assert (on, preferred) == ("judged", PREFERRED_ON_JUDGED) and PREFERRED_ON_JUDGED == 0.7
+    assert sorted(qs.queries) == sorted((f"question {i}", str(i)) for i in range(MIN_JUDGED_FOR_SELECTION))
+    qs, on, preferred = selection_queries(judged[:-1], passages, titles)
+    assert (on, preferred) == ("pseudo", 0.5) and not {q for q, _ in qs.queries} & {q for q, _ in judged}
