@@ -375,17 +375,22 @@ def test_runtime_batches_in_any_order_and_normalises(tmp_path, runtime):
     np.testing.assert_allclose(enc.encode([long])[0], enc.encode(["bread " * 10 + "quantum " * 6])[0], atol=1e-5)
 
 
-def test_dense_search_with_an_export_never_imports_torch(tmp_path):
-    """Cold start: indexing and a dense search through the fast encoder load neither torch nor transformers."""
-    import subprocess
-    import sys
-
+def _exported_model_and_two_files(tmp_path):
     model = model_folder(tmp_path)
     tiny_export(model)
     docs = tmp_path / "docs"
     docs.mkdir()
     (docs / "baking.txt").write_text("bread flour yeast oven", encoding="utf-8")
     (docs / "physics.txt").write_text("quantum particles spin", encoding="utf-8")
+    return model, docs
+
+
+def test_dense_search_with_an_export_never_imports_torch(tmp_path):
+    """Cold start: indexing and a dense search through the fast encoder load neither torch nor transformers."""
+    import subprocess
+    import sys
+
+    model, docs = _exported_model_and_two_files(tmp_path)
     code = (
         "import sys\n"
         "from desktop_search.service import SearchService\n"
@@ -438,12 +443,7 @@ def test_openvino_search_sends_no_telemetry(tmp_path):
     import sys
 
     pytest.importorskip("openvino")
-    model = model_folder(tmp_path)
-    tiny_export(model)
-    docs = tmp_path / "docs"
-    docs.mkdir()
-    (docs / "baking.txt").write_text("bread flour yeast oven", encoding="utf-8")
-    (docs / "physics.txt").write_text("quantum particles spin", encoding="utf-8")
+    model, docs = _exported_model_and_two_files(tmp_path)
     home = tmp_path / "home"
     home.mkdir()
     code = (
