@@ -385,8 +385,9 @@ def _exported_model_and_two_files(tmp_path):
     return model, docs
 
 
-def test_dense_search_with_an_export_never_imports_torch(tmp_path):
-    """Cold start: indexing and a dense search through the fast encoder load neither torch nor transformers."""
+def _dense_search_in_child(tmp_path, then: str, **env):
+    """Index two files and search them densely in a fresh interpreter with a tiny exported model;
+    `then` runs after the search (with `svc`, `hits` and `sys`); returns its stdout split in words."""
     import subprocess
     import sys
 
@@ -396,14 +397,20 @@ def test_dense_search_with_an_export_never_imports_torch(tmp_path):
         "from desktop_search.service import SearchService\n"
         f"svc = SearchService({str(tmp_path / 'data')!r}, model={str(model)!r})\n"
         f"for _ in svc.index([{str(docs)!r}]): pass\n"
-        "hits = svc.search('yeast oven', 'dense', k=2)\n"
-        "print(hits[0].name, svc.encoder.backend, svc.encoder.key)\n"
-        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch imported'\n"
+        "hits = svc.search('yeast oven', 'dense', k=2)\n" + then
     )
-    env = {**os.environ, "DESKTOP_SEARCH_ENCODER": "onnx", "DESKTOP_SEARCH_EXPORTS": os.environ["DESKTOP_SEARCH_EXPORTS"]}
+    env = {**os.environ, "DESKTOP_SEARCH_EXPORTS": os.environ["DESKTOP_SEARCH_EXPORTS"], **env}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
-    name, backend, key = out.stdout.split()
+    return out.stdout.split()
+
+
+def test_dense_search_with_an_export_never_imports_torch(tmp_path):
+    """Cold start: indexing and a dense search through the fast encoder load neither torch nor transformers."""
+    name, backend, key = _dense_search_in_child(
+        tmp_path, "print(hits[0].name, svc.encoder.backend, svc.encoder.key)\n"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules, 'torch imported'\n",
+        DESKTOP_SEARCH_ENCODER="onnx")
     assert (name, backend) == ("baking.txt", "onnx") and key.startswith("tiny-model")
 
 
@@ -439,27 +446,13 @@ def test_openvino_search_sends_no_telemetry(tmp_path):
     """OpenVINO's converter starts openvino_telemetry on import (a client id and usage counter under
     ~/intel, an event for Google Analytics, consent assumed): the app blocks it, and a dense search
     through OpenVINO leaves the home folder untouched."""
-    import subprocess
-    import sys
-
     pytest.importorskip("openvino")
-    model, docs = _exported_model_and_two_files(tmp_path)
     home = tmp_path / "home"
     home.mkdir()
-    code = (
-        "import sys\n"
-        "from desktop_search.service import SearchService\n"
-        f"svc = SearchService({str(tmp_path / 'data')!r}, model={str(model)!r})\n"
-        f"for _ in svc.index([{str(docs)!r}]): pass\n"
-        "hits = svc.search('yeast oven', 'dense', k=2)\n"
-        "import openvino.tools.ovc.telemetry_utils as tu\n"
-        "print(hits[0].name, svc.encoder.backend, tu.tm.__name__, sys.modules.get('openvino_telemetry'))\n"
-    )
-    env = {**os.environ, "HOME": str(home), "DESKTOP_SEARCH_ENCODER": "openvino",
-           "DESKTOP_SEARCH_EXPORTS": os.environ["DESKTOP_SEARCH_EXPORTS"]}
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
-    assert out.returncode == 0, out.stderr[-2000:]
-    name, backend, telemetry_module, loaded = out.stdout.split()
+    name, backend, telemetry_module, loaded = _dense_search_in_child(
+        tmp_path, "import openvino.tools.ovc.telemetry_utils as tu\n"
+        "print(hits[0].name, svc.encoder.backend, tu.tm.__name__, sys.modules.get('openvino_telemetry'))\n",
+        HOME=str(home), DESKTOP_SEARCH_ENCODER="openvino")
     assert (name, backend) == ("baking.txt", "openvino")
     assert telemetry_module.endswith("telemetry_stub") and loaded == "None"
     assert list(home.iterdir()) == [], "something was written to the home folder"
