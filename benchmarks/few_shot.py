@@ -96,9 +96,11 @@ def main() -> None:
     if args.weight is not None:
         ov_common["supervised_weight"] = args.weight
 
-    def train(seed, **extra):
+    def train(seed, alpha=None):
+        """One version through the real job: alpha chosen by the app, or fixed at `alpha`."""
         t = time.perf_counter()
-        last = run_job(svc.train({**ov_common, "seed": seed, **extra}, select_alpha=not extra, activate=False),
+        fixed = {} if alpha is None else {"interpolation_alpha": alpha}
+        last = run_job(svc.train({**ov_common, "seed": seed, **fixed}, select_alpha=alpha is None, activate=False),
                        bar=False)
         return last.stats, time.perf_counter() - t
 
@@ -123,7 +125,7 @@ def main() -> None:
         the chosen version was deleted first)."""
         out = {}
         for a in [float(x) for x in args.alphas.split(",") if x.strip()]:
-            st, _ = train(seed, interpolation_alpha=a)
+            st, _ = train(seed, alpha=a)
             vid = st.get("version")
             if not vid:
                 continue

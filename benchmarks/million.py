@@ -43,7 +43,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit, measured_run, percentiles, require_scifact, time_calls  # noqa: E402
+from common import emit, measured_run, peak_rss_mb, percentiles, require_scifact, time_calls  # noqa: E402
 
 PER_FILE = 10
 SPELLINGS = ("", "qa", "vo", "zu", "ky", "xe", "jo", "wi")  # suffixes no English stemmer strips
@@ -152,8 +152,6 @@ def rss_mb() -> float:
 
 def search_child(store_dir: Path, out: Path) -> None:
     """The searching process: open the store as the app does and time queries; results to `out`."""
-    from common import peak_rss_mb
-
     from desktop_search.evaluation import load_beir
     from desktop_search.service import SearchService
 
@@ -238,7 +236,7 @@ def main() -> None:
         lexical_bytes = store_bytes(store)
         real, key = real_vectors(Path(args.vectors_from))
         ids, vecs, dense_build = add_vectors(store, real, key, args.jitter)
-        del ids
+        del real
         build = {"files": files, "copies": copies, "passages_per_copy": per_copy, "passages": n_chunks,
                  "distinct_terms": n_terms, "bm25_segments": n_segments, "write_files_s": round(write_s, 1),
                  "index_first_copy": first, "index_rest": rest,
@@ -251,16 +249,7 @@ def main() -> None:
                  "dense": dense_build, "store_mb": round(store_bytes(store) / 1e6, 1),
                  "total_build_s": round(time.perf_counter() - t, 1)}
         print(json.dumps(build), file=sys.stderr, flush=True)
-    else:
-        real, key = real_vectors(Path(args.vectors_from)) if args.vectors_from else (None, None)
-        vecs = None
-
-    out = work / "search.json"
-    env = dict(os.environ, HF_HUB_OFFLINE="1")
-    subprocess.run([sys.executable, __file__, "--work", str(work), "--_child", str(out)], env=env, check=True)
-    res = json.loads(out.read_text("utf-8"))
-    found, qv = res.pop("found"), np.array(res.pop("query_vectors"), dtype=np.float32)
-    if vecs is None:
+    else:  # --search-only: the vectors the store holds are the exact search's baseline
         from desktop_search.store import Store
 
         s = Store(store / "library.sqlite3")
@@ -268,12 +257,13 @@ def main() -> None:
         s.close()
         ids = np.array([r[0] for r in rows])
         vecs = np.stack([np.frombuffer(r[1], dtype=np.float16) for r in rows]).astype(np.float32)
-    else:
-        from desktop_search.store import Store
+        del rows
 
-        s = Store(store / "library.sqlite3")
-        ids = np.array([r[0] for r in s.conn.execute("SELECT id FROM chunks ORDER BY id")])
-        s.close()
+    out = work / "search.json"
+    env = dict(os.environ, HF_HUB_OFFLINE="1")
+    subprocess.run([sys.executable, __file__, "--work", str(work), "--_child", str(out)], env=env, check=True)
+    res = json.loads(out.read_text("utf-8"))
+    found, qv = res.pop("found"), np.array(res.pop("query_vectors"), dtype=np.float32)
     exact_found = []
     exact_ms = time_calls(lambda v: exact_found.append(set(ids[np.argpartition(-(vecs @ v), 10)[:10]].tolist())), qv)
     recall = float(np.mean([len(set(f[:10]) & e) / 10 for f, e in zip(found, exact_found)]))

@@ -133,3 +133,32 @@ def test_migrations_make_the_same_schema_as_before(tmp_path):
     assert reopened.generation() == 0
     new.close()
     reopened.close()
+
+
+def test_a_loaded_vector_index_holds_no_spare_capacity_and_still_grows(store, tmp_path):
+    """The saved capacity (up to 1.5x the count after growth) is not allocated again on load: a
+    searching process holds what the index holds; adding vectors afterwards resizes it."""
+    import numpy as np
+
+    from desktop_search.index import VectorIndex
+
+    with store.write() as w:
+        a = store.write_document(w, None, _doc(b"/f/a"))
+        ids = store.add_chunks(w, a, [(i, i + 1, 1, 1) for i in range(1100)])
+    rng = np.random.default_rng(0)
+    vecs = rng.normal(size=(1100, 8)).astype(np.float32)
+    vecs /= np.linalg.norm(vecs, axis=1, keepdims=True)
+    with store.write() as w:  # what the embedder stores; the index is reconciled with it on open
+        store.put_vectors(w, "m", [(c, v.astype(np.float16).tobytes()) for c, v in zip(ids[:1050], vecs[:1050])])
+    vi = VectorIndex(store, tmp_path / "vectors", "m", 8).open()
+    vi.add(np.array(ids[:1000]), vecs[:1000])
+    vi.add(np.array(ids[1000:1050]), vecs[1000:1050])  # grows past 1024: capacity 1.5x
+    assert vi._index.get_max_elements() > 1050
+    vi.save()
+    vi.close()
+    again = VectorIndex(store, tmp_path / "vectors", "m", 8).open()
+    assert again.problem is None and again._index.get_max_elements() == 1050
+    with store.write() as w:
+        store.put_vectors(w, "m", [(c, v.astype(np.float16).tobytes()) for c, v in zip(ids[1050:], vecs[1050:])])
+    again.add(np.array(ids[1050:]), vecs[1050:])
+    assert len(again) == 1100 and again.search(vecs[1099], 1)[0][0] == ids[1099]

@@ -125,9 +125,9 @@ class VectorIndex:
             header = json.loads(self.header_file.read_text("utf-8"))
             rec = self._record() or {}
             idx = hnswlib.Index(space="ip", dim=self.dim)
-            # room for exactly what it holds (hnswlib allocates the capacity up front: the saved one,
-            # up to 1.5x the count after growth, cost a searching process about a gigabyte at 1.25M
-            # vectors); adding more resizes it (_add)
+            # room for exactly what it holds: hnswlib allocates the capacity up front, and the saved
+            # one (up to 1.5x the count after growth) took a searching process's peak to 4.7 GB at
+            # 1.25M vectors (3.2 GB now; benchmarks/million.py); adding more resizes it (_add)
             idx.load_index(str(self.file), max_elements=int(rec.get("elements") or 0), allow_replace_deleted=True)
             if idx.get_current_count() != rec.get("elements"):
                 self.problem = f"it holds {idx.get_current_count()} elements, {rec.get('elements')} were saved"
