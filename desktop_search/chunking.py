@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 import numpy as np
 
@@ -41,17 +41,148 @@ class RegexTokenizer:
         return _offsets([(m.start(), m.end()) for m in self._PIECE.finditer(text)])
 
 
-class HFTokenizer:
-    """Token offsets from a model folder's tokenizer.json (the `tokenizers` library; no torch)."""
+class AsciiWordPiece:
+    """The token offsets a BERT WordPiece tokenizer gives plain ASCII text, without the library.
 
-    def __init__(self, model_dir: str | Path):
+    For tokenizer.json files of the BERT kind (BertNormalizer with clean_text, BertPreTokenizer,
+    WordPiece: all-MiniLM-L6-v2 among them) and text that is ASCII with no control characters
+    besides tab and line ends and none of the tokenizer's added tokens, the tokens are exactly:
+    runs of letters and digits and single punctuation marks, each run cut into the longest
+    vocabulary pieces from the left ("##" before continuations), a run with no such cut or longer
+    than `max_chars` one unknown token. Each distinct word is cut once and remembered, so a
+    passage costs a regex scan and a dict lookup a word: about 5x faster than `Tokenizer.encode`
+    on SciFact (which spends most of its time normalising and tracking offsets). `__call__`
+    returns None for text it does not cover; the caller uses the library then.
+    tests/test_chunking_fast.py checks it against the library on real and random text."""
+
+    _PRE = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")
+    _NOT_PLAIN = re.compile(r"[^\t\n\r\x20-\x7e]")
+    # a whitespace-separated word holding a character the plain path does not cover
+    _ODD_WORD = re.compile(r"[^ \t\n\r]*[^\t\n\r\x20-\x7e][^ \t\n\r]*")
+    _ODD_SHARE = 300  # more than one such word per 300 characters: the library takes the whole text
+    _CACHE_MAX = 500_000
+
+    def __init__(self, vocab: set[str], *, lowercase: bool, prefix: str = "##", max_chars: int = 100,
+                 added: list[str] = ()):
+        self._vocab = vocab
+        self._lowercase = lowercase
+        self._prefix = prefix
+        self._max_chars = max_chars
+        self._added = re.compile("|".join(re.escape(a) for a in added), re.IGNORECASE) if added else None
+        self._cache: dict[str, tuple[int, ...] | None] = {}
+
+    @classmethod
+    def from_tokenizer_json(cls, spec: dict) -> AsciiWordPiece | None:
+        """The fast path for this tokenizer.json, or None when it is not of the BERT WordPiece kind."""
+        norm, pre, model = spec.get("normalizer") or {}, spec.get("pre_tokenizer") or {}, spec.get("model") or {}
+        if (norm.get("type") != "BertNormalizer" or not norm.get("clean_text") or pre.get("type") != "BertPreTokenizer"
+                or model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict)):
+            return None
+        added = [str(t["content"]) for t in spec.get("added_tokens") or [] if t.get("content")]
+        return cls(set(model["vocab"]), lowercase=bool(norm.get("lowercase")),
+                   prefix=str(model.get("continuing_subword_prefix", "##")),
+                   max_chars=int(model.get("max_input_chars_per_word", 100)), added=added)
+
+    def _cut(self, word: str) -> tuple[int, ...] | None:
+        """The end of each piece of `word` (relative), or None when the word is one token."""
+        n = len(word)
+        if n > self._max_chars:
+            return None
+        vocab, prefix = self._vocab, self._prefix
+        ends: list[int] = []
+        start = 0
+        while start < n:
+            end = n
+            while end > start:
+                piece = word[start:end] if start == 0 else prefix + word[start:end]
+                if piece in vocab:
+                    break
+                end -= 1
+            if end == start:
+                return None  # no cut: the whole word is the unknown token
+            ends.append(end)
+            start = end
+        return None if len(ends) == 1 else tuple(ends)
+
+    def __call__(self, text: str, library: Callable[[str], np.ndarray] | None = None) -> np.ndarray | None:
+        """Offsets of `text`'s tokens, or None when this path does not cover it. With `library`
+        (text -> offsets), words holding other characters (accents, curly quotes, CJK) go to it one
+        whitespace-separated word at a time: BERT's normaliser and pre-tokenizer never join across
+        ASCII whitespace, so the pieces are the same as the whole text's. Text with many such
+        words goes to the library whole (None)."""
+        if self._added is not None and self._added.search(text):
+            return None
+        flat: list[int] = []
+        if text.isascii() and not self._NOT_PLAIN.search(text):
+            self._plain(text, 0, flat)
+            return np.array(flat, dtype=np.int64).reshape(-1, 2)
+        if library is None:
+            return None
+        odd = list(self._ODD_WORD.finditer(text))
+        if len(odd) * self._ODD_SHARE > len(text):
+            return None
+        pos = 0
+        for m in odd:
+            self._plain(text[pos:m.start()], pos, flat)
+            offs = library(m.group())
+            if len(offs):
+                flat.extend((offs + m.start()).ravel().tolist())
+            pos = m.end()
+        self._plain(text[pos:], pos, flat)
+        return np.array(flat, dtype=np.int64).reshape(-1, 2)
+
+    def _plain(self, text: str, base: int, flat: list[int]) -> None:
+        """Append the offsets (+ base) of plain ASCII text's tokens to `flat`."""
+        low = text.lower() if self._lowercase else text
+        cache = self._cache
+        if len(cache) > self._CACHE_MAX:
+            cache.clear()
+        add = flat.extend
+        for m in self._PRE.finditer(low):
+            w = m.group()
+            try:
+                cut = cache[w]
+            except KeyError:
+                cut = cache[w] = self._cut(w)
+            s0 = m.start() + base
+            if cut is None:
+                add((s0, s0 + len(w)))
+            else:
+                prev = s0
+                for e in cut:
+                    add((prev, s0 + e))
+                    prev = s0 + e
+
+
+class HFTokenizer:
+    """Token offsets from a model folder's tokenizer.json (the `tokenizers` library; no torch),
+    through `AsciiWordPiece` where that gives the same tokens faster."""
+
+    def __init__(self, model_dir: str | Path, *, fast: bool = True):
+        import json
+
         from tokenizers import Tokenizer
 
-        self._tok = Tokenizer.from_file(str(Path(model_dir) / "tokenizer.json"))
+        path = Path(model_dir) / "tokenizer.json"
+        self._tok = Tokenizer.from_file(str(path))
         self._tok.no_padding()
         self._tok.no_truncation()
+        self._fast: AsciiWordPiece | None = None
+        if fast:
+            try:
+                self._fast = AsciiWordPiece.from_tokenizer_json(json.loads(path.read_text("utf-8")))
+            except (ValueError, TypeError, KeyError, AttributeError):
+                self._fast = None  # an unusual tokenizer.json: the library alone
 
     def __call__(self, text: str) -> np.ndarray:
+        if self._fast is not None:
+            offs = self._fast(text, self.library_offsets)
+            if offs is not None:
+                return offs
+        return self.library_offsets(text)
+
+    def library_offsets(self, text: str) -> np.ndarray:
+        """The offsets as the `tokenizers` library gives them."""
         out: list[np.ndarray] = []
         # Encode in slices so a huge text never becomes one giant encoding.
         step = 100_000

@@ -87,3 +87,20 @@ def real_encoder(model_path):
     from desktop_search.retrievers.encoder import SentenceTransformerEncoder
 
     return SentenceTransformerEncoder(model_path, display_name="all-MiniLM-L6-v2")
+
+
+def before_each_extraction(monkeypatch, hook) -> None:
+    """Call `hook(path)` as the indexer hands each file to the extraction worker (ExtractorPool.extract_many)."""
+    from desktop_search.documents import worker
+
+    orig = worker.ExtractorPool.extract_many
+
+    def spy(self, paths, *args, **kwargs):
+        def watched():
+            for path in paths:
+                hook(path)
+                yield path
+
+        return orig(self, watched(), *args, **kwargs)
+
+    monkeypatch.setattr(worker.ExtractorPool, "extract_many", spy)

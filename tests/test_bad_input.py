@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from conftest import run
+from conftest import before_each_extraction, run
 from desktop_search.service import SearchService
 from fixtures_bad_files import (
     make_binary_file,
@@ -94,30 +94,25 @@ def test_bad_files_get_status_good_files_are_found(tmp_path, fake_encoder, follo
 def test_folder_vanishing_during_indexing(tmp_path, fake_encoder, monkeypatch):
     import shutil
 
-    from desktop_search.documents import worker
-
     root = tmp_path / "docs"
     (root / "a").mkdir(parents=True)
     (root / "b").mkdir()
     for i in range(5):
         (root / "a" / f"a{i}.txt").write_text(f"alpha file {i}")
         (root / "b" / f"b{i}.txt").write_text(f"beta file {i}")
-    orig = worker.ExtractorPool.extract
-
-    def vanish_then_extract(self, path):
+    def vanish(path):
         if os.path.isdir(root / "b"):
             shutil.rmtree(root / "b")  # the folder disappears after the listing
-        return orig(self, path)
 
-    monkeypatch.setattr(worker.ExtractorPool, "extract", vanish_then_extract)
-    with SearchService(tmp_path / "store", encoder=fake_encoder) as svc:
+    with monkeypatch.context() as m, SearchService(tmp_path / "store", encoder=fake_encoder) as svc:
+        before_each_extraction(m, vanish)
         last = run(svc.index([root]))
         assert last.phase == "done"
         st = {d.name: d for d in svc.files()}
         assert all(st[f"a{i}.txt"].status == "indexed" for i in range(5))
         assert all(st[f"b{i}.txt"].status == "failed" and "vanish" in st[f"b{i}.txt"].reason for i in range(5))
         assert svc.search("alpha", "bm25", k=10)
-        monkeypatch.setattr(worker.ExtractorPool, "extract", orig)
+        m.undo()
         run(svc.index())  # the next run forgets the vanished files
         assert not any(d.name.startswith("b") for d in svc.files())
 
@@ -154,7 +149,6 @@ def test_text_past_max_chars_is_reported(tmp_path, fake_encoder, capsys, monkeyp
 
 def test_folder_removed_during_indexing_is_reported_not_indexed(tmp_path, fake_encoder, monkeypatch, capsys):
     from desktop_search import cli
-    from desktop_search.documents import worker
     from desktop_search.entry import main
 
     root_a, root_b = tmp_path / "a", tmp_path / "b"
@@ -165,16 +159,14 @@ def test_folder_removed_during_indexing_is_reported_not_indexed(tmp_path, fake_e
     store = tmp_path / "store"
     with SearchService(store, encoder=fake_encoder) as svc:
         svc.add_folders([root_a, root_b])
-    orig = worker.ExtractorPool.extract
     removed = []
 
-    def remove_then_extract(self, path):
+    def remove(path):
         if "beta" in os.path.basename(path) and not removed:
             with SearchService(store, encoder=fake_encoder) as other:  # `remove` in another process
                 removed.append(other.remove_folder(str(root_b)))
-        return orig(self, path)
 
-    monkeypatch.setattr(worker.ExtractorPool, "extract", remove_then_extract)
+    before_each_extraction(monkeypatch, remove)
     monkeypatch.setattr(cli, "_service", lambda args, **kw: SearchService(store, encoder=fake_encoder))
     capsys.readouterr()
     assert main(["index"]) == 0
@@ -244,6 +236,10 @@ def test_worker_is_replaced_after_a_file_that_left_it_big(tmp_path, monkeypatch)
         assert pool.extract(str(tmp_path / "f2.json")).status == "ok"
         assert pool.child_pid is None  # stopped after its file; the next one starts afresh
         assert pool.extract(str(tmp_path / "f0.json")).status == "ok" and pool.child_pid != first
+        # read ahead, each worker replaced after its file: the queued files go to the next one
+        paths = [str(tmp_path / f"f{i}.json") for i in (0, 1, 2, 0, 1)]
+        outs = list(pool.extract_many(paths, ahead=3))
+        assert [o.path for o in outs] == paths and all(o.status == "ok" for o in outs)
 
 
 def test_big_texts_are_written_one_batch_at_a_time(tmp_path, fake_encoder, monkeypatch):

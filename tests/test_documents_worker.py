@@ -165,3 +165,37 @@ def test_close_is_idempotent_and_stops_the_child(tmp_path: Path) -> None:
 def test_bad_extractor_spec_rejected_early() -> None:
     with pytest.raises(ValueError):
         ExtractorPool(_extract_fn="no_colon_here")
+
+
+def test_extract_many_reads_ahead_and_keeps_order_through_a_hang(tmp_path: Path) -> None:
+    paths = [write(tmp_path / "a.txt", "first"), write(tmp_path / "b.txt", "second"),
+             write(tmp_path / "HANG.txt"), write(tmp_path / "c.txt", "after the hang")]
+    with ExtractorPool(timeout_s=TIMEOUT_S, _extract_fn=MISBEHAVING) as pool:
+        outcomes = pool.extract_many(paths, ahead=4)
+        first = next(outcomes)
+        assert (first.path, first.status, first.extracted.text) == (paths[0], "ok", "first")
+        # the child went on to b and then to the hanging file before anyone asked for them
+        deadline = time.monotonic() + 30
+        while not (tmp_path / "HANG.txt.started").exists():
+            assert time.monotonic() < deadline, "the child did not read ahead"
+            time.sleep(0.02)
+        rest = list(outcomes)
+    assert [o.path for o in rest] == paths[1:]
+    assert rest[0].extracted.text == "second"
+    assert (rest[1].status, rest[1].reason) == ("failed", "timed out after 1 s")
+    assert rest[2].status == "ok" and rest[2].extracted.text == "after the hang"  # re-sent to a new child
+
+
+def test_extract_many_gives_what_extract_gives(tmp_path: Path) -> None:
+    names = ["one.txt", "CRASH.txt", "two.txt", "BUG.txt", "never-existed.txt", "sound.wav", "CRASH2.txt",
+             "three.txt"]
+    paths = []
+    for n in names:
+        if n != "never-existed.txt":
+            (tmp_path / n).write_bytes(b"RIFF....WAVE" if n.endswith(".wav") else n.encode())
+        paths.append(str(tmp_path / n))
+    with ExtractorPool(timeout_s=30, _extract_fn=MISBEHAVING) as pool:
+        one_by_one = [pool.extract(p) for p in paths]
+        for ahead in (1, 3, 16):
+            assert list(pool.extract_many(paths, ahead=ahead)) == one_by_one
+    assert [o.status for o in one_by_one] == ["ok", "failed", "ok", "failed", "failed", "skipped", "failed", "ok"]

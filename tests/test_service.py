@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from conftest import run
+from conftest import before_each_extraction, run
 from desktop_search.retrievers import Filters
 from desktop_search.service import SearchService
 from desktop_search.snippets import make_snippet
@@ -67,16 +67,9 @@ def test_status_splits_the_index_size_between_folders(tmp_path, fake_encoder):
 
 def test_incremental_unchanged_files_not_reread(service, corpus, monkeypatch):
     run(service.index([corpus]))
-    from desktop_search.documents import worker
 
     calls = []
-    orig = worker.ExtractorPool.extract
-
-    def spy(self, path):
-        calls.append(path)
-        return orig(self, path)
-
-    monkeypatch.setattr(worker.ExtractorPool, "extract", spy)
+    before_each_extraction(monkeypatch, calls.append)
     before = service.encoder.calls
     last = run(service.index())
     assert calls == [] and last.stats["to_read"] == 0

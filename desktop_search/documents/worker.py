@@ -9,7 +9,8 @@ import signal
 import sys
 import threading
 import warnings
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
@@ -296,6 +297,89 @@ class ExtractorPool:
                 raise RuntimeError("ExtractorPool is closed")
             return self._extract_in_child(path)
 
+    def extract_many(self, paths: Iterable[str], ahead: int = 16) -> Iterator[Outcome]:
+        """Outcomes of `paths`, in order, with up to `ahead` files queued in the child: it reads the
+        next files while the caller works on this one's text (indexing: chunking and analysis),
+        so the two processes overlap instead of taking turns. The same guarantees as `extract`:
+        a hang, crash or memory recycle costs that file (or nothing), and the files queued behind
+        it go to a fresh child. A hang is caught `timeout_s` after the caller starts waiting for
+        that file's reply."""
+        source = iter(paths)
+        # (path, state): "local" (extracted here), "sent" (queued in the current child) or "wait";
+        # the sent ones always come before the waiting ones, so replies arrive in window order
+        window: deque[list[str]] = deque()
+        exhausted = False
+        while True:
+            while not exhausted and len(window) < max(1, ahead):
+                nxt = next(source, None)
+                if nxt is None:
+                    exhausted = True
+                    break
+                path = os.fspath(nxt)
+                kind = kind_for(path)
+                window.append([path, "local" if kind is None or kind in self.in_process_kinds else "wait"])
+            self._queue(window)
+            if not window:
+                return
+            path, state = window.popleft()
+            if state == "local":
+                yield Outcome(path, *_run(extract_text, path, self.max_bytes, self.max_chars, self.options))
+            elif state == "wait":  # no child took it (none could start): one more try, on its own
+                yield self._extract_locked(path)
+            else:
+                out, child_gone = self._receive(path)
+                if child_gone:  # the files queued behind this one went with the child
+                    for item in window:
+                        if item[1] == "sent":
+                            item[1] = "wait"
+                yield out
+
+    def _queue(self, window: deque[list[str]]) -> None:
+        """Send the waiting files to the child, in order, until one cannot be sent. A new child is
+        started only when none of the window is queued in the old one (whose replies come first)."""
+        outstanding = any(item[1] == "sent" for item in window)
+        for item in window:
+            if item[1] == "wait":
+                if not self._send(item[0], may_start=not outstanding):
+                    return
+                item[1], outstanding = "sent", True
+
+    def _send(self, path: str, may_start: bool) -> bool:
+        """Queue one file in the child (starting one if `may_start`); False when none took it."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("ExtractorPool is closed")
+            alive = self._proc is not None and self._proc.is_alive()
+            if not alive and not may_start:
+                return False  # its queued files' replies (or their crash) are still to be read
+            if self._proc is not None and not alive:
+                self._stop_child()
+            if self._conn is None and self._start_child() is not None:
+                return False
+            assert self._conn is not None
+            try:
+                self._conn.send(path)
+            except (OSError, ValueError):
+                self._stop_child()
+                return False
+            return True
+
+    def _receive(self, path: str) -> tuple[Outcome, bool]:
+        """The reply for the oldest queued file: (outcome, whether the child was stopped)."""
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("ExtractorPool is closed")
+            conn, proc = self._conn, self._proc
+            if conn is None or proc is None:
+                return self._extract_in_child(path), True
+            return self._await_reply(path, conn, proc)
+
+    def _extract_locked(self, path: str) -> Outcome:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("ExtractorPool is closed")
+            return self._extract_in_child(path)
+
     def _extract_in_child(self, path: str) -> Outcome:
         if self._proc is not None and not self._proc.is_alive():
             self._stop_child()  # died between files (killed from outside): not this file's fault
@@ -307,33 +391,55 @@ class ExtractorPool:
         conn, proc = self._conn, self._proc
         try:
             conn.send(path)
-            if not conn.poll(self.timeout_s):
-                self._stop_child()
-                return Outcome(path, "failed", f"timed out after {self.timeout_s:.0f} s", None)
-            reply: tuple[str, Any, Any] = conn.recv()
         except (EOFError, OSError):
             proc.join(_KILL_GRACE_S)
             reason = "extraction cancelled" if self._closed else _crash_reason(proc.exitcode)
             self._stop_child()
             return Outcome(path, "failed", reason, None)
+        return self._await_reply(path, conn, proc)[0]
+
+    def _await_reply(self, path: str, conn: Connection, proc: BaseProcess) -> tuple[Outcome, bool]:
+        """Wait for the child's reply about `path`: (outcome, whether the child was stopped)."""
+        try:
+            if not conn.poll(self.timeout_s):
+                self._stop_child()
+                return Outcome(path, "failed", f"timed out after {self.timeout_s:.0f} s", None), True
+            reply: tuple[str, Any, Any] = conn.recv()
+        except (EOFError, OSError):
+            proc.join(_KILL_GRACE_S)
+            reason = "extraction cancelled" if self._closed else _crash_reason(proc.exitcode)
+            self._stop_child()
+            return Outcome(path, "failed", reason, None), True
         status, reason, extracted = reply
         out_of_memory = reason is not None and "out of memory" in reason
         if out_of_memory and self.memory_limit_bytes:
             reason = (f"{reason}: it needs more than the {self.memory_limit_bytes // 1024**2:,} MB a reader may "
                       "use (setting extract_memory_mb)")
-        if out_of_memory or not proc.is_alive() or _resident_bytes(proc.pid) > RECYCLE_ABOVE_BYTES:
+        stopped = out_of_memory or not proc.is_alive() or _resident_bytes(proc.pid) > RECYCLE_ABOVE_BYTES
+        if stopped:
             self._stop_child()  # the next file gets a fresh worker, and the memory goes back
-        return Outcome(path, status, reason, extracted)
+        return Outcome(path, status, reason, extracted), stopped
 
 
 def _resident_bytes(pid: int | None) -> int:
-    """The resident memory of a process now (0 if it cannot be read)."""
+    """The resident memory of a process now (0 if it cannot be read). Read after every file: on
+    Linux from /proc (one small read), elsewhere through psutil."""
+    if pid is None:
+        return 0
+    try:
+        with open(f"/proc/{pid}/statm", "rb") as f:
+            return int(f.read().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        pass
     import psutil
 
     try:
         return psutil.Process(pid).memory_info().rss
     except (psutil.Error, ValueError, TypeError):
         return 0
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 
 
 def _crash_reason(exitcode: int | None) -> str:

@@ -221,9 +221,10 @@ class Indexer:
         # every file goes through the child process, so a stuck read or parser is stopped
         with ExtractorPool(timeout_s=s.file_timeout_s, max_bytes=s.max_file_bytes, max_chars=s.max_chars,
                            memory_limit_bytes=s.extract_memory_mb * 1024 * 1024, options={"ocr": s.ocr}) as pool:
-            for i, p in enumerate(todo):
+            # the child reads ahead while this process chunks and analyses (extract_many)
+            outcomes = pool.extract_many(p.entry.path for p in todo)
+            for i, (p, out) in enumerate(zip(todo, outcomes)):
                 self._check()
-                out = pool.extract(p.entry.path)
                 batch.append((p, out))
                 batch_chars += len(out.extracted.text) if out.extracted is not None else 0
                 if (len(batch) >= COMMIT_EVERY_FILES or batch_chars >= COMMIT_EVERY_CHARS
