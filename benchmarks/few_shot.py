@@ -171,6 +171,8 @@ def main() -> None:
                    **est, "judged": st.get("judged"),
                    "selection_ndcg@10": {a: round(v.get("ndcg@10", 0.0) * 100, 2)
                                          for a, v in (sel.get("metrics") or {}).items()},
+                   "selection_hybrid_ndcg@10": {a: round(v["hybrid_ndcg@10"] * 100, 2)
+                                                for a, v in (sel.get("metrics") or {}).items() if "hybrid_ndcg@10" in v},
                    "selection_reason": sel.get("reason"), "steps": st.get("steps"), "train_s": st.get("train_s"),
                    "embed_s": st.get("embed_s"), "total_s": round(total_s, 1)}
             if est.get("cv_queries"):

@@ -82,6 +82,9 @@ def main() -> None:
             if sel:  # the label-free choice: pseudo-query nDCG@10 per alpha, and why
                 rows[-1]["pseudo_ndcg@10"] = {a: round(v.get("ndcg@10", 0.0) * 100, 2)
                                               for a, v in (sel.get("metrics") or {}).items()}
+                rows[-1]["pseudo_hybrid_ndcg@10"] = {a: round(v["hybrid_ndcg@10"] * 100, 2)
+                                                     for a, v in (sel.get("metrics") or {}).items()
+                                                     if "hybrid_ndcg@10" in v}
                 rows[-1]["choice"] = sel.get("reason")
             print(json.dumps(rows[-1]), file=sys.stderr, flush=True)
             if vid:

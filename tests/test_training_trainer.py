@@ -23,6 +23,8 @@ from training.selection import (
     choose_alpha,
     clearly_better,
     decide_alpha,
+    fused_scores,
+    lexical_group_scores,
     evaluate,
     retrieval_metrics,
 )
@@ -255,6 +257,54 @@ def test_decide_alpha_starts_from_the_preferred_weight() -> None:
     # nothing beats the base: keep it, and say so
     alpha, reason = decide_alpha({0.0: base, 0.3: base - 0.001, 0.5: base, 0.7: base - 0.02}, 0.5)
     assert alpha == 0.0 and "base kept" in reason
+
+
+
+def test_decide_alpha_does_not_take_a_weight_whose_hybrid_falls_below_the_base() -> None:
+    rng = np.random.default_rng(1)
+    base = rng.uniform(0.5, 1.0, 200)
+    dense = {0.0: base, 0.3: base + 0.01, 0.5: base + 0.02, 0.7: base + 0.022}  # 0.7 not clearly better
+    hyb = rng.uniform(0.6, 1.0, 200)
+    # the hybrid gains too: the dense rule stands
+    assert decide_alpha(dense, 0.5, hybrid={0.0: hyb, 0.3: hyb, 0.5: hyb + 0.01, 0.7: hyb})[0] == 0.5
+    # at 0.5 the hybrid loses, at 0.3 it holds: step back to 0.3 and say why
+    alpha, reason = decide_alpha(dense, 0.5, hybrid={0.0: hyb, 0.3: hyb, 0.5: hyb - 0.001, 0.7: hyb})
+    assert alpha == 0.3 and "hybrid fell below" in reason
+    # every weight's hybrid loses: keep the base, though dense gained
+    alpha, reason = decide_alpha(dense, 0.5, hybrid={a: hyb - 0.01 * (a > 0) for a in dense})
+    assert alpha == 0.0 and "base kept" in reason and "hybrid" in reason
+    # without the hybrid the rule is the dense one alone
+    assert decide_alpha(dense, 0.5)[0] == 0.5
+
+
+def test_fused_scores_follow_the_apps_min_max_hybrid() -> None:
+    from desktop_search.retrievers.fusion import minmax_fusion
+
+    rng = np.random.default_rng(2)
+    lexical = np.where(rng.random((5, 30)) < 0.4, rng.uniform(0, 12, (5, 30)), -np.inf)
+    dense = rng.uniform(-0.2, 0.9, (5, 30))
+    fused = fused_scores(lexical, dense, depth=10)
+    for q in range(5):
+        sides = []
+        for row in (lexical[q], dense[q]):
+            order = [int(i) for i in np.argsort(-row, kind="stable") if np.isfinite(row[i])][:10]
+            sides.append([(i, float(row[i])) for i in order])
+        want = dict(minmax_fusion(sides))
+        got = {i: float(v) for i, v in enumerate(fused[q]) if np.isfinite(v)}
+        assert got.keys() == want.keys()
+        assert all(abs(got[i] - want[i]) < 1e-6 for i in want)
+
+
+def test_lexical_group_scores_rank_the_file_with_the_words_first() -> None:
+    pseudo = PseudoQuerySet(
+        [("zebra stripes", "a"), ("volcanic ash cloud", "b"), ("nothing matches here", "c")],
+        [("a", "The zebra has stripes and lives on the plain."), ("a", "More about horses."),
+         ("b", "Ash from the volcanic eruption formed a cloud."), ("c", "A quiet text about tea.")],
+    )
+    groups = ["a", "b", "c"]
+    s = lexical_group_scores(pseudo, groups)
+    assert int(np.argmax(s[0])) == 0 and int(np.argmax(s[1])) == 1
+    assert not np.isfinite(s[2]).any()  # no shared word: unranked, as BM25 leaves it
 
 
 # ------------------------------------------------------------------ real model

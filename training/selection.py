@@ -18,6 +18,8 @@ __all__ = [
     "retrieval_metrics",
     "clearly_better",
     "decide_alpha",
+    "fused_scores",
+    "lexical_group_scores",
     "evaluate",
     "model_encoder",
     "choose_alpha",
@@ -179,30 +181,103 @@ def build_pseudo_queries(
     return PseudoQuerySet(queries, eval_passages)
 
 
+def group_scores(query_emb: np.ndarray, passage_emb: np.ndarray, passage_groups: Sequence[str]):
+    """(sorted group ids, [Q, G] scores): a file's score is its best passage's inner product."""
+    q = np.asarray(query_emb, dtype=np.float32)
+    p = np.asarray(passage_emb, dtype=np.float32)
+    groups = sorted(set(passage_groups))
+    gidx = {g: i for i, g in enumerate(groups)}
+    pg = np.array([gidx[g] for g in passage_groups], dtype=np.int64)  # [P]
+    out = np.full((len(q), len(groups)), -np.inf, dtype=np.float32)  # [Q, G]
+    if len(q) and len(p):
+        np.maximum.at(out, (slice(None), pg), q @ p.T)  # max over each group's passages
+    return groups, out
+
+
+def ranks_in(scores: np.ndarray, groups: Sequence[str], query_groups: Sequence[str]) -> np.ndarray:
+    """Rank (1 = first) of each query's relevant group in its row of a [Q, G] score matrix; 0 when
+    the group is absent. Ties count against the relevant group, so a collapsed model (all scores
+    equal) does not look perfect, and a group no ranking found (-inf) ranks last."""
+    gidx = {g: i for i, g in enumerate(groups)}
+    ranks = np.zeros(len(query_groups), dtype=np.int64)
+    for qi, g in enumerate(query_groups):
+        if g in gidx:
+            ranks[qi] = int(np.sum(scores[qi] >= scores[qi, gidx[g]]))
+    return ranks
+
+
 def relevant_ranks(
     query_emb: np.ndarray,
     passage_emb: np.ndarray,
     query_groups: Sequence[str],
     passage_groups: Sequence[str],
 ) -> np.ndarray:
-    """Rank (1 = first) of each query's relevant file under exact inner-product search; 0 when the
-    file has no passage. A file's score is its best passage's score; ties count against the
-    relevant file, so a collapsed model (all scores equal) does not look perfect."""
-    q = np.asarray(query_emb, dtype=np.float32)
-    p = np.asarray(passage_emb, dtype=np.float32)
-    ranks = np.zeros(len(q), dtype=np.int64)
-    if len(q) == 0 or len(p) == 0:
-        return ranks
-    groups = sorted(set(passage_groups))
+    """Rank (1 = first) of each query's relevant file under exact inner-product search (see `ranks_in`)."""
+    if len(query_emb) == 0 or len(passage_emb) == 0:
+        return np.zeros(len(query_emb), dtype=np.int64)
+    groups, scores = group_scores(query_emb, passage_emb, passage_groups)
+    return ranks_in(scores, groups, query_groups)
+
+
+def _terms(text: str) -> list[str]:
+    return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
+
+
+_STOP = frozenset("a an and are as at be by for from in is it of on or that the this to was were with".split())
+
+
+def lexical_group_scores(pseudo: "PseudoQuerySet", groups: Sequence[str], k1: float = 0.9, b: float = 0.4) -> np.ndarray:
+    """[Q, G] BM25 scores of each query's file (its best passage) over `pseudo.passages`: the lexical
+    half of the hybrid that the selection also checks. Plain words, no stemming: a stand-in for the
+    app's BM25 on the same small corpus, not a copy of it."""
+    docs = [_terms(t) for _, t in pseudo.passages]
+    n = len(docs)
     gidx = {g: i for i, g in enumerate(groups)}
-    pg = np.array([gidx[g] for g in passage_groups])  # [P]
-    scores = q @ p.T  # [Q, P]
-    group_scores = np.full((len(q), len(groups)), -np.inf, dtype=np.float32)  # [Q, G]
-    np.maximum.at(group_scores, (slice(None), pg), scores)  # max over each group's passages
-    for qi, g in enumerate(query_groups):
-        if g in gidx:
-            ranks[qi] = int(np.sum(group_scores[qi] >= group_scores[qi, gidx[g]]))
-    return ranks
+    pg = np.array([gidx[g] for g, _ in pseudo.passages], dtype=np.int64)
+    out = np.full((len(pseudo.queries), len(groups)), -np.inf, dtype=np.float32)
+    if n == 0:
+        return out
+    lengths = np.array([len(d) for d in docs], dtype=np.float64)
+    norm = k1 * (1 - b + b * lengths / max(float(lengths.mean()), 1e-9))
+    postings: dict[str, dict[int, int]] = {}
+    for i, d in enumerate(docs):
+        for w in d:
+            row = postings.setdefault(w, {})
+            row[i] = row.get(i, 0) + 1
+    for qi, (q, _) in enumerate(pseudo.queries):
+        s = np.zeros(n, dtype=np.float64)
+        for w in set(_terms(q)):
+            row = postings.get(w)
+            if not row:
+                continue
+            idx = np.fromiter(row.keys(), dtype=np.int64, count=len(row))
+            tf = np.fromiter(row.values(), dtype=np.float64, count=len(row))
+            idf = math.log(1 + (n - len(row) + 0.5) / (len(row) + 0.5))
+            s[idx] += idf * tf * (k1 + 1) / (tf + norm[idx])
+        hit = s > 0
+        np.maximum.at(out[qi], pg[hit], s[hit].astype(np.float32))
+    return out
+
+
+def fused_scores(lexical: np.ndarray, dense: np.ndarray, depth: int = 100) -> np.ndarray:
+    """Min-max fusion of two [Q, G] score matrices as the app's hybrid does it: each side's best
+    `depth` groups scaled to [0, 1] by their own min and max, the two halves averaged (0 where a
+    side did not rank a group), -inf where neither did."""
+    out = np.full(dense.shape, -np.inf, dtype=np.float64)
+    for qi in range(dense.shape[0]):
+        total = np.zeros(dense.shape[1], dtype=np.float64)
+        seen = np.zeros(dense.shape[1], dtype=bool)
+        for row in (lexical[qi], dense[qi]):
+            finite = np.flatnonzero(np.isfinite(row))
+            if len(finite) == 0:
+                continue
+            top = finite[np.argsort(-row[finite], kind="stable")[:depth]]
+            vals = row[top].astype(np.float64)
+            lo, hi = float(vals.min()), float(vals.max())
+            total[top] += 0.5 * ((vals - lo) / (hi - lo) if hi > lo else 1.0)
+            seen[top] = True
+        out[qi, seen] = total[seen]
+    return out
 
 
 def per_query_ndcg(ranks: np.ndarray, k: int = 10) -> np.ndarray:
@@ -235,15 +310,20 @@ def retrieval_metrics(
     return metrics_from_ranks(relevant_ranks(query_emb, passage_emb, query_groups, passage_groups), k)
 
 
-def _encode_ranks(encode: Encoder, pseudo: PseudoQuerySet) -> np.ndarray:
+def _encode_ranks(encode: Encoder, pseudo: PseudoQuerySet, lexical: np.ndarray | None = None):
+    """Ranks of each query's file under dense search, and under the hybrid too when the lexical
+    [Q, G] scores are given: (dense ranks, hybrid ranks or None)."""
     q_emb = _unit(encode([q for q, _ in pseudo.queries]))
     p_emb = _unit(encode([t for _, t in pseudo.passages]))
-    return relevant_ranks(q_emb, p_emb, [g for _, g in pseudo.queries], [g for g, _ in pseudo.passages])
+    query_groups = [g for _, g in pseudo.queries]
+    groups, dense = group_scores(q_emb, p_emb, [g for g, _ in pseudo.passages])
+    hybrid = None if lexical is None else ranks_in(fused_scores(lexical, dense), groups, query_groups)
+    return ranks_in(dense, groups, query_groups), hybrid
 
 
 def evaluate(encode: Encoder, pseudo: PseudoQuerySet, k: int = 10) -> dict[str, float]:
     """Encode queries and passages with `encode` and score them with `retrieval_metrics`."""
-    return metrics_from_ranks(_encode_ranks(encode, pseudo), k)
+    return metrics_from_ranks(_encode_ranks(encode, pseudo)[0], k)
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -325,12 +405,15 @@ def clearly_better(a: np.ndarray, b: np.ndarray, margin: float, z: float = 2.0) 
     return float(np.mean(d)) > max(margin, z * se)
 
 
-def decide_alpha(values: Mapping[float, np.ndarray], preferred: float, margin: float = 0.005) -> tuple[float, str]:
+def decide_alpha(values: Mapping[float, np.ndarray], preferred: float, margin: float = 0.005,
+                 hybrid: Mapping[float, np.ndarray] | None = None) -> tuple[float, str]:
     """The rule of `choose_alpha` on per-query values (alpha -> [Q] array, 0.0 = the base):
-    (chosen alpha, why). `preferred` must be one of the non-zero alphas."""
+    (chosen alpha, why). `preferred` must be one of the non-zero alphas. With `hybrid` (the same
+    per-query values of the hybrid built on each candidate), a weight whose hybrid scores below
+    the base's hybrid is not chosen: a smaller weight that passes both is, else the base."""
 
-    def mean(a: float) -> float:
-        return float(np.mean(values[a]))
+    def mean(a: float, of: Mapping[float, np.ndarray] = values) -> float:
+        return float(np.mean(of[a]))
 
     nonzero = sorted(a for a in values if a > 0.0)
     choice, reason = preferred, f"preferred weight {preferred:g}"
@@ -344,7 +427,13 @@ def decide_alpha(values: Mapping[float, np.ndarray], preferred: float, margin: f
             choice = max(smaller, key=mean)
             reason = f"{choice:g}: only smaller weights beat the base"
         else:
-            choice, reason = 0.0, "no weight beat the base on the pseudo-queries: base kept"
+            return 0.0, "no weight beat the base: base kept"
+    if hybrid is not None and mean(choice, hybrid) < mean(0.0, hybrid):
+        safe = [a for a in nonzero if a < choice and mean(a) > mean(0.0) and mean(a, hybrid) >= mean(0.0, hybrid)]
+        if not safe:
+            return 0.0, f"{choice:g} beat the base, but its hybrid fell below the base's hybrid: base kept"
+        picked = max(safe, key=mean)
+        return picked, f"{picked:g}: at {choice:g} the hybrid fell below the base's hybrid"
     return choice, reason
 
 
@@ -362,6 +451,7 @@ def choose_alpha(
     max_seq_length: int | None = 128,
     max_passages: int = 1000,
     seed: int = 0,
+    check_hybrid: bool = True,
     should_stop: Callable[[], bool] | None = None,
     progress: Callable[[dict], None] | None = None,
 ) -> AlphaSelection:
@@ -379,7 +469,12 @@ def choose_alpha(
        easy (nDCG@10 around 0.9) and reward every step away from the base, so
        small differences between weights are noise;
     3. keep the base model (alpha = 0.0) when the choice does not beat the
-       base at all, unless a smaller weight does (then the best of those).
+       base at all, unless a smaller weight does (then the best of those);
+    4. with `check_hybrid`, also score the hybrid (a BM25 over the same passages
+       fused with each candidate, as the app fuses them): a weight whose hybrid
+       falls below the base's hybrid gives way to a smaller weight that passes
+       both tests, or to the base. Most people search with the hybrid, and a
+       dense gain can come with a hybrid loss (Cranfield, README).
 
     Raises InterruptedError if `should_stop()` turns True.
     """
@@ -401,6 +496,8 @@ def choose_alpha(
     k = int(metric.split("@")[1]) if "@" in metric else 10
     results: dict[float, dict[str, float]] = {}
     values: dict[float, np.ndarray] = {}
+    hybrid_values: dict[float, np.ndarray] = {}
+    lexical = lexical_group_scores(pseudo, sorted({g for g, _ in pseudo.passages})) if check_hybrid else None
     was_training = model.training
     model.eval()
     try:
@@ -409,14 +506,18 @@ def choose_alpha(
                 raise InterruptedError("alpha selection cancelled")
             model.load_state_dict(interpolate_state(base_state, trained_state, a), strict=True)
             with torch.no_grad():
-                ranks = _encode_ranks(model_encoder(model, batch_size, max_seq_length), pseudo)
+                ranks, hybrid_ranks = _encode_ranks(model_encoder(model, batch_size, max_seq_length), pseudo, lexical)
             results[a] = metrics_from_ranks(ranks, k)
             values[a] = _per_query(ranks, metric)
+            if hybrid_ranks is not None:
+                results[a].update({f"hybrid_{m}": v for m, v in metrics_from_ranks(hybrid_ranks, k).items()
+                                   if m != "n_queries"})
+                hybrid_values[a] = _per_query(hybrid_ranks, metric)
             if progress is not None:
                 progress({"event": "alpha_metrics", "alpha": a, "metrics": results[a]})
     finally:
         model.load_state_dict(base_state, strict=True)
         model.train(was_training)
 
-    choice, reason = decide_alpha(values, pref, margin)
+    choice, reason = decide_alpha(values, pref, margin, hybrid_values if check_hybrid else None)
     return AlphaSelection(choice, results, metric, margin, pref, reason)

@@ -544,3 +544,20 @@ def test_first_open_shows_the_detected_defaults_and_keeps_the_users_choice(qtbot
     assert tab.negatives_combo.currentData() == "in_batch"
     tab.defaults_button.click()
     assert tab.negatives_combo.currentData() == "moco"
+
+
+def test_version_tooltip_names_the_queries_and_shows_the_hybrid_per_alpha():
+    from desktop_search.gui.training.versions import _selection_text
+
+    sel = {"alpha": 0.3, "metric": "ndcg@10", "reason": "0.3: at 0.5 the hybrid fell below the base's hybrid",
+           "queries": "judged",
+           "metrics": {"0": {"ndcg@10": 0.61, "hybrid_ndcg@10": 0.70}, "0.3": {"ndcg@10": 0.64, "hybrid_ndcg@10": 0.71},
+                       "0.5": {"ndcg@10": 0.66, "hybrid_ndcg@10": 0.69}}}
+    text, tip = _selection_text({"selection": sel}, 0.3)
+    assert text == "nDCG@10 0.640 vs base 0.610"
+    assert "your marked queries held out from training" in tip
+    assert "alpha 0.5: 0.660, hybrid 0.690" in tip and "alpha 0: 0.610, hybrid 0.700  (base model)" in tip
+    assert "hybrid fell below" in tip
+    old = {"alpha": 0.5, "metrics": {"0": {"ndcg@10": 0.9}, "0.5": {"ndcg@10": 0.92}}}  # before the hybrid was measured
+    _, tip = _selection_text({"selection": old}, 0.5)
+    assert "pseudo-queries built from your files" in tip and "alpha 0.5: 0.920\n" in tip + "\n"

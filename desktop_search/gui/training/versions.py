@@ -49,10 +49,15 @@ def _selection_text(metrics: dict, alpha: float | None) -> tuple[str, str]:
     text = ""
     if chosen is not None and base is not None:
         text = f"{label} {chosen:.3f} vs base {base:.3f}"
-    lines = [f"{label} on pseudo-queries built from your files, per alpha:"]
+    on = ("your marked queries held out from training" if sel.get("queries") == "judged"
+          else "pseudo-queries built from your files")
+    lines = [f"{label} on {on}, per alpha (dense, and the hybrid with BM25 where measured):"]
     for a, m in sorted(per.items(), key=lambda kv: float(kv[0])):
         if isinstance(m, dict) and isinstance(m.get(metric), (int, float)):
-            lines.append(f"  alpha {a}: {m[metric]:.3f}" + ("  (base model)" if float(a) == 0 else ""))
+            hybrid = m.get(f"hybrid_{metric}")
+            lines.append(f"  alpha {a}: {m[metric]:.3f}"
+                         + (f", hybrid {hybrid:.3f}" if isinstance(hybrid, (int, float)) else "")
+                         + ("  (base model)" if float(a) == 0 else ""))
     if sel.get("reason"):
         lines.append(f"Chosen: {sel['reason']}.")
     return text, "\n".join(lines)
