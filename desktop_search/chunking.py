@@ -207,19 +207,6 @@ def tokenizer_for(model_path: str | None) -> TokenOffsets:
     return RegexTokenizer()
 
 
-@dataclass(frozen=True)
-class Chunker:
-    """`chunk_text` with its settings bound: what the extraction worker runs on each file's text
-    (it is pickled into that process once, tokenizer included)."""
-
-    tokenize: TokenOffsets
-    max_tokens: int = 256
-    overlap: int = 32
-
-    def __call__(self, text: str) -> list[Chunk]:
-        return chunk_text(text, self.tokenize, self.max_tokens, self.overlap)
-
-
 def chunk_text(text: str, tokenize: TokenOffsets, max_tokens: int = 256, overlap: int = 32) -> list[Chunk]:
     """Passages of at most `max_tokens - 2` tokens (room for the model's special tokens),
     consecutive ones sharing about `overlap` tokens, cut at a sentence or line end when

@@ -199,24 +199,3 @@ def test_extract_many_gives_what_extract_gives(tmp_path: Path) -> None:
         for ahead in (1, 3, 16):
             assert list(pool.extract_many(paths, ahead=ahead)) == one_by_one
     assert [o.status for o in one_by_one] == ["ok", "failed", "ok", "failed", "failed", "skipped", "failed", "ok"]
-
-
-def test_the_worker_cuts_passages_with_the_chunker_it_was_given(tmp_path: Path) -> None:
-    import zipfile
-
-    from desktop_search.chunking import Chunker, RegexTokenizer, chunk_text
-
-    text = "A sentence about otters. " * 120
-    (tmp_path / "long.txt").write_text(text)
-    with zipfile.ZipFile(tmp_path / "pack.zip", "w") as zf:
-        zf.writestr("inner/notes.txt", "Badgers dig setts. " * 80)
-    chunker = Chunker(RegexTokenizer(), 64, 8)
-    with ExtractorPool(timeout_s=30, chunker=chunker) as pool:
-        long, pack = pool.extract_many([str(tmp_path / "long.txt"), str(tmp_path / "pack.zip")])
-    assert long.extracted.chunks == chunk_text(text, RegexTokenizer(), 64, 8) and len(long.extracted.chunks) > 3
-    member = pack.extracted.members[0].extracted
-    assert member.chunks == chunk_text(member.text, RegexTokenizer(), 64, 8) and member.chunks
-    # a chunker that cannot go to the child is not used: the texts come back uncut
-    with ExtractorPool(timeout_s=30, chunker=lambda t: []) as pool:
-        assert pool.chunker is None
-        assert pool.extract(str(tmp_path / "long.txt")).extracted.chunks is None

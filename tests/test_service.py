@@ -263,25 +263,3 @@ def test_training_export_has_passages_and_whole_documents(service, tmp_path):
     assert "Short note" in json.loads(titles_file.read_text()).values()
     export_passages(service.store, tmp_path / "plain")  # the app's job: passages and titles only
     assert sorted(f.name for f in (tmp_path / "plain").iterdir()) == ["passages.jsonl", "titles.json"]
-
-
-def test_passages_are_cut_in_the_extraction_worker_and_match_the_chunker(service, corpus, monkeypatch):
-    from desktop_search.chunking import chunk_text
-    from desktop_search.jobs import indexing
-
-    cut_here = []
-    monkeypatch.setattr(indexing, "chunk_text", lambda *a, **k: cut_here.append(a[0]) or chunk_text(*a, **k))
-    run(service.index([corpus]))
-    assert cut_here == []  # every file's passages came from the worker
-    s = service.settings
-    checked = 0
-    for d in service.files():
-        if d.status != "indexed":
-            continue
-        text = service.store.db.execute("SELECT text FROM documents WHERE id = ?", (d.id,)).fetchone()[0]
-        rows = service.store.db.execute("SELECT start, end FROM chunks WHERE doc_id = ? ORDER BY start",
-                                        (d.id,)).fetchall()
-        want = chunk_text(text, service.models.tokenizer, s.chunk_tokens, s.chunk_overlap)
-        assert [tuple(r) for r in rows] == [(c.start, c.end) for c in want]
-        checked += 1
-    assert checked >= 3

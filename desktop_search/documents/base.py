@@ -74,9 +74,6 @@ class Extracted:
     ocr_s: float = 0.0
     ocr_note: str | None = None  # set when OCR stopped before the end (its time limit): the file's reason
     members: list[Member] = field(default_factory=list)
-    # passages cut in the extraction worker (ExtractorPool's `chunker`), so the indexer need not;
-    # None: not cut there (no chunker, or it failed), the indexer cuts them itself
-    chunks: list | None = None
 
 
 def short(reason: str, limit: int = 200) -> str:

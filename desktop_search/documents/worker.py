@@ -99,19 +99,6 @@ def _limit_child_resources(memory_limit_bytes: int | None) -> None:
         pass
 
 
-def _cut(extracted: Extracted | None, chunker: Callable[[str], list] | None) -> None:
-    """Cut an extracted text (and its archive members') into passages here in the worker; a
-    failure leaves them uncut, for the indexer to cut."""
-    if chunker is None or extracted is None:
-        return
-    try:
-        extracted.chunks = chunker(extracted.text)
-    except Exception:
-        extracted.chunks = None
-    for m in extracted.members:
-        _cut(m.extracted, chunker)
-
-
 def _child_main(
     conn: Connection,
     fn_spec: str | None,
@@ -119,7 +106,6 @@ def _child_main(
     max_chars: int,
     memory_limit_bytes: int | None,
     options: dict | None = None,
-    chunker: Callable[[str], list] | None = None,
 ) -> None:
     """Child loop: receive a path, reply (status, reason, extracted); exit on None or a closed pipe."""
     try:
@@ -144,7 +130,6 @@ def _child_main(
         if path is None:
             return
         reply = _run(fn, path, max_bytes, max_chars, options)
-        _cut(reply[2], chunker)
         try:
             conn.send(reply)
         except (EOFError, OSError):
@@ -163,8 +148,6 @@ class ExtractorPool:
     are extracted in the calling process without a time limit, saving the IPC round trip.
     ``_extract_fn`` ("module:function") replaces ``extract_text`` in the child; for tests.
     ``options``: more keyword arguments for the extractor (``{"ocr": False}``).
-    ``chunker``: text -> passages, run in the child on every extracted text (``Extracted.chunks``),
-    so the parent does not cut them; one that cannot be pickled is not used.
     """
 
     def __init__(
@@ -176,12 +159,10 @@ class ExtractorPool:
         in_process_kinds: frozenset[str] = frozenset(),
         memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES,
         options: dict | None = None,
-        chunker: Callable[[str], list] | None = None,
         _extract_fn: str | None = None,
     ) -> None:
         if _extract_fn is not None:
             _resolve(_extract_fn)  # fail fast here rather than on every file in the child
-        self.chunker = chunker if _picklable(chunker) else None
         self.timeout_s = timeout_s
         self.max_bytes = max_bytes
         self.max_chars = max_chars
@@ -259,7 +240,7 @@ class ExtractorPool:
         proc = self._ctx.Process(
             target=_child_main,
             args=(child_conn, self._extract_fn, self.max_bytes, self.max_chars, self.memory_limit_bytes,
-                  self.options, self.chunker),
+                  self.options),
             name="desktop-search-extractor",
             daemon=True,
         )
@@ -438,19 +419,6 @@ class ExtractorPool:
         if stopped:
             self._stop_child()  # the next file gets a fresh worker, and the memory goes back
         return Outcome(path, status, reason, extracted), stopped
-
-
-def _picklable(obj: object) -> bool:
-    """Whether `obj` can go to the child (a chunker that cannot is not used: the indexer cuts)."""
-    if obj is None:
-        return False
-    import pickle
-
-    try:
-        pickle.dumps(obj)
-    except Exception:
-        return False
-    return True
 
 
 def _resident_bytes(pid: int | None) -> int:

@@ -23,7 +23,7 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..chunking import Chunker, chunk_text
+from ..chunking import chunk_text
 from ..config import IndexSettings
 from ..documents import ExtractorPool, FileEntry, ScanProblem, iter_files
 from ..documents.extract import ARCHIVE_SEPARATOR, EXTRACTION_VERSIONS, MEMBER_KINDS, kind_for
@@ -219,10 +219,8 @@ class Indexer:
         tokenize = self.models.tokenizer
         s = self.settings
         # every file goes through the child process, so a stuck read or parser is stopped
-        # ... and cuts the passages there too (Chunker), so the two processes share the work
         with ExtractorPool(timeout_s=s.file_timeout_s, max_bytes=s.max_file_bytes, max_chars=s.max_chars,
-                           memory_limit_bytes=s.extract_memory_mb * 1024 * 1024, options={"ocr": s.ocr},
-                           chunker=Chunker(tokenize, s.chunk_tokens, s.chunk_overlap)) as pool:
+                           memory_limit_bytes=s.extract_memory_mb * 1024 * 1024, options={"ocr": s.ocr}) as pool:
             # the child reads ahead while this process chunks and analyses (extract_many)
             outcomes = pool.extract_many(p.entry.path for p in todo)
             for i, (p, out) in enumerate(zip(todo, outcomes)):
@@ -243,12 +241,6 @@ class Indexer:
             missing[fid] = [r for r in rows if r["content_hash"] not in self._moved_hashes]
         return moved
 
-    def _chunks(self, x, tokenize) -> list:
-        """An extracted text's passages: as the extraction worker cut them, else cut here."""
-        if x.chunks is not None:
-            return x.chunks
-        return chunk_text(x.text, tokenize, self.settings.chunk_tokens, self.settings.chunk_overlap)
-
     def _commit(self, batch, by_hash, tokenize) -> int:
         """Write one batch of extracted files: documents, chunks and a BM25 segment."""
         s = self.settings
@@ -260,7 +252,7 @@ class Indexer:
                 text = out.extracted.text
                 h = _hash_text(text)
                 if not (h in by_hash and p.old_id is None):
-                    chunks = self._chunks(out.extracted, tokenize)
+                    chunks = chunk_text(text, tokenize, s.chunk_tokens, s.chunk_overlap)
                     terms = [analyze(text[c.start : c.end]) for c in chunks]
             prepared.append((p, out, h, chunks, terms))
         moved = 0
@@ -298,7 +290,7 @@ class Indexer:
                     moved += 1
                     continue
                 if src is not None:  # a second copy of a moved file: index it normally
-                    chunks = self._chunks(x, tokenize)
+                    chunks = chunk_text(x.text, tokenize, s.chunk_tokens, s.chunk_overlap)
                     terms = [analyze(x.text[c.start : c.end]) for c in chunks]
                 status, reason = ("indexed", None) if chunks else ("skipped", "no searchable text")
                 if chunks and x.truncated:
@@ -333,7 +325,7 @@ class Indexer:
             self.store.write_document(w, None, dict(values, status=m.status, reason=m.reason, kind=None,
                                                     encoding=None, title=None, text=None, content_hash=None))
             return {}
-        chunks = self._chunks(x, tokenize)
+        chunks = chunk_text(x.text, tokenize, s.chunk_tokens, s.chunk_overlap)
         terms = [analyze(x.text[c.start : c.end]) for c in chunks]
         status, reason = ("indexed", None) if chunks else ("skipped", "no searchable text")
         if chunks and x.truncated:
