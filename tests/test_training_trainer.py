@@ -267,8 +267,10 @@ def test_decide_alpha_does_not_take_a_weight_whose_hybrid_falls_below_the_base()
     hyb = rng.uniform(0.6, 1.0, 200)
     # the hybrid gains too: the dense rule stands
     assert decide_alpha(dense, 0.5, hybrid={0.0: hyb, 0.3: hyb, 0.5: hyb + 0.01, 0.7: hyb})[0] == 0.5
-    # at 0.5 the hybrid loses, at 0.3 it holds: step back to 0.3 and say why
-    alpha, reason = decide_alpha(dense, 0.5, hybrid={0.0: hyb, 0.3: hyb, 0.5: hyb - 0.001, 0.7: hyb})
+    # a hybrid drop within the margin is noise: the dense rule stands
+    assert decide_alpha(dense, 0.5, hybrid={0.0: hyb, 0.3: hyb, 0.5: hyb - 0.004, 0.7: hyb})[0] == 0.5
+    # at 0.5 the hybrid loses more than the margin, at 0.3 it holds: step back to 0.3 and say why
+    alpha, reason = decide_alpha(dense, 0.5, hybrid={0.0: hyb, 0.3: hyb - 0.004, 0.5: hyb - 0.006, 0.7: hyb})
     assert alpha == 0.3 and "hybrid fell below" in reason
     # every weight's hybrid loses: keep the base, though dense gained
     alpha, reason = decide_alpha(dense, 0.5, hybrid={a: hyb - 0.01 * (a > 0) for a in dense})
