@@ -50,8 +50,9 @@ class AsciiWordPiece:
     runs of letters and digits and single punctuation marks, each run cut into the longest
     vocabulary pieces from the left ("##" before continuations), a run with no such cut or longer
     than `max_chars` one unknown token. Each distinct word is cut once and remembered, so a
-    passage costs a regex scan and a dict lookup a word: about 5x faster than `Tokenizer.encode`
-    on SciFact (which spends most of its time normalising and tracking offsets). `__call__`
+    passage costs a regex scan and a dict lookup a word: 2.2x faster than `Tokenizer.encode` on
+    830 real documentation files, 2.6x on SciFact, words it hands to the library included
+    (the library spends most of its time normalising and tracking offsets). `__call__`
     returns None for text it does not cover; the caller uses the library then.
     tests/test_chunking_fast.py checks it against the library on real and random text."""
 

@@ -219,11 +219,11 @@ def relevant_ranks(
     return ranks_in(scores, groups, query_groups)
 
 
+_STOP = frozenset("a an and are as at be by for from in is it of on or that the this to was were with".split())
+
+
 def _terms(text: str) -> list[str]:
     return [w for w in _WORD.findall(text.lower()) if w not in _STOP]
-
-
-_STOP = frozenset("a an and are as at be by for from in is it of on or that the this to was were with".split())
 
 
 def lexical_group_scores(pseudo: "PseudoQuerySet", groups: Sequence[str], k1: float = 0.9, b: float = 0.4) -> np.ndarray:
@@ -262,7 +262,8 @@ def lexical_group_scores(pseudo: "PseudoQuerySet", groups: Sequence[str], k1: fl
 def fused_scores(lexical: np.ndarray, dense: np.ndarray, depth: int = 100) -> np.ndarray:
     """Min-max fusion of two [Q, G] score matrices as the app's hybrid does it: each side's best
     `depth` groups scaled to [0, 1] by their own min and max, the two halves averaged (0 where a
-    side did not rank a group), -inf where neither did."""
+    side did not rank a group), -inf where neither did. Written here because `training` never
+    imports the app; tests/test_training_trainer.py checks it against the app's `minmax_fusion`."""
     out = np.full(dense.shape, -np.inf, dtype=np.float64)
     for qi in range(dense.shape[0]):
         total = np.zeros(dense.shape[1], dtype=np.float64)
@@ -434,10 +435,11 @@ def decide_alpha(values: Mapping[float, np.ndarray], preferred: float, margin: f
     floor = mean(0.0, hybrid) - margin if hybrid is not None else 0.0
     if hybrid is not None and mean(choice, hybrid) < floor:
         safe = [a for a in nonzero if a < choice and mean(a) > mean(0.0) and mean(a, hybrid) >= floor]
+        drop = f"by more than {margin * 100:g} points"
         if not safe:
-            return 0.0, f"{choice:g} beat the base, but its hybrid fell below the base's hybrid: base kept"
+            return 0.0, f"{choice:g} beat the base, but its hybrid fell below the base's hybrid {drop}: base kept"
         picked = max(safe, key=mean)
-        return picked, f"{picked:g}: at {choice:g} the hybrid fell below the base's hybrid"
+        return picked, f"{picked:g}: at {choice:g} the hybrid fell below the base's hybrid {drop}"
     return choice, reason
 
 
