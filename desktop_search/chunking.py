@@ -162,18 +162,26 @@ class HFTokenizer:
     def __init__(self, model_dir: str | Path, *, fast: bool = True):
         import json
 
-        from tokenizers import Tokenizer
-
-        path = Path(model_dir) / "tokenizer.json"
-        self._tok = Tokenizer.from_file(str(path))
-        self._tok.no_padding()
-        self._tok.no_truncation()
+        self._path = Path(model_dir) / "tokenizer.json"
+        self._tok = None  # the library's tokenizer, loaded when first needed (a re-index of plain text may never)
         self._fast: AsciiWordPiece | None = None
         if fast:
             try:
-                self._fast = AsciiWordPiece.from_tokenizer_json(json.loads(path.read_text("utf-8")))
+                self._fast = AsciiWordPiece.from_tokenizer_json(json.loads(self._path.read_text("utf-8")))
             except (ValueError, TypeError, KeyError, AttributeError):
                 self._fast = None  # an unusual tokenizer.json: the library alone
+        if self._fast is None:
+            self._library()  # a broken file fails here, as it always did
+
+    def _library(self):
+        if self._tok is None:
+            from tokenizers import Tokenizer
+
+            tok = Tokenizer.from_file(str(self._path))
+            tok.no_padding()
+            tok.no_truncation()
+            self._tok = tok
+        return self._tok
 
     def __call__(self, text: str) -> np.ndarray:
         if self._fast is not None:
@@ -194,7 +202,7 @@ class HFTokenizer:
                 ws = text.rfind(" ", pos + step // 2, end)
                 if ws > pos:
                     end = ws
-            enc = self._tok.encode(text[pos:end], add_special_tokens=False)
+            enc = self._library().encode(text[pos:end], add_special_tokens=False)
             offs = _offsets(enc.offsets)
             out.append(offs[offs[:, 1] > offs[:, 0]] + pos)
             pos = end

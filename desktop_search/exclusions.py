@@ -58,6 +58,7 @@ class Exclusions:
     def __init__(self, root: str, patterns: Iterable[str] = (), folder_patterns: Iterable[str] = (),
                  *, use_gitignore: bool = True):
         self.root = os.path.abspath(root)
+        self._prefix = self.root.rstrip(os.sep) + os.sep
         self.global_spec = compile_patterns(patterns)
         self.folder_spec = compile_patterns(folder_patterns)
         self.use_gitignore = use_gitignore
@@ -83,13 +84,20 @@ class Exclusions:
 
     def excluded(self, path: str, is_dir: bool = False) -> bool:
         """Whether `path` (a file or folder under the root) is excluded; counts the exclusions."""
-        if self._excluded(os.path.abspath(path), is_dir):
+        if self._excluded(path if self._plain(path) else os.path.abspath(path), is_dir):
             self.count += 1
             return True
         return False
 
+    def _plain(self, path: str) -> bool:
+        """Whether `path` is already absolute and normal below the root (what the scan yields),
+        so its relative part is a slice: os.path.abspath and relpath were a fifth of a re-scan."""
+        sep = os.sep
+        return (path.startswith(self._prefix) and sep + sep not in path and sep + "." + sep not in path
+                and sep + ".." not in path and not path.endswith(sep + ".") and not path.endswith(sep))
+
     def _excluded(self, path: str, is_dir: bool) -> bool:
-        rel = os.path.relpath(path, self.root)
+        rel = path[len(self._prefix):] if self._plain(path) else os.path.relpath(path, self.root)
         if rel == "." or rel.startswith(".." + os.sep) or rel == "..":
             return False  # the root itself, or outside it: taken as given
         parts = rel.split(os.sep)

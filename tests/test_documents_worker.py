@@ -199,3 +199,34 @@ def test_extract_many_gives_what_extract_gives(tmp_path: Path) -> None:
         for ahead in (1, 3, 16):
             assert list(pool.extract_many(paths, ahead=ahead)) == one_by_one
     assert [o.status for o in one_by_one] == ["ok", "failed", "ok", "failed", "failed", "skipped", "failed", "ok"]
+
+
+def test_prestarted_child_is_the_one_that_reads(tmp_path: Path) -> None:
+    with ExtractorPool() as p:
+        p.prestart()
+        started = p.child_pid
+        assert started is not None  # launched before any file was asked for
+        p.prestart()  # a second call keeps the child it has
+        assert p.child_pid == started
+        outcome = p.extract(write(tmp_path / "a.md", "# Title\nbody words"))
+        assert outcome.status == "ok" and "body words" in outcome.extracted.text
+        assert p.child_pid == started
+        assert [o.status for o in p.extract_many([write(tmp_path / "b.md"), write(tmp_path / "c.md")])] == ["ok"] * 2
+
+
+def test_prestart_after_close_starts_nothing() -> None:
+    p = ExtractorPool()
+    p.close()
+    p.prestart()
+    assert p.child_pid is None
+
+
+def test_prestarted_child_that_cannot_start_fails_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(
+        fixtures_bad_files, "parent_only", fixtures_bad_files.misbehaving_extract, raising=False
+    )
+    with ExtractorPool(_extract_fn=f"{fixtures_bad_files.__name__}:parent_only") as p:
+        p.prestart()
+        outcome = p.extract(write(tmp_path / "a.md", "# x"))
+        assert outcome.status == "failed" and outcome.reason.startswith("extractor unavailable")
+        assert p._start_failures >= 1

@@ -97,3 +97,28 @@ def test_lock_names_what_holds_it(tmp_path):
         assert held.holder()["what"] == "training"
     with ProcessLock(tmp_path / "training.lock", "indexing") as again:  # released: free again
         assert again.holder()["what"] == "indexing"
+
+
+def test_a_scan_cancelled_after_prestarting_the_reader_leaves_no_child(tmp_path, corpus, monkeypatch):
+    from desktop_search.errors import Cancelled
+    from desktop_search.jobs import indexing
+
+    pools = []
+
+    class Recorded(indexing.ExtractorPool):
+        def prestart(self):
+            pools.append(self)
+            super().prestart()
+
+    monkeypatch.setattr(indexing, "ExtractorPool", Recorded)
+    svc = SearchService(tmp_path / "data", encoder_factory=lambda path, key, display_name=None: HashingEncoder(key=key))
+    try:
+        with pytest.raises(Cancelled):
+            run(svc.index([corpus], cancel=lambda: bool(pools), embed=False))
+        assert len(pools) == 1 and pools[0]._closed and pools[0].child_pid is None
+        pools.clear()
+        run(svc.index(embed=False))  # the next run starts its own reader and reads every file
+        assert len(pools) == 1 and pools[0]._closed
+        assert svc.store.counts()["indexed"] > 0
+    finally:
+        svc.close()

@@ -177,6 +177,7 @@ class ExtractorPool:
         self._closed = False
         self._start_failures = 0
         self._start_error: str | None = None
+        self._starting = False  # a prestarted child not yet known to be ready
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -234,8 +235,40 @@ class ExtractorPool:
             self._start_error = error
         return error
 
+    def prestart(self) -> None:
+        """Start the child now without waiting for it: its start-up (a fresh interpreter importing
+        the readers) overlaps with whatever the caller does next, e.g. the rest of a folder scan.
+        The first file waits for it to be ready, as it would have."""
+        with self._lock:
+            if self._closed or self._conn is not None or self._start_failures >= _MAX_START_FAILURES:
+                return
+            error = self._launch()
+            if error is None:
+                self._starting = True
+            else:
+                self._start_failures += 1
+                self._start_error = error
+
+    def _ensure_child(self) -> str | None:
+        """A ready child (started, or the prestarted one waited for); an error reason on failure."""
+        if self._conn is None:
+            return self._start_child()
+        if self._starting:
+            self._starting = False
+            error = self._await_ready()
+            if error is not None:
+                self._start_failures += 1
+                self._start_error = error
+                return error
+            self._start_failures = 0
+        return None
+
     def _spawn(self) -> str | None:
         """Start a child and wait until it reports ready; return an error reason on failure."""
+        return self._launch() or self._await_ready()
+
+    def _launch(self) -> str | None:
+        """Start a child process (not waiting for it); an error reason on failure."""
         parent_conn, child_conn = self._ctx.Pipe(duplex=True)
         proc = self._ctx.Process(
             target=_child_main,
@@ -252,6 +285,12 @@ class ExtractorPool:
             return f"could not start extractor process: {type(err).__name__}: {err}"[:200]
         child_conn.close()
         self._proc, self._conn = proc, parent_conn
+        return None
+
+    def _await_ready(self) -> str | None:
+        """Wait until the launched child reports ready; an error reason (child stopped) on failure."""
+        parent_conn = self._conn
+        assert parent_conn is not None
         try:
             if parent_conn.poll(max(_STARTUP_TIMEOUT_S, self.timeout_s)):
                 status, reason, _ = parent_conn.recv()
@@ -267,6 +306,7 @@ class ExtractorPool:
     def _stop_child(self) -> None:
         proc, conn = self._proc, self._conn
         self._proc = self._conn = None
+        self._starting = False
         if conn is not None:
             conn.close()
         if proc is None:
@@ -354,7 +394,7 @@ class ExtractorPool:
                 return False  # its queued files' replies (or their crash) are still to be read
             if self._proc is not None and not alive:
                 self._stop_child()
-            if self._conn is None and self._start_child() is not None:
+            if self._ensure_child() is not None:
                 return False
             assert self._conn is not None
             try:
@@ -383,10 +423,9 @@ class ExtractorPool:
     def _extract_in_child(self, path: str) -> Outcome:
         if self._proc is not None and not self._proc.is_alive():
             self._stop_child()  # died between files (killed from outside): not this file's fault
-        if self._conn is None:
-            error = self._start_child()
-            if error is not None:
-                return Outcome(path, "failed", error, None)
+        error = self._ensure_child()
+        if error is not None:
+            return Outcome(path, "failed", error, None)
         assert self._conn is not None and self._proc is not None
         conn, proc = self._conn, self._proc
         try:
