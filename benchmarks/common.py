@@ -53,6 +53,17 @@ def peak_rss_mb(children: bool = False) -> float:
     return round(r / 1024 if sys.platform != "darwin" else r / 1e6, 1)
 
 
+def cpu_info() -> dict:
+    """The CPU's model, count and flags (lscpu): the figures depend on them (bf16, VNNI, AMX)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
+    except OSError:
+        return {}
+    info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
+    return {"model": info.get("Model name", "").strip(), "cpus": info.get("CPU(s)", "").strip(),
+            "flags": info.get("Flags", "").strip()}
+
+
 def emit(result: dict) -> None:
     result.setdefault("machine", machine())
     print(json.dumps(result, indent=2))

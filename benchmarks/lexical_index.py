@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import emit, measured_run as _measured, require_scifact  # noqa: E402
+from common import cpu_info, emit, measured_run as _measured, require_scifact  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -45,6 +45,10 @@ class Ours:
 
     def run(self, docs: Path | None) -> dict:
         env = dict(os.environ, PYTHONPATH=str(self.src), HF_HUB_OFFLINE="1")
+        # an installed app imports its modules from bytecode (pip and PyInstaller compile them, and an
+        # editable install writes it on first import); a shell with PYTHONDONTWRITEBYTECODE set would
+        # make every run compile ~50 modules from source (0.1 s of a 50-file re-index, measured)
+        env.pop("PYTHONDONTWRITEBYTECODE", None)
         cmd = [sys.executable, "-m", "desktop_search", "--data-dir", str(self.data), "index", "--no-embed", "--json"]
         r = _measured(cmd + ([str(docs)] if docs else []), env=env, cwd="/")
         stats = {}
@@ -84,16 +88,6 @@ def _rates(r: dict, files: int) -> dict:
         r["written_over_store"] = round(r["write_bytes"] / r["store_bytes"], 2)
         r["wchar_over_store"] = round(r["wchar"] / r["store_bytes"], 2)
     return r
-
-
-def _cpu() -> dict:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True).stdout
-    except OSError:
-        return {}
-    info = dict(line.split(":", 1) for line in out.splitlines() if ":" in line)
-    return {"model": info.get("Model name", "").strip(), "cpus": info.get("CPU(s)", "").strip(),
-            "flags": info.get("Flags", "").strip()}
 
 
 def main() -> None:
@@ -156,7 +150,7 @@ def main() -> None:
         "targets": {"files_per_s_vs_recoll": 1.5, "written_over_store": 3.0,
                     "reindex_changed_vs_recoll": "no slower"},
         "load_average_before_after": [round(x, 2) for x in load_before + load_after],
-        "cpu": _cpu(),
+        "cpu": cpu_info(),
         "note": "each contender run once, niced, interleaved; wall time of the whole command (start-up included)",
     }
     if "recoll" in full:
