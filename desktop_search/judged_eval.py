@@ -70,6 +70,35 @@ def _embedded(svc, version_id: str) -> bool:
     return n >= svc.store.counts()["chunks"] > 0
 
 
+def training_check(version) -> dict | None:
+    """What the version's own choice of weight measured when it was trained: its weight against the
+    base model (weight 0) on the queries it was chosen on (pseudo-queries, or held-out judged ones)."""
+    sel = (getattr(version, "metrics", None) or {}).get("selection") or {}
+    per_alpha = sel.get("metrics") or {}
+    try:
+        chosen, base = per_alpha[f"{float(sel['alpha']):g}"], per_alpha["0"]
+        metric = sel.get("metric", "ndcg@10")
+        out = {"on": sel.get("queries") or "pseudo", "alpha": float(sel["alpha"]), "metric": metric,
+               "delta": float(chosen[metric]) - float(base[metric])}
+    except (KeyError, TypeError, ValueError):
+        return None
+    if "hybrid_ndcg@10" in chosen and "hybrid_ndcg@10" in base:
+        out["hybrid_delta"] = float(chosen["hybrid_ndcg@10"]) - float(base["hybrid_ndcg@10"])
+    return out
+
+
+def check_text(check: dict | None) -> str:
+    """"its training check on pseudo-queries: +3.1 nDCG@10 points over the base model" (or why there is none)."""
+    if not check:
+        return "the pseudo-query check made when it was trained stays the evidence"
+    on = {"pseudo": "questions made from your files", "judged": "the judged queries it held out"}.get(
+        str(check.get("on")), str(check.get("on")))
+    text = f"the check made when it was trained, on {on}: {check['delta'] * 100:+.1f} nDCG@10 points over the base model"
+    if "hybrid_delta" in check:
+        text += f", hybrid {check['hybrid_delta'] * 100:+.1f}"
+    return text
+
+
 def evaluate_judgments(svc, *, versions: list[str] | None = None, min_queries: int = MIN_QUERIES,
                        dense: bool = True, n_boot: int = 2000, seed: int = 0) -> dict:
     """Score BM25, dense and hybrid (base and each version) on the store's judgments."""
@@ -78,7 +107,7 @@ def evaluate_judgments(svc, *, versions: list[str] | None = None, min_queries: i
              if any(g > 0 for g in docs.values())}
     queries = sorted(qrels)
     out = {"n_queries": len(queries), "n_judged_queries": len(all_qrels), "min_queries": min_queries,
-           "note": NOTE, "columns": {}, "versus_base": {}, "skipped": {}}
+           "note": NOTE, "columns": {}, "versus_base": {}, "skipped": {}, "training_check": {}}
     if len(queries) < min_queries:
         out["enough"] = False
         out["message"] = (f"{len(queries)} judged queries with a relevant mark; mark results for at least "
@@ -109,9 +138,18 @@ def evaluate_judgments(svc, *, versions: list[str] | None = None, min_queries: i
     for vid, qs in held.items():
         if vid == "base":
             continue
-        if not qs:
-            out["skipped"][vid] = ("it trained on every judged query: mark results for new queries to check it "
-                                   "(the pseudo-query check made when it was trained stays the evidence)")
+        if len(qs) < min_queries:
+            # too few held out to tell (one or two queries whose marked file is already first read 0.00):
+            # the check its training made (pseudo-queries, or the judged queries it held out then) is the evidence
+            check = training_check(svc.versions.get(vid))
+            if check:
+                out["training_check"][vid] = check
+            if not qs:
+                why = "it trained on every judged query: mark results for new queries to check it"
+            else:
+                why = (f"only {len(qs)} judged quer{'ies' if len(qs) != 1 else 'y'} it did not train on, fewer than "
+                       f"{min_queries}: too few to tell; mark results for new queries to check it")
+            out["skipped"][vid] = f"{why} ({check_text(check)})"
             continue
         for kind in ("dense", "hybrid"):
             base, ver = per_q[f"{kind}:base"], per_q[f"{kind}:{vid}"]

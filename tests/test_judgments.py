@@ -138,13 +138,14 @@ def test_evaluation_needs_five_judged_queries(lib):
     assert res["enough"] is False and res["n_queries"] == 1 and "at least 5" in res["message"]
 
 
-def _make_version(svc, tmp_path, trained_on):
+def _make_version(svc, tmp_path, trained_on, metrics=None):
     from training.versions import VersionStore
 
     src = tmp_path / "model-src"
     src.mkdir()
     (src / "modules.json").write_text("[]")
-    v = VersionStore(svc.data_dir).create(src, {"alpha": 0.5, "trained_on_queries": trained_on}, {}, move=True)
+    v = VersionStore(svc.data_dir).create(src, {"alpha": 0.5, "trained_on_queries": trained_on}, metrics or {},
+                                          move=True)
     run(svc.embed(svc.encoder_for(v.id)))
     return v.id
 
@@ -187,6 +188,26 @@ def test_a_version_trained_on_every_judged_query_is_not_scored_against_the_base(
     vid = _make_version(svc, tmp_path, words)
     res = evaluate_judgments(svc, n_boot=50)
     assert f"dense:{vid}" not in res["versus_base"] and "trained on every judged query" in res["skipped"][vid]
+
+
+def test_too_few_held_out_queries_give_the_training_check_not_a_figure(lib, tmp_path):
+    svc, docs = lib
+    words = ["volcanoes", "glaciers", "corals", "deserts", "rainforests", "tundras", "oceans"]
+    for i, w in enumerate(words):
+        svc.mark(w, doc_id(svc, docs / f"t{i}.txt"), 1)
+    selection = {"alpha": 0.5, "metric": "ndcg@10", "queries": "pseudo", "reason": "r",
+                 "metrics": {"0": {"ndcg@10": 0.80, "hybrid_ndcg@10": 0.85}, "0.3": {"ndcg@10": 0.82},
+                             "0.5": {"ndcg@10": 0.831, "hybrid_ndcg@10": 0.86}}}
+    vid = _make_version(svc, tmp_path, words[:5], {"selection": selection})  # 2 held out: fewer than 5
+    res = evaluate_judgments(svc, n_boot=50)
+    assert res["columns"][f"dense:{vid}"]["n_queries"] == 2
+    assert f"dense:{vid}" not in res["versus_base"] and f"hybrid:{vid}" not in res["versus_base"]
+    check = res["training_check"][vid]
+    assert check["on"] == "pseudo" and check["delta"] == pytest.approx(0.031)
+    assert check["hybrid_delta"] == pytest.approx(0.01)
+    why = res["skipped"][vid]
+    assert "only 2 judged queries it did not train on" in why and "+3.1 nDCG@10 points" in why
+    assert "questions made from your files" in why and "hybrid +1.0" in why
 
 
 def test_marking_a_file_that_left_the_index_is_a_clear_message(lib):
