@@ -107,17 +107,19 @@ def main() -> None:
 
     def estimate(vid):
         ev = evaluate_judgments(svc, versions=[vid])
+        est = {}
+        verdict = ev.get("verdict", {}).get(vid)
+        if verdict:  # what "did training help?" shows first: the held-out figure when clear, else the training check
+            est = {"estimate_dense_gain": round(verdict["delta"] * 100, 2),
+                   "estimate_source": verdict["source"] if verdict["source"] == "held_out"
+                   else f"training check ({verdict['on']})"}
+            if "hybrid_delta" in verdict:
+                est["estimate_hybrid_gain"] = round(verdict["hybrid_delta"] * 100, 2)
         vs = ev.get("versus_base", {}).get(f"dense:{vid}")
-        if not vs:
-            # fewer than 5 held-out judged queries: the app shows the check its training made instead
-            check = ev.get("training_check", {}).get(vid)
-            if not check:
-                return {}
-            return {"cv_dense_gain": round(check["delta"] * 100, 2), "cv_source": f"training check ({check['on']})",
-                    "cv_queries": ev.get("columns", {}).get(f"dense:{vid}", {}).get("n_queries", 0),
-                    "cv_hybrid_gain": round(check["hybrid_delta"] * 100, 2) if "hybrid_delta" in check else None}
+        if not vs:  # fewer than 5 held-out judged queries: no cross-validated figure
+            return {**est, "cv_queries": ev.get("columns", {}).get(f"dense:{vid}", {}).get("n_queries", 0)}
         deep = vs["deep"]
-        est = {"cv_dense_gain": round(vs["delta"] * 100, 2), "cv_ci": [round(vs["low"] * 100, 2),
+        est = {**est, "cv_dense_gain": round(vs["delta"] * 100, 2), "cv_ci": [round(vs["low"] * 100, 2),
                                                                      round(vs["high"] * 100, 2)],
                "cv_queries": vs["n"], "cv_dense_gain_ndcg100": round(deep["delta"] * 100, 2),
                "cv_ci_ndcg100": [round(deep["low"] * 100, 2), round(deep["high"] * 100, 2)]}
@@ -140,7 +142,8 @@ def main() -> None:
             est = estimate(vid)
             out[str(a)] = {"dense": d, "hybrid": h, "gain_dense": round(d - base_dense, 2),
                            "gain_hybrid": round(h - base_hybrid, 2), "reused": st.get("reused"),
-                           "cv_dense_gain": est.get("cv_dense_gain"), "cv_hybrid_gain": est.get("cv_hybrid_gain")}
+                           "cv_dense_gain": est.get("cv_dense_gain"), "cv_hybrid_gain": est.get("cv_hybrid_gain"),
+                           "estimate_dense_gain": est.get("estimate_dense_gain")}
             svc.delete_version(vid)
         return out
 
@@ -182,8 +185,10 @@ def main() -> None:
                                                 for a, v in (sel.get("metrics") or {}).items() if "hybrid_ndcg@10" in v},
                    "selection_reason": sel.get("reason"), "steps": st.get("steps"), "train_s": st.get("train_s"),
                    "embed_s": st.get("embed_s"), "total_s": round(total_s, 1)}
-            if "cv_dense_gain" in est:  # what the app shows: held-out judged queries, or its training check
+            if "cv_dense_gain" in est:  # the held-out (cross-validated) figure, where there is one
                 row["cv_sign_agrees"] = (est["cv_dense_gain"] > 0) == (row["gain_dense"] > 0)
+            if "estimate_dense_gain" in est:  # what "did training help?" shows first (judged_eval.verdict)
+                row["estimate_sign_agrees"] = (est["estimate_dense_gain"] > 0) == (row["gain_dense"] > 0)
             if "cv_dense_gain_ndcg100" in est:
                 row["cv_ndcg100_sign_agrees"] = (est["cv_dense_gain_ndcg100"] > 0) == (row["gain_dense"] > 0)
             if vid:
@@ -199,7 +204,7 @@ def main() -> None:
                            "mean_gain_hybrid": round(statistics.fmean(r["gain_hybrid"] for r in mine), 2),
                            "min_gain_hybrid": min(r["gain_hybrid"] for r in mine),
                            "mean_total_s": round(statistics.fmean(r["total_s"] for r in mine), 1), "runs": len(mine)}
-        for key in ("cv_sign_agrees", "cv_ndcg100_sign_agrees"):
+        for key in ("cv_sign_agrees", "cv_ndcg100_sign_agrees", "estimate_sign_agrees"):
             agree = [r[key] for r in mine if key in r]
             if agree:
                 summary[str(n)][key] = f"{sum(agree)} of {len(agree)}"

@@ -418,6 +418,9 @@ def _eval_judgments(args) -> int:
               f"{c['high'] * 100:+.1f}, {c['n']} queries){deeper}")
     for vid, why in res["skipped"].items():
         print(f"  {vid}: not scored, {why}")
+    for vid, v in res.get("verdict", {}).items():
+        if vid not in res["skipped"]:
+            print(f"  did {vid} help? {v['text']}")
     return 0
 
 

@@ -282,7 +282,9 @@ def test_versus_base_and_held_out_wording():
     res = {"enough": True, "n_queries": 14, "note": "Unjudged results count as not relevant.",
            "columns": {"dense:v3-x": {"ndcg@10": 0.5, "mrr@10": 0.5, "recall@10": 0.5, "n_queries": 12,
                                       "held_out": True}},
-           "versus_base": {"dense:v3-x": v}, "skipped": {}}
+           "versus_base": {"dense:v3-x": v}, "skipped": {},
+           "verdict": {"v3-x": {"source": "training_check", "delta": 0.01, "text": "12 held-out queries cannot tell"}}}
     text = summary_text(res)
     assert HELD_OUT_NOTE in text and "95% interval" in text
+    assert "Did v3 help? 12 held-out queries cannot tell." in text
     assert "scored only on judged queries they did not train on" in text

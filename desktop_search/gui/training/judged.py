@@ -71,6 +71,9 @@ def summary_text(res: dict) -> str:
                      "with its 95% interval.")
     for vid, why in (res.get("skipped") or {}).items():
         parts.append(f"{short_version(vid)} not scored: {why}.")
+    for vid, v in (res.get("verdict") or {}).items():
+        if vid not in (res.get("skipped") or {}):
+            parts.append(f"Did {short_version(vid)} help? {v['text']}.")
     return " ".join(p for p in parts if p)
 
 
