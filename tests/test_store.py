@@ -35,6 +35,27 @@ def test_connection_policy_is_kept(store):
     assert c.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
 
 
+def test_threads_that_end_leave_no_open_connection(store):
+    import threading
+
+    seen = []
+
+    def read():
+        seen.append(store.conn.execute("SELECT COUNT(*) FROM folders").fetchone()[0])
+
+    for _ in range(12):  # one short-lived thread after another, as background tasks come and go
+        t = threading.Thread(target=read)
+        t.start()
+        t.join()
+    assert seen == [1] * 12
+    assert store.open_connections() <= 2  # the main thread's and at most the last thread's
+    c = store.conn
+    assert store.conn is c and c.execute("SELECT 1").fetchone()[0] == 1  # one per thread, kept
+    store.close()
+    assert store.open_connections() == 0
+    assert store.conn.execute("SELECT COUNT(*) FROM folders").fetchone()[0] == 1  # reopens after close
+
+
 def test_write_tables_need_an_open_transaction(store):
     with pytest.raises(RuntimeError):
         store.table("documents", store.conn)

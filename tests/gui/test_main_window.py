@@ -56,6 +56,15 @@ def test_search_fills_results_table_with_highlighted_snippets(qtbot, search, mak
     assert names == sorted(names, key=str.lower)
 
 
+def test_searches_in_the_window_do_not_pile_up_database_connections(qtbot, search, make_window, indexed_service):
+    # Qt's pool runs each task with a fresh Python thread state, which empties a threading.local:
+    # one connection (and its page cache) per search stayed open until the store closed
+    w = make_window(indexed_service)
+    for i in range(12):
+        assert search(w, ["sourdough bread", "tomato", "garden"][i % 3])
+    assert indexed_service.store.open_connections() <= w.ctx.pool.pool.maxThreadCount() + 2
+
+
 def test_typing_is_debounced_and_newest_query_wins(qtbot, make_window, indexed_service):
     w = make_window(indexed_service)
     st = w.search_tab
