@@ -293,6 +293,17 @@ def real_export(tmp_path_factory):
 
 
 @pytest.mark.model
+def test_the_export_runs_in_a_child_and_its_failure_is_a_recorded_message(tmp_path):
+    # the child imports torch, this process does not; a folder that is no model fails there, clearly
+    model = model_folder(tmp_path, "not-a-model")
+    with pytest.raises(ExportError, match="not-a-model failed") as err:
+        ensure_export(model)
+    assert "Traceback" not in str(err.value) and len(str(err.value)) <= 500
+    assert recorded_failure(model) == str(err.value)
+    assert not any(p.name.startswith(".") and ".tmp-" in p.name for p in export_cache.cache_root().iterdir())
+
+
+@pytest.mark.model
 def test_real_export_reproduces_torch(real_export, monkeypatch):
     path, export = real_export
     monkeypatch.setenv("DESKTOP_SEARCH_EXPORTS", str(export.folder.parent))

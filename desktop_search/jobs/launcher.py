@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Mapping, Sequence
 
 # modules a frozen app may be asked to run with --run-module
-CHILD_MODULES = ("training.run", "desktop_search.retrievers.encoder_server")
+CHILD_MODULES = ("training.run", "desktop_search.retrievers.encoder_server", "desktop_search.onnx_export")
 
 _SOURCE_ROOT = str(Path(__file__).resolve().parents[2])
 
