@@ -33,7 +33,7 @@ from training.config import TrainConfig, defaults_for
 from training.data import CropConfig
 from training.device import resolve_precision
 from training.interpolation import interpolate, interpolate_state
-from training.trainer import TrainingCancelled, lr_factor, train
+from training.trainer import TrainingCancelled, _checkpoint_activations, lr_factor, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -346,6 +346,26 @@ def test_training_changes_weights_and_saves_a_loadable_model(trained_run) -> Non
     k = "0.model.encoder.layer.0.attention.self.query.weight"
     expected = 0.5 * base_state[k] + 0.5 * trained[k]
     assert torch.allclose(model.state_dict()[k], expected, atol=1e-6)
+
+
+@pytest.mark.model
+def test_recomputed_activations_give_the_same_gradients() -> None:
+    # the CPU trainer recomputes the layers' activations in the backward pass to stay under 2 GB;
+    # dropout's random state is replayed, so the gradients (and the weights trained) are the same
+    def grads(checkpointed: bool) -> dict[str, torch.Tensor]:
+        model = load_model(base_model_path())
+        model.train()
+        if checkpointed:
+            assert _checkpoint_activations(model)
+        feats = model.tokenize(["a cat sleeps on the warm mat", "sourdough bread needs a starter"])
+        torch.manual_seed(3)
+        emb = model(feats)["sentence_embedding"]
+        (emb[0] @ emb[1]).backward()
+        return {k: p.grad.clone() for k, p in model.named_parameters() if p.grad is not None}
+
+    plain, recomputed = grads(False), grads(True)
+    assert plain.keys() == recomputed.keys() and len(plain) > 50
+    assert all(torch.allclose(plain[k], recomputed[k], atol=1e-6) for k in plain)
 
 
 @pytest.mark.model

@@ -104,6 +104,33 @@ def _autocast(device: str, precision: str):
     return torch.autocast(device_type=device.split(":")[0], dtype=dtype)
 
 
+def _checkpoint_activations(model: torch.nn.Module) -> bool:
+    """Recompute the transformer's activations in the backward pass instead of keeping them (CPU).
+
+    The training child's peak was about 2.2 GB on SciFact's 9,836 passages, over the 2 GB a laptop
+    can spare; keeping the layers' activations of the anchor batch was about 0.3 GB of it, and
+    recomputing them measured no slower here (6 steps: 8.5 s against 9.3 s), because with MoCo only
+    the 32 anchors pass through the model that learns. Dropout's random state is replayed
+    (non-reentrant checkpointing), so the weights trained are the same. Models without support
+    simply keep their activations."""
+    done = False
+    for m in model.modules():
+        if not getattr(m, "supports_gradient_checkpointing", False):
+            continue
+        new = getattr(m, "activation_checkpointing_enable", None)  # transformers >= 5 (the old name warns)
+        try:
+            if new is not None:
+                new(activation_checkpointing_kwargs={"use_reentrant": False})
+            elif hasattr(m, "gradient_checkpointing_enable"):
+                m.gradient_checkpointing_enable(gradient_checkpointing_kwargs={"use_reentrant": False})
+            else:
+                continue
+            done = True
+        except (TypeError, ValueError):
+            continue
+    return done
+
+
 def _emit(progress: Progress | None, event: dict) -> None:
     if progress is not None:
         progress(event)
@@ -209,6 +236,8 @@ def _train_loop(
         dim = model.get_embedding_dimension() if hasattr(model, "get_embedding_dimension") else model.get_sentence_embedding_dimension()
         queue = MoCoQueue(config.queue_size, int(dim), device=device)
 
+    if device == "cpu":
+        _checkpoint_activations(model)
     optimizer = torch.optim.AdamW(_param_groups(model, config.weight_decay), lr=config.lr)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_factor(s, total, warmup))
     scaler = torch.amp.GradScaler("cuda") if precision == "fp16" else None
