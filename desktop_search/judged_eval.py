@@ -105,12 +105,12 @@ def check_text(check: dict | None) -> str:
     return text
 
 
-def verdict(versus: dict | None, check: dict | None, held_out: int) -> dict | None:
+def verdict(versus: dict | None, check: dict | None) -> dict | None:
     """What "did training help?" shows first: the held-out figure when there are enough held-out queries
     or its interval leaves out zero, otherwise the check made at training (the held-out figure stays in the
     table). {"source": "held_out" | "training_check", "delta", "hybrid_delta"?, "text"}."""
     dense, hybrid = (versus or {}).get("dense"), (versus or {}).get("hybrid")
-    if dense and (held_out >= CLEAR_HELD_OUT or dense["low"] > 0 or dense["high"] < 0):
+    if dense and (dense["n"] >= CLEAR_HELD_OUT or dense["low"] > 0 or dense["high"] < 0):
         n = dense["n"]
         out = {"source": "held_out", "delta": dense["delta"], "n": n,
                "text": f"{dense['delta'] * 100:+.1f} nDCG@10 points over the base model on {n} judged "
@@ -183,7 +183,7 @@ def evaluate_judgments(svc, *, versions: list[str] | None = None, min_queries: i
                        f"{min_queries}: too few to tell; mark results for new queries to check it")
             out["skipped"][vid] = f"{why} ({check_text(check)})"
             if check:
-                out["verdict"][vid] = verdict(None, check, len(qs))
+                out["verdict"][vid] = verdict(None, check)
             continue
         mine = {}
         for kind in ("dense", "hybrid"):
@@ -195,7 +195,7 @@ def evaluate_judgments(svc, *, versions: list[str] | None = None, min_queries: i
             mine[kind] = out["versus_base"][f"{kind}:{vid}"] = {
                 **ci, "metric": "ndcg@10", "held_out": len(qs) < len(queries),
                 "base_on_same": mean_metrics(base, qs)["ndcg@10"], "deep": {**deep, "metric": "ndcg@100"}}
-        v = verdict(mine, training_check(svc.versions.get(vid)), len(qs))
+        v = verdict(mine, training_check(svc.versions.get(vid)))
         if v:
             out["verdict"][vid] = v
     return out

@@ -15,8 +15,9 @@ dynamically quantised variant (its own vector key: its vectors differ from fp32 
 A failed export is recorded in `export.json` too ("error"), so every start does not retry it;
 it is retried when the versions of torch / onnxruntime change, or with `force=True`.
 
-Exporting needs torch, onnx and onnxruntime (the indexer and the training child have torch
-anyway); loading an export needs only onnxruntime or openvino, and `tokenizers`.
+Exporting needs torch, onnx and onnxruntime, and runs in a child process of its own (see
+`_export_into`), so the process that then encodes never loads torch; loading an export needs only
+onnxruntime or openvino, and `tokenizers`.
 """
 
 from __future__ import annotations

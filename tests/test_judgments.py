@@ -215,17 +215,17 @@ def test_the_verdict_is_the_held_out_figure_only_where_it_can_tell():
     check = {"on": "pseudo", "alpha": 0.5, "metric": "ndcg@10", "delta": 0.008, "hybrid_delta": 0.004}
     spans = {"dense": {"delta": -0.052, "low": -0.161, "high": 0.008, "n": 7, "held_out": True},
              "hybrid": {"delta": -0.006, "low": -0.05, "high": 0.03, "n": 7, "held_out": True}}
-    v = verdict(spans, check, 7)  # 7 held-out queries, interval across zero: the training check answers
+    v = verdict(spans, check)  # 7 held-out queries, interval across zero: the training check answers
     assert v["source"] == "training_check" and v["delta"] == pytest.approx(0.008)
     assert v["text"].startswith("7 held-out queries cannot tell") and "+0.8 nDCG@10 points" in v["text"]
     clear = {**spans, "dense": {**spans["dense"], "delta": 0.06, "low": 0.01, "high": 0.12}}
-    v = verdict(clear, check, 7)  # the same few queries, all on one side of zero: the held-out figure
+    v = verdict(clear, check)  # the same few queries, all on one side of zero: the held-out figure
     assert v["source"] == "held_out" and v["delta"] == pytest.approx(0.06) and v["hybrid_delta"] == -0.006
     assert v["text"] == "+6.0 nDCG@10 points over the base model on 7 judged queries it did not train on, hybrid -0.6"
     many = {k: {**d, "n": CLEAR_HELD_OUT} for k, d in spans.items()}
-    v = verdict(many, check, CLEAR_HELD_OUT)  # enough held out: their figure, even across zero
+    v = verdict(many, check)  # enough held out: their figure, even across zero
     assert v["source"] == "held_out" and v["delta"] == pytest.approx(-0.052)
-    assert verdict(spans, None, 7) is None and verdict(None, None, 0) is None
+    assert verdict(spans, None) is None and verdict(None, None) is None
 
 
 def test_marking_a_file_that_left_the_index_is_a_clear_message(lib):
