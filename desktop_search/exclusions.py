@@ -63,6 +63,7 @@ class Exclusions:
         self.folder_spec = compile_patterns(folder_patterns)
         self.use_gitignore = use_gitignore
         self._gitignores: dict[str, pathspec.GitIgnoreSpec | None] = {}
+        self._quiet: dict[str, bool] = {}  # folder -> no .gitignore from the root down to it
         self.count = 0  # paths excluded so far (a folder counts once)
 
     @property
@@ -84,7 +85,11 @@ class Exclusions:
 
     def excluded(self, path: str, is_dir: bool = False) -> bool:
         """Whether `path` (a file or folder under the root) is excluded; counts the exclusions."""
-        if self._excluded(path if self._plain(path) else os.path.abspath(path), is_dir):
+        if not self._plain(path):
+            path = os.path.abspath(path)
+        elif self._nothing_applies(path):
+            return False  # the common case: no patterns, and no .gitignore from the root down to here
+        if self._excluded(path, is_dir):
             self.count += 1
             return True
         return False
@@ -95,6 +100,23 @@ class Exclusions:
         sep = os.sep
         return (path.startswith(self._prefix) and sep + sep not in path and sep + "." + sep not in path
                 and sep + ".." not in path and not path.endswith(sep + ".") and not path.endswith(sep))
+
+    def _nothing_applies(self, path: str) -> bool:
+        """Whether no pattern can apply below `path`'s folder: no global or folder patterns, and no
+        .gitignore in the folders from the root down to it (remembered a folder)."""
+        if self.global_spec is not None or self.folder_spec is not None:
+            return False
+        if not self.use_gitignore:
+            return True
+        parent = path[: path.rfind(os.sep)]
+        quiet = self._quiet.get(parent)
+        if quiet is None:
+            if len(parent) < len(self._prefix):  # the root itself
+                quiet = self._gitignore(self.root) is None
+            else:
+                quiet = self._nothing_applies(parent) and self._gitignore(parent) is None
+            self._quiet[parent] = quiet
+        return quiet
 
     def _excluded(self, path: str, is_dir: bool) -> bool:
         rel = path[len(self._prefix):] if self._plain(path) else os.path.relpath(path, self.root)

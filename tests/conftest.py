@@ -90,17 +90,20 @@ def real_encoder(model_path):
 
 
 def before_each_extraction(monkeypatch, hook) -> None:
-    """Call `hook(path)` as the indexer hands each file to the extraction worker (ExtractorPool.extract_many)."""
+    """Call `hook(path)` as the indexer hands each file to be read: to the extraction worker
+    (ExtractorPool.extract_many) or, for a few small text files, to its own reading (_ReadHere)."""
     from desktop_search.documents import worker
+    from desktop_search.jobs import indexing
 
-    orig = worker.ExtractorPool.extract_many
+    for reader in (worker.ExtractorPool, indexing._ReadHere):
+        orig = reader.extract_many
 
-    def spy(self, paths, *args, **kwargs):
-        def watched():
-            for path in paths:
-                hook(path)
-                yield path
+        def spy(self, paths, *args, _orig=orig, **kwargs):
+            def watched():
+                for path in paths:
+                    hook(path)
+                    yield path
 
-        return orig(self, watched(), *args, **kwargs)
+            return _orig(self, watched(), *args, **kwargs)
 
-    monkeypatch.setattr(worker.ExtractorPool, "extract_many", spy)
+        monkeypatch.setattr(reader, "extract_many", spy)

@@ -111,6 +111,7 @@ def test_a_scan_cancelled_after_prestarting_the_reader_leaves_no_child(tmp_path,
             super().prestart()
 
     monkeypatch.setattr(indexing, "ExtractorPool", Recorded)
+    monkeypatch.setattr(indexing, "READ_HERE_MAX_FILES", 0)  # the corpus is a few small text files
     svc = SearchService(tmp_path / "data", encoder_factory=lambda path, key, display_name=None: HashingEncoder(key=key))
     try:
         with pytest.raises(Cancelled):
@@ -122,3 +123,77 @@ def test_a_scan_cancelled_after_prestarting_the_reader_leaves_no_child(tmp_path,
         assert svc.store.counts()["indexed"] > 0
     finally:
         svc.close()
+
+
+def test_a_few_small_text_files_are_read_without_the_child_and_give_the_same_index(tmp_path, corpus, monkeypatch):
+    from desktop_search.jobs import indexing
+
+    pools = []
+
+    class Recorded(indexing.ExtractorPool):
+        def prestart(self):
+            pools.append(self)
+            super().prestart()
+
+    monkeypatch.setattr(indexing, "ExtractorPool", Recorded)
+    enc = lambda path, key, display_name=None: HashingEncoder(key=key)  # noqa: E731
+
+    def rows(svc):
+        return svc.store.conn.execute(
+            "SELECT d.path, d.status, d.kind, d.encoding, d.text, c.start, c.end, c.n_tokens FROM documents d "
+            "LEFT JOIN chunks c ON c.doc_id = d.id ORDER BY d.path, c.start").fetchall()
+
+    here = SearchService(tmp_path / "here", encoder_factory=enc)
+    try:
+        run(here.index([corpus], embed=False))
+        assert pools == [] and here.store.counts()["indexed"] > 0  # every file read in this process
+        read_here = rows(here)
+    finally:
+        here.close()
+    monkeypatch.setattr(indexing, "READ_HERE_MAX_FILES", 0)
+    child = SearchService(tmp_path / "child", encoder_factory=enc)
+    try:
+        run(child.index([corpus], embed=False))
+        assert len(pools) == 1
+        assert rows(child) == read_here
+    finally:
+        child.close()
+
+
+def test_a_file_of_another_kind_sends_the_whole_run_to_the_child(tmp_path, corpus, monkeypatch):
+    from desktop_search.jobs import indexing
+
+    pools = []
+
+    class Recorded(indexing.ExtractorPool):
+        def prestart(self):
+            pools.append(self)
+            super().prestart()
+
+    monkeypatch.setattr(indexing, "ExtractorPool", Recorded)
+    (Path(corpus) / "page.html").write_text("<html><body><p>a page about herons</p></body></html>", encoding="utf-8")
+    svc = SearchService(tmp_path / "data", encoder_factory=lambda path, key, display_name=None: HashingEncoder(key=key))
+    try:
+        run(svc.index([corpus], embed=False))
+        assert len(pools) == 1 and pools[0]._closed
+        assert any(h.path.endswith("page.html") for h in svc.search("herons", "bm25", 5))
+    finally:
+        svc.close()
+
+
+def test_the_lock_is_the_one_filelock_takes_so_both_refuse_each_other(tmp_path):
+    from filelock import FileLock, Timeout
+
+    path = tmp_path / "indexing.lock"
+    with ProcessLock(path, "indexing"):
+        with pytest.raises(Timeout):
+            FileLock(str(path), timeout=0, thread_local=False).acquire()
+    other = FileLock(str(path), timeout=0, thread_local=False)
+    other.acquire()
+    try:
+        with pytest.raises(StoreLocked):
+            ProcessLock(path, "training").acquire()
+    finally:
+        other.release()
+    with ProcessLock(path, "training") as again:
+        assert again.holder()["what"] == "training"

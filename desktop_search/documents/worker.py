@@ -68,7 +68,7 @@ def _resolve(spec: str) -> ExtractFn:
 _Reply = tuple[str, str | None, Extracted | None]
 
 
-def _run(fn: ExtractFn, path: str, max_bytes: int, max_chars: int, options: dict | None = None) -> _Reply:
+def run_extractor(fn: ExtractFn, path: str, max_bytes: int, max_chars: int, options: dict | None = None) -> _Reply:
     """Call an extractor and turn its result or exception into (status, reason, extracted)."""
     try:
         return "ok", None, fn(path, max_bytes=max_bytes, max_chars=max_chars, **(options or {}))
@@ -129,7 +129,7 @@ def _child_main(
             return  # parent went away
         if path is None:
             return
-        reply = _run(fn, path, max_bytes, max_chars, options)
+        reply = run_extractor(fn, path, max_bytes, max_chars, options)
         try:
             conn.send(reply)
         except (EOFError, OSError):
@@ -331,7 +331,7 @@ class ExtractorPool:
             raise RuntimeError("ExtractorPool is closed")
         kind = kind_for(path)
         if kind is None or kind in self.in_process_kinds:
-            return Outcome(path, *_run(extract_text, path, self.max_bytes, self.max_chars, self.options))
+            return Outcome(path, *run_extractor(extract_text, path, self.max_bytes, self.max_chars, self.options))
         with self._lock:
             if self._closed:
                 raise RuntimeError("ExtractorPool is closed")
@@ -363,7 +363,7 @@ class ExtractorPool:
                 return
             path, state = window.popleft()
             if state == "local":
-                yield Outcome(path, *_run(extract_text, path, self.max_bytes, self.max_chars, self.options))
+                yield Outcome(path, *run_extractor(extract_text, path, self.max_bytes, self.max_chars, self.options))
             elif state == "wait":  # no child took it (none could start): one more try, on its own
                 yield self._extract_locked(path)
             else:

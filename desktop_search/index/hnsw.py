@@ -52,6 +52,71 @@ def record_key(key: str) -> str:
 M = 32
 EF_CONSTRUCTION = 200
 EF_SEARCH = 96
+EF_PER_VECTORS = 2500  # the search list grows with the index: one more entry each 2,500 vectors ...
+EF_SEARCH_MAX = 1000  # ... up to this
+
+
+def ef_for(n: int, k: int) -> int:
+    """hnswlib's search list length for `k` results among `n` vectors. A fixed 96 gave Recall@10
+    0.99 at 100,000 vectors but 0.86 at 1,000,000 (synthetic copies of SciFact's vectors, as dense
+    as a big library's neighbourhoods: benchmarks/million.py); 400 there costs well under 1 ms."""
+    return max(EF_SEARCH, 2 * k, min(EF_SEARCH_MAX, -(-n // EF_PER_VECTORS)))
+
+
+class LabelSet:
+    """The chunk ids an index holds, as a bitmap over ids (a byte an id up to the largest).
+
+    A Python set of a million ints is about 60 MB, and opening an index built two more (the
+    file's labels and the store's live ids) to compare: a searching process's peak at 1.25M
+    vectors (benchmarks/million.py). Chunk ids are SQLite rowids, dense from 1."""
+
+    def __init__(self, ids=()):
+        self._bits = np.zeros(0, dtype=bool)
+        self._n = 0
+        self.update(ids)
+
+    @staticmethod
+    def _ids(ids) -> np.ndarray:
+        a = np.asarray(ids if isinstance(ids, np.ndarray) else list(ids), dtype=np.int64).ravel()
+        if len(a) and int(a.min()) < 0:
+            raise ValueError("chunk ids are not negative")
+        return a
+
+    def update(self, ids) -> None:
+        a = self._ids(ids)
+        if not len(a):
+            return
+        top = int(a.max())
+        if top >= len(self._bits):
+            grown = np.zeros(max(top + 1, int(len(self._bits) * 1.5)), dtype=bool)
+            grown[: len(self._bits)] = self._bits
+            self._bits = grown
+        self._bits[a] = True
+        self._n = int(np.count_nonzero(self._bits))
+
+    def discard_many(self, ids) -> None:
+        a = self._ids(ids)
+        a = a[a < len(self._bits)]
+        if len(a):
+            self._bits[a] = False
+            self._n = int(np.count_nonzero(self._bits))
+
+    def holds(self, ids) -> np.ndarray:
+        """For each id, whether it is in the set (a boolean array)."""
+        a = self._ids(ids)
+        inside = a < len(self._bits)
+        out = np.zeros(len(a), dtype=bool)
+        out[inside] = self._bits[a[inside]]
+        return out
+
+    def array(self) -> np.ndarray:
+        return np.flatnonzero(self._bits)
+
+    def __contains__(self, label) -> bool:
+        return 0 <= label < len(self._bits) and bool(self._bits[label])
+
+    def __len__(self) -> int:
+        return self._n
 
 
 class VectorIndex:
@@ -62,7 +127,7 @@ class VectorIndex:
         self.file = Path(folder) / f"{key}.hnsw"
         self.header_file = Path(folder) / f"{key}.json"
         self._index = None
-        self._labels: set[int] = set()
+        self._labels = LabelSet()
         self._lock = threading.RLock()
         self._dirty = False
         self._last_save = time.monotonic()
@@ -133,8 +198,8 @@ class VectorIndex:
                 self.problem = f"it holds {idx.get_current_count()} elements, {rec.get('elements')} were saved"
                 return None
             idx.set_ef(EF_SEARCH)
-            deleted = set(header.get("deleted", []))
-            labels = set(int(x) for x in idx.get_ids_list()) - deleted
+            labels = LabelSet(np.array(idx.get_ids_list(), dtype=np.int64))
+            labels.discard_many(header.get("deleted", []))
             return idx, labels
         except Exception as e:  # noqa: BLE001 - a damaged cache file is rebuilt from SQLite
             self.problem = f"it cannot be loaded ({e})"
@@ -149,7 +214,7 @@ class VectorIndex:
             existed = self.file.exists()
             loaded = self._load_file()
             if loaded is None:
-                self._index, self._labels = self._new(1024), set()
+                self._index, self._labels = self._new(1024), LabelSet()
                 self.repaired["rebuilt"] = 1 if existed else 0
             else:
                 self._index, self._labels = loaded
@@ -169,19 +234,21 @@ class VectorIndex:
                 f"It was rebuilt from the {len(self._labels)} vectors in the database; nothing was lost.")
 
     def _reconcile(self) -> None:
-        live = {r[0] for r in self.store.conn.execute("SELECT chunk_id FROM vectors WHERE model=?", (self.key,))}
-        extra = self._labels - live
-        missing = live - self._labels
-        for label in extra:
+        live = np.fromiter((r[0] for r in self.store.conn.execute(
+            "SELECT chunk_id FROM vectors WHERE model=?", (self.key,))), dtype=np.int64)
+        held = self._labels.array()
+        extra = held[~LabelSet(live).holds(held)]
+        missing = np.unique(live[~self._labels.holds(live)])
+        for label in extra.tolist():
             try:
                 self._index.mark_deleted(label)
             except RuntimeError:
                 pass
-        self._labels -= extra
-        if missing:
-            self._add_from_store(sorted(missing))
+        self._labels.discard_many(extra)
+        if len(missing):
+            self._add_from_store(missing.tolist())
         self.repaired.update(added=len(missing), removed=len(extra))
-        if extra or missing:
+        if len(extra) or len(missing):
             self._dirty = True
             self.save()
 
@@ -203,7 +270,7 @@ class VectorIndex:
         if need > idx.get_max_elements():
             idx.resize_index(max(need, int(idx.get_max_elements() * 1.5)))
         idx.add_items(vecs, ids, replace_deleted=True)
-        self._labels.update(int(i) for i in ids)
+        self._labels.update(ids)
         self._dirty = True
 
     # -- updates (the store rows are written by the caller in its transaction) -----------
@@ -216,15 +283,16 @@ class VectorIndex:
         with self._lock:
             if self._index is None:
                 return
-            for label in ids:
-                label = int(label)
-                if label in self._labels:
-                    try:
-                        self._index.mark_deleted(label)
-                    except RuntimeError:
-                        pass
-                    self._labels.discard(label)
-                    self._dirty = True
+            ids = np.unique(np.asarray(list(ids), dtype=np.int64))
+            held = ids[self._labels.holds(ids)]
+            for label in held.tolist():
+                try:
+                    self._index.mark_deleted(label)
+                except RuntimeError:
+                    pass
+            if len(held):
+                self._labels.discard_many(held)
+                self._dirty = True
 
     def save(self, *, min_interval_s: float = 0.0) -> None:
         """Write the index atomically (temp file + rename), header next, then its checksum record
@@ -240,11 +308,11 @@ class VectorIndex:
             os.close(fd)
             try:
                 self._index.save_index(tmp)
-                all_ids = set(int(x) for x in self._index.get_ids_list())
+                all_ids = np.array(self._index.get_ids_list(), dtype=np.int64)
                 header = {
                     "format": FORMAT_VERSION, "key": self.key, "dim": self.dim, "space": "ip", "M": M,
                     "ef_construction": EF_CONSTRUCTION, "capacity": int(self._index.get_max_elements()),
-                    "count": len(self._labels), "deleted": sorted(all_ids - self._labels), "saved_at": time.time(),
+                    "count": len(self._labels), "deleted": np.sort(all_ids[~self._labels.holds(all_ids)]).tolist(), "saved_at": time.time(),
                 }
                 header_text = json.dumps(header)
                 record = {"format": FORMAT_VERSION, "dim": self.dim, "count": len(self._labels),
@@ -273,13 +341,13 @@ class VectorIndex:
             if n == 0:
                 return []
             k = min(k, n)
-            self._index.set_ef(max(EF_SEARCH, 2 * k))
+            self._index.set_ef(ef_for(n, k))
             flt = None
             if allowed is not None:
                 if not allowed:
                     return []
                 flt = allowed.__contains__
-                k = min(k, len(allowed & self._labels) if len(allowed) < 100_000 else k)
+                k = min(k, int(self._labels.holds(list(allowed)).sum()) if len(allowed) < 100_000 else k)
                 if k == 0:
                     return []
             labels, dists = self._index.knn_query(np.asarray(vec, dtype=np.float32).reshape(1, -1), k=k, filter=flt)
@@ -295,11 +363,11 @@ class VectorIndex:
         """Forget the in-memory index without saving (its model version was deleted)."""
         with self._lock:
             self._index = None
-            self._labels = set()
+            self._labels = LabelSet()
             self._dirty = False
 
     def close(self) -> None:
         with self._lock:
             self.save()
             self._index = None
-            self._labels = set()
+            self._labels = LabelSet()

@@ -26,7 +26,8 @@ import numpy as np
 from ..chunking import chunk_text
 from ..config import IndexSettings
 from ..documents import ExtractorPool, FileEntry, ScanProblem, iter_files
-from ..documents.extract import ARCHIVE_SEPARATOR, EXTRACTION_VERSIONS, MEMBER_KINDS, kind_for
+from ..documents.extract import ARCHIVE_SEPARATOR, EXTRACTION_VERSIONS, MEMBER_KINDS, extract_text, kind_for
+from ..documents.worker import Outcome, run_extractor
 from ..documents.scan import DEFAULT_EXCLUDED_DIRS
 from ..errors import Cancelled, StoreDamaged
 from ..exclusions import exclusions_for
@@ -45,6 +46,35 @@ COMMIT_EVERY_S = 3.0
 COMMIT_EVERY_CHARS = 2_000_000
 EMBED_BATCH = 256
 FREE_SPACE_EVERY_S = 2.0  # how often a running job looks at the free space
+# A few small plain-text files (a re-index after some edits) are read in this process: what the
+# extraction child guards against (a parser that crashes, hangs or eats memory) cannot happen in
+# decoding at most READ_HERE_MAX_BYTES of text, and starting the child (a fresh interpreter with
+# the readers) was a third of a 50-file re-index. More files, or any other kind, go to the child,
+# which then also reads on the other core while this process cuts and analyses.
+READ_HERE_KINDS = frozenset({"text", "code", "markdown", "rst", "csv", "org"})
+READ_HERE_MAX_BYTES = 1_000_000
+READ_HERE_MAX_FILES = 64
+
+
+def _read_here(entry: FileEntry) -> bool:
+    return entry.size <= READ_HERE_MAX_BYTES and kind_for(entry.path) in READ_HERE_KINDS
+
+
+class _ReadHere:
+    """`ExtractorPool`'s reading, done in this process (for READ_HERE_KINDS only)."""
+
+    def __init__(self, max_bytes: int, max_chars: int):
+        self.max_bytes, self.max_chars = max_bytes, max_chars
+
+    def __enter__(self) -> _ReadHere:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        pass
+
+    def extract_many(self, paths) -> Iterator[Outcome]:
+        for path in paths:
+            yield Outcome(path, *run_extractor(extract_text, path, self.max_bytes, self.max_chars))
 
 
 @dataclass
@@ -86,6 +116,7 @@ class Indexer:
         self._folder_paths: dict[int, str] = {}
         self._space_checked = 0.0
         self._pool: ExtractorPool | None = None  # prestarted by the scan, taken by _extract_all
+        self._to_read = self._heavy = 0  # files the scan found to read, and those only the child reads
 
     def _check(self) -> None:
         if self.cancel():
@@ -182,12 +213,12 @@ class Indexer:
             row = known.get(raw)
             if row is None:
                 todo.append(_Pending(entry, fid, None))
-                self._prestart_pool()
+                self._note_to_read(entry)
             elif row["size"] != entry.size or row["mtime_ns"] != entry.mtime_ns or (
                 retry_failed and row["status"] == "failed"
             ) or (stale and kind_for(entry.path) in stale):
                 todo.append(_Pending(entry, fid, row["id"]))
-                self._prestart_pool()
+                self._note_to_read(entry)
             n += 1
             if n % 500 == 0:
                 yield Progress("scan", n, 0, display_path(entry.path), message=f"Found {n} files")
@@ -198,8 +229,9 @@ class Indexer:
                 seen.add(raw)
         self._check()
         self._excluded += exclusions.count
-        with self.store.write() as w:
-            self.store.replace_scan_problems(w, fid, [(display_path(p.path), p.reason) for p in problems])
+        if problems or self.store.has_scan_problems(fid):
+            with self.store.write() as w:
+                self.store.replace_scan_problems(w, fid, [(display_path(p.path), p.reason) for p in problems])
         missing = [r for raw, r in known.items() if raw not in seen]  # deleted, or excluded now
         return todo, missing
 
@@ -227,8 +259,9 @@ class Indexer:
         moved = 0
         tokenize = self.models.tokenizer
         s = self.settings
-        # every file goes through the child process, so a stuck read or parser is stopped
-        with self._take_pool() as pool:
+        # every file but a few small plain-text ones (READ_HERE_KINDS) goes through the child
+        # process, so a stuck read or parser is stopped
+        with self._take_pool(todo) as pool:
             # the child reads ahead while this process chunks and analyses (extract_many)
             outcomes = pool.extract_many(p.entry.path for p in todo)
             for i, (p, out) in enumerate(zip(todo, outcomes)):
@@ -249,6 +282,14 @@ class Indexer:
             missing[fid] = [r for r in rows if r["content_hash"] not in self._moved_hashes]
         return moved
 
+    def _note_to_read(self, entry: FileEntry) -> None:
+        """Count a file the scan found to read; start the child once one is needed."""
+        self._to_read += 1
+        if not _read_here(entry):
+            self._heavy += 1
+        if self._heavy or self._to_read > READ_HERE_MAX_FILES:
+            self._prestart_pool()
+
     def _prestart_pool(self) -> None:
         """Start the extraction child as soon as the scan finds a file to read, so its start-up
         overlaps with the rest of the scan (a quarter of a 50-file re-index was that wait)."""
@@ -259,8 +300,12 @@ class Indexer:
                                        options={"ocr": s.ocr})
             self._pool.prestart()
 
-    def _take_pool(self) -> ExtractorPool:
-        """The prestarted pool (the caller closes it), or a new one."""
+    def _take_pool(self, todo: list[_Pending]) -> ExtractorPool | _ReadHere:
+        """The prestarted pool (the caller closes it), a new one, or this process for a few small
+        plain-text files."""
+        if self._pool is None and len(todo) <= READ_HERE_MAX_FILES and all(_read_here(p.entry) for p in todo):
+            s = self.settings
+            return _ReadHere(s.max_file_bytes, s.max_chars)
         self._prestart_pool()
         pool, self._pool = self._pool, None
         assert pool is not None

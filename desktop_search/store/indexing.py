@@ -36,6 +36,12 @@ class IndexingQueries(TableAccess):
         t.insert_all([dict(folder_id=folder_id, path=path, reason=reason, at=time.time())
                       for path, reason in problems])
 
+    def has_scan_problems(self, folder_id: int) -> bool:
+        """Whether the folder has scan problems recorded (a re-scan with none to record and none
+        to clear skips the write transaction and the sqlite-utils import: a fifth of a re-index)."""
+        return self.conn.execute("SELECT 1 FROM scan_problems WHERE folder_id = ? LIMIT 1",
+                                 (folder_id,)).fetchone() is not None
+
     # -- documents ------------------------------------------------------------------------
     def write_document(self, w: sqlite3.Connection, old_id: int | None, values: dict) -> int:
         """Write one read file's row: over `old_id` (a changed file), over the row its path
