@@ -406,9 +406,10 @@ def _eval_judgments(args) -> int:
         print(res["message"])
         return 0
     print(f"Your judgments: {res['n_queries']} queries with a relevant mark. {res['note']}")
+    width = max([22, *(len(n) + 1 for n in res["columns"])])  # a long version id keeps the columns aligned
     for name, m in res["columns"].items():
         held = f"  (on {m['n_queries']} queries it did not train on)" if m["held_out"] else ""
-        print(f"  {name:22} nDCG@10 {m['ndcg@10'] * 100:5.1f}  MRR@10 {m['mrr@10'] * 100:5.1f}  "
+        print(f"  {name:{width}} nDCG@10 {m['ndcg@10'] * 100:5.1f}  MRR@10 {m['mrr@10'] * 100:5.1f}  "
               f"Recall@10 {m['recall@10'] * 100:5.1f}{held}")
     for name, c in res["versus_base"].items():
         deep = c.get("deep") or {}

@@ -270,3 +270,25 @@ def test_the_end_of_a_run_settles_small_segments_into_one(tmp_path):
     np.testing.assert_allclose(got, LuceneOracle(docs, k1=1.2, b=0.75).get_scores(["beta", "nu"]), rtol=1e-5, atol=1e-6)
     with store.write() as w:  # one small segment more: not worth a rewrite
         assert not BM25Index.maybe_merge(w, settle=True)
+
+
+def test_the_postings_cache_keeps_to_its_budget_and_scores_stay_the_same(tmp_path, monkeypatch):
+    from desktop_search.retrievers import bm25
+
+    docs = _zipf_docs(600)
+    store = _make_store(tmp_path, docs, 3)
+    unbounded = BM25Index(store)
+    rnd = random.Random(5)
+    queries = [rnd.choice(docs)[: rnd.randint(2, 12)] for _ in range(40)]
+    expected = [unbounded.chunk_scores(q) for q in queries]
+    monkeypatch.setattr(bm25, "POSTINGS_CACHE_BYTES", 2_000)  # a few terms' postings
+    small = BM25Index(store)
+    for q, (e_ids, e_scores) in zip(queries, expected):
+        ids, scores = small.chunk_scores(q)
+        assert dict(zip(ids.tolist(), scores.tolist())) == pytest.approx(dict(zip(e_ids.tolist(), e_scores.tolist())))
+        held = sum(i.nbytes + p.nbytes for i, p in small._postings.values())
+        assert held == small._cached_bytes
+        own = sum(small._postings[t][0].nbytes + small._postings[t][1].nbytes for t in set(q))
+        assert held <= max(bm25.POSTINGS_CACHE_BYTES, own)  # over the budget only by this query's own terms
+        assert all(t in small._postings for t in q)
+    assert len(small._postings) < len(unbounded._postings)

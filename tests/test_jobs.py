@@ -197,3 +197,15 @@ def test_the_lock_is_the_one_filelock_takes_so_both_refuse_each_other(tmp_path):
         other.release()
     with ProcessLock(path, "training") as again:
         assert again.holder()["what"] == "training"
+
+
+def test_a_library_kept_inside_an_indexed_folder_leaves_its_own_files_out(tmp_path, corpus):
+    svc = SearchService(corpus / "my-index", encoder_factory=lambda path, key, display_name=None: HashingEncoder(key=key))
+    try:
+        run(svc.index([corpus], embed=False))
+        again = run(svc.index(embed=False))
+        assert again.stats["to_read"] == 0  # the database and its lock changed, but are not the user's files
+        assert not [d.path for d in svc.files() if "my-index" in d.path]
+        assert svc.store.counts()["indexed"] > 0
+    finally:
+        svc.close()

@@ -6,7 +6,6 @@ import json
 import os
 import re
 import shutil
-import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -54,7 +53,7 @@ class ModelVersion:
 
 def _atomic_write_json(path: Path, data: Any) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.parent / f".{path.name}.tmp-{uuid.uuid4().hex[:8]}"
+    tmp = path.parent / f".{path.name}.tmp-{os.urandom(4).hex()}"
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(data, f, indent=2, sort_keys=True)
         f.flush()
@@ -176,7 +175,7 @@ class VersionStore:
             raise VersionError(f"{src} is not a sentence-transformers model folder")
         self.models_dir.mkdir(parents=True, exist_ok=True)
         now = datetime.now(timezone.utc)
-        tmp = self.models_dir / f".tmp-{uuid.uuid4().hex[:8]}"
+        tmp = self.models_dir / f".tmp-{os.urandom(4).hex()}"
         if move:
             shutil.move(str(src), str(tmp))
         else:
@@ -220,6 +219,6 @@ class VersionStore:
         if self.active_id() == v.id:
             raise VersionError("the active model version cannot be deleted; activate another one first")
         # rename first so a partly deleted folder is never listed as a version
-        trash = self.models_dir / f".deleting-{uuid.uuid4().hex[:8]}"
+        trash = self.models_dir / f".deleting-{os.urandom(4).hex()}"
         os.rename(v.path, trash)
         shutil.rmtree(trash, ignore_errors=True)

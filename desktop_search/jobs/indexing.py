@@ -160,8 +160,10 @@ class Indexer:
         self._check()
         removed = self._remove_missing(missing)
         stats["removed"] = removed
+        versions = json.dumps(EXTRACTION_VERSIONS, sort_keys=True)
         for f in folders:  # every file of these folders is now read with today's extractors
-            self.store.set_meta(_versions_key(f["id"]), json.dumps(EXTRACTION_VERSIONS, sort_keys=True))
+            if self.store.get_meta(_versions_key(f["id"])) != versions:
+                self.store.set_meta(_versions_key(f["id"]), versions)
         if self._left:
             stats["folders_removed"] = sorted(self._left.values())
         with self.store.write() as w:
@@ -203,10 +205,19 @@ class Indexer:
         exclusions = exclusions_for(root, self.settings, folder["path"])
         stale = self._stale_kinds(fid)
         n = 0
+        exclude = exclusions.excluded if exclusions.active else None
+        own = os.path.dirname(os.path.abspath(self.store.path))  # this library's own data folder
+        if own.startswith(os.path.join(os.path.abspath(root), "")):
+            # inside an indexed folder: its database, WAL and lock change on every run, so they were
+            # "changed files" to read again each time (and listed as skipped); the scan leaves it out
+            def exclude(path: str, is_dir: bool, _patterns=exclude) -> bool:
+                if is_dir and os.path.abspath(path) == own:
+                    return True
+                return _patterns is not None and _patterns(path, is_dir)
         for entry in iter_files(
             [root], excluded_dirs=excluded, include_hidden=self.settings.include_hidden,
             follow_symlinks=self.settings.follow_symlinks, on_problem=problems.append, cancel=self.cancel,
-            exclude=exclusions.excluded if exclusions.active else None,
+            exclude=exclude,
         ):
             raw = raw_path(entry.path)
             seen.add(raw)
@@ -335,7 +346,7 @@ class Indexer:
         now = time.time()
         with self.store.write() as w:
             # a folder removed meanwhile (`remove` from another process) must not come back as orphans
-            live = {r["id"] for r in self.store.table("folders", w).rows}
+            live = {r[0] for r in w.execute("SELECT id FROM folders")}
             seg: dict[int, list[str]] = {}
             for p, out, h, chunks, terms in prepared:
                 if p.folder_id not in live:

@@ -22,7 +22,7 @@ import math
 import sqlite3
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from dataclasses import dataclass
 
 import numpy as np
@@ -40,6 +40,10 @@ PRUNE_MIN_TERMS = 8  # queries with fewer distinct terms are scored over every p
 # 5.6 vs 5.3 ms warm, 28 vs 26 ms with the postings read cold; the candidates stay ~60% of the
 # chunks), so only the million-passage libraries it is meant for take it (benchmarks/bm25_latency.py)
 PRUNE_MIN_CHUNKS = 1_000_000
+# the postings kept in memory between queries, least recently used out first (a query's own terms
+# always stay while it is scored): unbounded, 300 SciFact queries and 100 paragraph-long ones left
+# a searching process at 1.25M passages holding 470 MB, most of it postings (benchmarks/million.py)
+POSTINGS_CACHE_BYTES = 128 * 1024 * 1024
 
 
 @dataclass
@@ -74,7 +78,8 @@ class BM25Index:
         self.b = b
         self._stats: _Stats | None = None
         # term -> (chunk ids sorted, int32; the BM25 tf part of each, float32: idf times it is the score)
-        self._postings: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self._postings: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self._cached_bytes = 0
         self._lock = threading.Lock()
 
     # -- writing (inside the caller's transaction) ----------------------------------------
@@ -151,12 +156,12 @@ class BM25Index:
             st.generation = gen
             return st
         max_id = fp[0]
-        rows = conn.execute("SELECT id, bm25_len, doc_id FROM chunks").fetchall()
         alive = np.zeros(max_id + 1, dtype=bool)
         lengths = np.zeros(max_id + 1, dtype=np.float32)
         doc_of = np.full(max_id + 1, -1, dtype=np.int64)
-        if rows:
-            arr = np.array([(r[0], r[1], r[2]) for r in rows], dtype=np.int64)
+        cur = conn.execute("SELECT id, bm25_len, doc_id FROM chunks")
+        while rows := cur.fetchmany(100_000):  # a block at a time: all rows as tuples were 0.3 GB at 1.25M
+            arr = np.array(rows, dtype=np.int64).reshape(-1, 3)
             alive[arr[:, 0]] = True
             lengths[arr[:, 0]] = arr[:, 1]
             doc_of[arr[:, 0]] = arr[:, 2]
@@ -164,8 +169,22 @@ class BM25Index:
         avgdl = float(lengths[alive].mean()) if n else 1.0
         st = _Stats(gen, alive, lengths, doc_of, n, max(avgdl, 1e-6), fp[2], fp)
         self._stats = st
-        self._postings = {}
+        self._forget_postings()
         return st
+
+    def _forget_postings(self) -> None:
+        self._postings = OrderedDict()
+        self._cached_bytes = 0
+
+    def _keep_within_budget(self, wanted: set[str]) -> None:
+        """Drop the least recently used postings past POSTINGS_CACHE_BYTES, never those of `wanted`."""
+        cache = self._postings
+        while self._cached_bytes > POSTINGS_CACHE_BYTES and cache:
+            term = next(iter(cache))
+            if term in wanted:
+                break  # the rest were used by this query (moved to the end) or added for it
+            ids, part = cache.pop(term)
+            self._cached_bytes -= ids.nbytes + part.nbytes
 
     @staticmethod
     def _fingerprint(conn: sqlite3.Connection) -> tuple:
@@ -185,7 +204,12 @@ class BM25Index:
     def _load(self, terms, st: _Stats) -> bool:
         """Read the postings of the terms not cached yet (one statement), live chunks only; False
         (nothing kept) when the store's generation moved past `st` meanwhile."""
-        todo = [t for t in set(terms) if t not in self._postings]
+        wanted = set(terms)
+        cache = self._postings
+        for t in wanted:
+            if t in cache:
+                cache.move_to_end(t)  # used again: the last to be dropped
+        todo = [t for t in wanted if t not in cache]
         if not todo:
             return True
         parts: dict[str, list[tuple[bytes, bytes]]] = {t: [] for t in todo}
@@ -202,7 +226,7 @@ class BM25Index:
         k1, b = self.k1, self.b
         for term, blobs in parts.items():
             if not blobs:
-                self._postings[term] = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+                cache[term] = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
                 continue
             i = np.concatenate([np.frombuffer(x, dtype=np.int32) for x, _ in blobs])
             t = np.concatenate([np.frombuffer(y, dtype=np.int32) for _, y in blobs]).astype(np.float32)
@@ -217,7 +241,9 @@ class BM25Index:
                 i, t = i[order], t[order]
             dl = st.lengths[i]
             part = (t * (k1 + 1) / (t + k1 * (1 - b + b * dl / st.avgdl))).astype(np.float32)
-            self._postings[term] = (np.ascontiguousarray(i), part)
+            cache[term] = (np.ascontiguousarray(i), part)
+            self._cached_bytes += cache[term][0].nbytes + part.nbytes
+        self._keep_within_budget(wanted)
         return True
 
 
@@ -370,7 +396,7 @@ class BM25Index:
     def invalidate(self) -> None:
         with self._lock:
             self._stats = None
-            self._postings = {}
+            self._forget_postings()
 
 
 def _best_first(scores: np.ndarray, m: int) -> np.ndarray:
