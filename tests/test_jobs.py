@@ -99,18 +99,26 @@ def test_lock_names_what_holds_it(tmp_path):
         assert again.holder()["what"] == "indexing"
 
 
-def test_a_scan_cancelled_after_prestarting_the_reader_leaves_no_child(tmp_path, corpus, monkeypatch):
-    from desktop_search.errors import Cancelled
+@pytest.fixture
+def pools(monkeypatch):
+    """The extraction pools the indexer starts, in order."""
     from desktop_search.jobs import indexing
 
-    pools = []
+    started = []
 
     class Recorded(indexing.ExtractorPool):
         def prestart(self):
-            pools.append(self)
+            started.append(self)
             super().prestart()
 
     monkeypatch.setattr(indexing, "ExtractorPool", Recorded)
+    return started
+
+
+def test_a_scan_cancelled_after_prestarting_the_reader_leaves_no_child(tmp_path, corpus, monkeypatch, pools):
+    from desktop_search.errors import Cancelled
+    from desktop_search.jobs import indexing
+
     monkeypatch.setattr(indexing, "READ_HERE_MAX_FILES", 0)  # the corpus is a few small text files
     svc = SearchService(tmp_path / "data", encoder_factory=lambda path, key, display_name=None: HashingEncoder(key=key))
     try:
@@ -125,17 +133,10 @@ def test_a_scan_cancelled_after_prestarting_the_reader_leaves_no_child(tmp_path,
         svc.close()
 
 
-def test_a_few_small_text_files_are_read_without_the_child_and_give_the_same_index(tmp_path, corpus, monkeypatch):
+def test_a_few_small_text_files_are_read_without_the_child_and_give_the_same_index(tmp_path, corpus, monkeypatch,
+                                                                                   pools):
     from desktop_search.jobs import indexing
 
-    pools = []
-
-    class Recorded(indexing.ExtractorPool):
-        def prestart(self):
-            pools.append(self)
-            super().prestart()
-
-    monkeypatch.setattr(indexing, "ExtractorPool", Recorded)
     enc = lambda path, key, display_name=None: HashingEncoder(key=key)  # noqa: E731
 
     def rows(svc):
@@ -160,17 +161,7 @@ def test_a_few_small_text_files_are_read_without_the_child_and_give_the_same_ind
         child.close()
 
 
-def test_a_file_of_another_kind_sends_the_whole_run_to_the_child(tmp_path, corpus, monkeypatch):
-    from desktop_search.jobs import indexing
-
-    pools = []
-
-    class Recorded(indexing.ExtractorPool):
-        def prestart(self):
-            pools.append(self)
-            super().prestart()
-
-    monkeypatch.setattr(indexing, "ExtractorPool", Recorded)
+def test_a_file_of_another_kind_sends_the_whole_run_to_the_child(tmp_path, corpus, pools):
     (Path(corpus) / "page.html").write_text("<html><body><p>a page about herons</p></body></html>", encoding="utf-8")
     svc = SearchService(tmp_path / "data", encoder_factory=lambda path, key, display_name=None: HashingEncoder(key=key))
     try:
