@@ -121,7 +121,8 @@ def test_cpu_steps_follow_bf16_and_corpus_size(monkeypatch) -> None:
 
     monkeypatch.setattr(device, "cpu_bf16_native", lambda: True)
     assert defaults_for("cpu", 10_000).steps == 360  # a third of the fp32 cost per step: twice the steps
-    assert defaults_for("cpu", 1854).steps == 174  # about three passes, as without bf16
+    assert defaults_for("cpu", 1854).steps == 360  # Cranfield: six and a half passes reach the cap
+    assert defaults_for("cpu", 1000).steps == 204  # a smaller corpus stops at about 6.5 passes
     assert defaults_for("cpu", 100).steps == 50
     assert defaults_for("cuda", 10_000).steps == 600  # the GPU rule ignores the CPU's bf16
 
