@@ -8,7 +8,7 @@ hybrid (BM25 + the version, min-max fusion) is scored beside the adapted dense.
         [--seeds 0] [--variants default] [--steps N]
 
 Variants: default (the device's default settings: relevance weights, MoCo negatives on a CPU,
-in-batch on a GPU, label-free alpha selection), fixed05 (the same at alpha 0.5), uniform, moco,
+in-batch on a GPU, label-free alpha selection), fixed03 / fixed05 (the same at alpha 0.3 / 0.5), uniform, moco,
 in_batch, uniform_in_batch, pair (PAIR a = 0.1), each at alpha 0.5; variants not naming
 negatives use the device default; several can be given comma-separated.
 
@@ -30,6 +30,7 @@ from common import emit, indexed_beir_store, peak_rss_mb  # noqa: E402
 
 VARIANTS = {
     "default": ({}, True),
+    "fixed03": ({"interpolation_alpha": 0.3}, False),
     "fixed05": ({"interpolation_alpha": 0.5}, False),
     "uniform": ({"weighting": "uniform", "interpolation_alpha": 0.5}, False),
     "moco": ({"negatives": "moco", "interpolation_alpha": 0.5}, False),

@@ -152,8 +152,9 @@ def defaults_for(device: str = "auto", n_passages: int = 5000) -> TrainConfig:
     model), about six and a half passes over the corpus between 50 and 180 steps, or up
     to 360 on a CPU with native bf16, where a step costs about a third of an fp32 one.
     Small corpora gain from more passes: Cranfield (1,854 passages) through the real job,
-    bf16, seeds 0-2: 360 steps (6.2 passes) +1.25 / +1.13 / base kept, mean +0.79 nDCG@10;
-    174 steps (3 passes) +0.92 / +0.76 / base kept, mean +0.56 (README).
+    bf16, seeds 0-2: 360 steps (6.2 passes) +1.25 / +1.13 / base kept, mean +0.79 nDCG@10
+    (+1.15 on seed 2 at 0.3, which the alpha rule now takes: mean +1.18); 174 steps (3 passes)
+    +0.92 / +0.76 / base kept, mean +0.56 (README).
     MoCo negatives: the positive crops go through the momentum (key) encoder
     without gradient, so a step costs about half, and the slowly moving key
     encoder keeps the targets close to the base model. SciFact through the real
