@@ -48,7 +48,9 @@ def test_threads_that_end_leave_no_open_connection(store):
         t.start()
         t.join()
     assert seen == [1] * 12
-    assert store.open_connections() <= 2  # the main thread's and at most the last thread's
+    # the main thread's, the last thread's, and at most one more: join() returns before the OS thread
+    # has left /proc/self/task, so under load the one before may still look alive (a leak would keep 13)
+    assert store.open_connections() <= 3
     c = store.conn
     assert store.conn is c and c.execute("SELECT 1").fetchone()[0] == 1  # one per thread, kept
     store.close()
