@@ -61,6 +61,8 @@ class Ours:
                 stats = ev
         r["indexed"] = stats.get("indexed")
         r["extract_s"] = stats.get("extract_s")
+        if "cut_by_reader" in stats:  # files whose passages the extraction child cut
+            r["cut_by_reader"] = stats["cut_by_reader"]
         r["store_bytes"] = _size(*(self.data / f"library.sqlite3{s}" for s in ("", "-wal", "-shm")))
         return r
 

@@ -33,6 +33,7 @@ class ModelRegistry:
         self._encoders: dict[str, object] = {}
         self._vindexes: dict[str, object] = {}
         self._tokenizer = None
+        self._tokenizer_source: str | None = None
         self._lock = threading.RLock()
         self._notices: list[str] = []  # vector files found damaged and rebuilt (kept after close)
 
@@ -98,8 +99,17 @@ class ModelRegistry:
             if self._tokenizer is None:
                 from .chunking import tokenizer_for
 
-                self._tokenizer = tokenizer_for(getattr(self.encoder, "path", None))
+                self._tokenizer_source = getattr(self.encoder, "path", None)
+                self._tokenizer = tokenizer_for(self._tokenizer_source)
             return self._tokenizer
+
+    @property
+    def tokenizer_source(self) -> str | None:
+        """The model folder `tokenizer` was made from (`chunking.tokenizer_for` of it gives the same
+        tokenizer in another process: the extraction child cuts passages with it)."""
+        with self._lock:
+            self.tokenizer  # noqa: B018 - made (and its source fixed) on first use
+            return self._tokenizer_source
 
     # -- vector indexes -----------------------------------------------------------------------
     def vector_index(self, encoder=None):

@@ -139,8 +139,11 @@ def make_bytes_named_file(folder: Path, name: bytes, content: bytes) -> str:
 
 
 def misbehaving_extract(path: str, **limits: Any) -> Extracted:
-    """Hangs for names containing HANG, exits for CRASH, exhausts memory for OOM, raises for BUG."""
+    """Hangs for names containing HANG, exits for CRASH, exhausts memory for OOM, raises for BUG,
+    takes a twentieth of a second for SLOW."""
     name = os.path.basename(path)
+    if "SLOW" in name:
+        time.sleep(0.05)
     if "HANG" in name:
         Path(path + ".started").touch()  # lets a test see that the child is stuck now
         time.sleep(3600)

@@ -230,3 +230,66 @@ def test_prestarted_child_that_cannot_start_fails_the_file(tmp_path: Path, monke
         outcome = p.extract(write(tmp_path / "a.md", "# x"))
         assert outcome.status == "failed" and outcome.reason.startswith("extractor unavailable")
         assert p._start_failures >= 1
+
+
+# -- passages cut in the child (ExtractorPool(prepare=...)) ---------------------------------------
+
+PASSAGE_TEXTS = {
+    "plain.txt": "Plain ASCII words, numbers 3.14 and punctuation; " * 40,
+    "accents.md": "Café au lait — “curly quotes”, naïve résumé and 東京 CJK text. " * 25,
+    "code.py": "def f(x):\n    return x ** 2  # square\n\n" * 30,
+    "short.rst": "One line.",
+}
+
+
+def _write_passage_texts(tmp_path: Path) -> list[str]:
+    return [write(tmp_path / name, text) for name, text in PASSAGE_TEXTS.items()]
+
+
+def test_passages_cut_in_the_child_are_the_ones_cut_here(tmp_path: Path, model_path: str,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop_search.documents import worker
+    from desktop_search.passages import PassageSpec, cut
+
+    monkeypatch.setattr(worker, "PREPARE_SHARE_STEP", 0.0)  # the child cuts every file
+    spec = PassageSpec(model_path, 64, 8)
+    paths = _write_passage_texts(tmp_path)
+    with ExtractorPool(prepare=spec) as pool:
+        pool.prepare_share = 1.0
+        outcomes = list(pool.extract_many(paths))
+    tokenize = spec.tokenize()
+    for o in outcomes:
+        assert o.status == "ok" and o.passages is not None, o.path
+        here = cut(o.extracted.text, tokenize, 64, 8)
+        assert o.passages == here, o.path
+        assert len(here[0]) >= 1 and all(here[1])
+    assert len(outcomes[0].passages[0]) > 1  # a text of several passages
+
+
+def test_without_prepare_the_child_cuts_nothing(tmp_path: Path) -> None:
+    with ExtractorPool() as pool:
+        outcomes = list(pool.extract_many(_write_passage_texts(tmp_path)))
+    assert [o.status for o in outcomes] == ["ok"] * len(PASSAGE_TEXTS)
+    assert all(o.passages is None for o in outcomes)
+
+
+def test_the_childs_share_of_cutting_follows_who_waits(tmp_path: Path) -> None:
+    """A caller slower than the child (its replies wait) hands it all the cutting; a child slower
+    than the caller (the caller waits) gets none, so a slow reader (PDFs) is not held up more."""
+    from desktop_search.passages import PassageSpec
+
+    spec = PassageSpec(None, 64, 8)
+    fast = [write(tmp_path / f"fast{i}.txt", f"quick text number {i}") for i in range(40)]
+    with ExtractorPool(prepare=spec, _extract_fn=MISBEHAVING) as pool:
+        cut_there = []
+        for o in pool.extract_many(fast, ahead=4):
+            time.sleep(0.03)  # the caller's own work on each file
+            cut_there.append(o.passages is not None)
+        assert pool.prepare_share >= 0.9  # from 0.5: the replies waited nearly every time
+        assert sum(cut_there[-10:]) >= 8
+    slow = [write(tmp_path / f"SLOW{i}.txt", f"slow text number {i}") for i in range(40)]
+    with ExtractorPool(prepare=spec, _extract_fn=MISBEHAVING) as pool:
+        outcomes = list(pool.extract_many(slow, ahead=4))
+        assert pool.prepare_share <= 0.1
+    assert [o.extracted.text for o in outcomes] == [f"slow text number {i}" for i in range(40)]
+    assert sum(o.passages is not None for o in outcomes[-20:]) <= 2

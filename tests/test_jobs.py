@@ -6,6 +6,7 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import run
@@ -159,6 +160,49 @@ def test_a_few_small_text_files_are_read_without_the_child_and_give_the_same_ind
         assert rows(child) == read_here
     finally:
         child.close()
+
+
+def test_passages_cut_by_the_reader_or_here_make_the_same_index(tmp_path, model_path, monkeypatch, pools):
+    """Whatever share of the files the extraction child cuts (all, none), the passages and the BM25
+    postings are the same, with the real model's tokenizer."""
+    from desktop_search.documents import worker
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(12):
+        (docs / f"n{i}.txt").write_text(f"Note {i}: plain words about herons and boats. " * (8 + 20 * (i % 3)),
+                                        encoding="utf-8")
+        (docs / f"p{i}.html").write_text(f"<html><body><p>Café “{i}” naïve 東京 résumé</p>" * (5 + i)
+                                         + "</body></html>", encoding="utf-8")
+
+    def encoder(path, key, display_name=None):
+        enc = HashingEncoder(key=key)
+        enc.path = model_path  # passages cut with the real model's tokenizer
+        return enc
+
+    def index(name: str, share: float):
+        monkeypatch.setattr(worker, "PREPARE_SHARE_START", share)
+        monkeypatch.setattr(worker, "PREPARE_SHARE_STEP", 0.0)
+        svc = SearchService(tmp_path / name, encoder_factory=encoder)
+        try:
+            assert run(svc.index([docs], embed=False)).stats["cut_by_reader"] == round(24 * share)
+            chunks = svc.store.conn.execute(
+                "SELECT d.path, c.ord, c.start, c.end, c.n_tokens, c.bm25_len FROM chunks c "
+                "JOIN documents d ON d.id = c.doc_id ORDER BY d.path, c.ord").fetchall()
+            by_id = dict(svc.store.conn.execute(
+                "SELECT c.id, d.path || '#' || c.ord FROM chunks c JOIN documents d ON d.id = c.doc_id"))
+            postings = {}
+            for term, ids, tfs in svc.store.conn.execute("SELECT term, ids, tfs FROM bm25_postings"):
+                for cid, tf in zip(np.frombuffer(ids, np.int32), np.frombuffer(tfs, np.int32)):
+                    postings[(term, by_id[int(cid)])] = postings.get((term, by_id[int(cid)]), 0) + int(tf)
+            return chunks, postings
+        finally:
+            svc.close()
+
+    everything = index("child", 1.0)
+    assert pools[-1].prepare is not None and pools[-1].prepare.tokenizer == model_path
+    nothing = index("here", 0.0)
+    assert len(everything[0]) > 24 and everything == nothing
 
 
 def test_a_file_of_another_kind_sends_the_whole_run_to_the_child(tmp_path, corpus, pools):

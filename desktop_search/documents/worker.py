@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import threading
+import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -15,7 +16,7 @@ from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from desktop_search.documents.extract import (
     DEFAULT_MAX_BYTES,
@@ -26,6 +27,9 @@ from desktop_search.documents.extract import (
     extract_text,
     kind_for,
 )
+
+if TYPE_CHECKING:
+    from desktop_search.passages import PassageSpec, Passages
 
 # The worker's address-space cap (Linux; settings.extract_memory_mb). 2 GiB leaves an 8 GB laptop
 # room for the window, the indexer and the model: the worst hostile file that still yields text
@@ -40,6 +44,12 @@ _OUT_OF_MEMORY = "parser crashed (out of memory)"
 # heap a big file made (45 MB of nested HTML left 0.77 GB), a fresh worker costs about 0.3 s
 RECYCLE_ABOVE_BYTES = 512 * 1024**2
 _MAX_START_FAILURES = 3  # in a row; then every file fails fast instead of spawning again
+# With `prepare`, the share of files the child also cuts into passages starts here and moves by
+# the step on each reply that one side waited for (more than the quiet time): down when the caller
+# waited for the reply, up when the child waited for the file.
+PREPARE_SHARE_START = 0.5
+PREPARE_SHARE_STEP = 0.02
+PREPARE_SHARE_QUIET_S = 0.0005
 
 ExtractFn = Callable[..., Extracted]
 
@@ -52,6 +62,8 @@ class Outcome:
     status: str
     reason: str | None
     extracted: Extracted | None
+    # the text's passages and their terms, when the child cut them (ExtractorPool's `prepare`)
+    passages: Passages | None = None
 
 
 def _resolve(spec: str) -> ExtractFn:
@@ -106,8 +118,11 @@ def _child_main(
     max_chars: int,
     memory_limit_bytes: int | None,
     options: dict | None = None,
+    prepare: PassageSpec | None = None,
 ) -> None:
-    """Child loop: receive a path, reply (status, reason, extracted); exit on None or a closed pipe."""
+    """Child loop: receive a path, reply (status, reason, extracted); exit on None or a closed pipe.
+    With `prepare`, each reply has two more items: the text's passages cut by it, packed, for a
+    path sent as (path, True) (else None), and the seconds this child waited for that path."""
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     except (ValueError, OSError):
@@ -122,14 +137,32 @@ def _child_main(
         conn.send(("error", f"extractor unavailable: {type(err).__name__}: {err}"[:200], None))
         return
     conn.send(("ready", None, None))
+    tokenize = None
     while True:
+        waited = time.monotonic()
         try:
             path = conn.recv()
         except (EOFError, OSError):
             return  # parent went away
         if path is None:
             return
-        reply = run_extractor(fn, path, max_bytes, max_chars, options)
+        idle_s = time.monotonic() - waited  # how long this child had nothing to do
+        wants_passages = isinstance(path, tuple)
+        if wants_passages:
+            path = path[0]
+        reply: tuple = run_extractor(fn, path, max_bytes, max_chars, options)
+        if prepare is not None:
+            packed = None
+            if wants_passages and reply[0] == "ok" and reply[2] is not None:
+                try:
+                    from desktop_search.passages import cut, pack
+
+                    if tokenize is None:
+                        tokenize = prepare.tokenize()
+                    packed = pack(cut(reply[2].text, tokenize, prepare.chunk_tokens, prepare.overlap))
+                except Exception:  # noqa: BLE001 - the parent cuts this text itself
+                    packed = None
+            reply = (*reply, packed, idle_s)
         try:
             conn.send(reply)
         except (EOFError, OSError):
@@ -148,6 +181,9 @@ class ExtractorPool:
     are extracted in the calling process without a time limit, saving the IPC round trip.
     ``_extract_fn`` ("module:function") replaces ``extract_text`` in the child; for tests.
     ``options``: more keyword arguments for the extractor (``{"ocr": False}``).
+    ``prepare``: with it, ``extract_many`` has the child also cut some texts into passages
+    (``Outcome.passages``): as large a share of the files as keeps the child from holding the
+    caller up (the caller's time goes to writing them); ``None`` for the rest.
     """
 
     def __init__(
@@ -159,6 +195,7 @@ class ExtractorPool:
         in_process_kinds: frozenset[str] = frozenset(),
         memory_limit_bytes: int | None = DEFAULT_MEMORY_LIMIT_BYTES,
         options: dict | None = None,
+        prepare: PassageSpec | None = None,
         _extract_fn: str | None = None,
     ) -> None:
         if _extract_fn is not None:
@@ -169,6 +206,10 @@ class ExtractorPool:
         self.in_process_kinds = in_process_kinds
         self.memory_limit_bytes = memory_limit_bytes
         self.options = dict(options or {})
+        self.prepare = prepare
+        # the share of files the child cuts, steered by whether its replies wait for the caller
+        self.prepare_share = PREPARE_SHARE_START
+        self._credit = 0.0
         self._extract_fn = _extract_fn
         self._ctx = multiprocessing.get_context("spawn")
         self._proc: BaseProcess | None = None
@@ -273,7 +314,7 @@ class ExtractorPool:
         proc = self._ctx.Process(
             target=_child_main,
             args=(child_conn, self._extract_fn, self.max_bytes, self.max_chars, self.memory_limit_bytes,
-                  self.options),
+                  self.options, self.prepare),
             name="desktop-search-extractor",
             daemon=True,
         )
@@ -398,11 +439,29 @@ class ExtractorPool:
                 return False
             assert self._conn is not None
             try:
-                self._conn.send(path)
+                self._conn.send((path, True) if self._child_cuts() else path)
             except (OSError, ValueError):
                 self._stop_child()
                 return False
             return True
+
+    def _child_cuts(self) -> bool:
+        """Whether the file being sent is one the child cuts: `prepare_share` of them, evenly spread."""
+        if self.prepare is None:
+            return False
+        self._credit += self.prepare_share
+        if self._credit >= 1.0:
+            self._credit -= 1.0
+            return True
+        return False
+
+    def _steer(self, caller_waited_s: float, child_idle_s: float) -> None:
+        """The caller waiting for a reply means the child holds it up: give the child less of the
+        cutting; the child waiting for work means it has time to spare: give it more."""
+        if max(caller_waited_s, child_idle_s) < PREPARE_SHARE_QUIET_S:
+            return  # neither waited: the share is right
+        step = -PREPARE_SHARE_STEP if caller_waited_s > child_idle_s else PREPARE_SHARE_STEP
+        self.prepare_share = min(1.0, max(0.0, self.prepare_share + step))
 
     def _receive(self, path: str) -> tuple[Outcome, bool]:
         """The reply for the oldest queued file: (outcome, whether the child was stopped)."""
@@ -440,16 +499,27 @@ class ExtractorPool:
     def _await_reply(self, path: str, conn: Connection, proc: BaseProcess) -> tuple[Outcome, bool]:
         """Wait for the child's reply about `path`: (outcome, whether the child was stopped)."""
         try:
+            waited = time.monotonic()
             if not conn.poll(self.timeout_s):
                 self._stop_child()
                 return Outcome(path, "failed", f"timed out after {self.timeout_s:.0f} s", None), True
-            reply: tuple[str, Any, Any] = conn.recv()
+            reply: tuple[Any, ...] = conn.recv()
         except (EOFError, OSError):
             proc.join(_KILL_GRACE_S)
             reason = "extraction cancelled" if self._closed else _crash_reason(proc.exitcode)
             self._stop_child()
             return Outcome(path, "failed", reason, None), True
-        status, reason, extracted = reply
+        status, reason, extracted = reply[:3]
+        passages = None
+        if len(reply) == 5:  # the child was given `prepare`
+            self._steer(time.monotonic() - waited, reply[4])
+            if reply[3] is not None:
+                from desktop_search.passages import unpack
+
+                try:
+                    passages = unpack(reply[3])
+                except (TypeError, ValueError, IndexError):
+                    passages = None  # the caller cuts the text itself
         out_of_memory = reason is not None and "out of memory" in reason
         if out_of_memory and self.memory_limit_bytes:
             reason = (f"{reason}: it needs more than the {self.memory_limit_bytes // 1024**2:,} MB a reader may "
@@ -457,7 +527,7 @@ class ExtractorPool:
         stopped = out_of_memory or not proc.is_alive() or _resident_bytes(proc.pid) > RECYCLE_ABOVE_BYTES
         if stopped:
             self._stop_child()  # the next file gets a fresh worker, and the memory goes back
-        return Outcome(path, status, reason, extracted), stopped
+        return Outcome(path, status, reason, extracted, passages), stopped
 
 
 def _resident_bytes(pid: int | None) -> int:

@@ -23,7 +23,6 @@ from typing import Callable, Iterator
 
 import numpy as np
 
-from ..chunking import chunk_text
 from ..config import IndexSettings
 from ..documents import ExtractorPool, FileEntry, ScanProblem, iter_files
 from ..documents.extract import ARCHIVE_SEPARATOR, EXTRACTION_VERSIONS, MEMBER_KINDS, extract_text, kind_for
@@ -33,7 +32,7 @@ from ..errors import Cancelled, StoreDamaged
 from ..exclusions import exclusions_for
 from ..library import Library
 from ..model_registry import ModelRegistry
-from ..retrievers.analysis import analyze
+from ..passages import PassageSpec, cut
 from ..retrievers.bm25 import BM25Index
 from ..store import Store
 from ..store.health import check_free_space, damaged_message
@@ -117,6 +116,7 @@ class Indexer:
         self._space_checked = 0.0
         self._pool: ExtractorPool | None = None  # prestarted by the scan, taken by _extract_all
         self._to_read = self._heavy = 0  # files the scan found to read, and those only the child reads
+        self._cut_by_reader = 0  # files whose passages the extraction child cut
 
     def _check(self) -> None:
         if self.cancel():
@@ -154,7 +154,7 @@ class Indexer:
         stats = {"scan_s": round(time.monotonic() - t0, 3), "to_read": len(todo), "excluded": self._excluded}
         t1 = time.monotonic()
         moved = yield from self._extract_all(todo, missing)
-        stats.update(extract_s=round(time.monotonic() - t1, 3), moved=moved)
+        stats.update(extract_s=round(time.monotonic() - t1, 3), moved=moved, cut_by_reader=self._cut_by_reader)
         if self._ocr[0]:  # what OCR cost, beside what reading cost in all (extract_s)
             stats.update(ocr_pages=self._ocr[0], ocr_s=round(self._ocr[1], 3))
         self._check()
@@ -264,7 +264,7 @@ class Indexer:
                 if r["content_hash"] and r["status"] == "indexed":
                     by_hash.setdefault(r["content_hash"], r)
         meter = RateMeter(len(todo))
-        batch: list[tuple[_Pending, object]] = []
+        batch: list[tuple] = []  # _prepare()d files
         last_commit = time.monotonic()
         batch_chars = 0
         moved = 0
@@ -277,7 +277,9 @@ class Indexer:
             outcomes = pool.extract_many(p.entry.path for p in todo)
             for i, (p, out) in enumerate(zip(todo, outcomes)):
                 self._check()
-                batch.append((p, out))
+                # cut as each file arrives, not when its batch is written: the child reads (and
+                # cuts its share of) the next files meanwhile, so the two processes overlap
+                batch.append(self._prepare(p, out, by_hash, tokenize))
                 batch_chars += len(out.extracted.text) if out.extracted is not None else 0
                 if (len(batch) >= COMMIT_EVERY_FILES or batch_chars >= COMMIT_EVERY_CHARS
                         or time.monotonic() - last_commit > COMMIT_EVERY_S):
@@ -308,8 +310,15 @@ class Indexer:
             s = self.settings
             self._pool = ExtractorPool(timeout_s=s.file_timeout_s, max_bytes=s.max_file_bytes, max_chars=s.max_chars,
                                        memory_limit_bytes=s.extract_memory_mb * 1024 * 1024,
-                                       options={"ocr": s.ocr})
+                                       options={"ocr": s.ocr}, prepare=self._passage_spec())
             self._pool.prestart()
+
+    def _passage_spec(self) -> PassageSpec | None:
+        """How the extraction child cuts passages the way this process does (None: it does not)."""
+        source = getattr(self.models, "tokenizer_source", False)
+        if source is False:  # a registry that cannot say which tokenizer it cuts with
+            return None
+        return PassageSpec(source, self.settings.chunk_tokens, self.settings.chunk_overlap)
 
     def _take_pool(self, todo: list[_Pending]) -> ExtractorPool | _ReadHere:
         """The prestarted pool (the caller closes it), a new one, or this process for a few small
@@ -327,20 +336,25 @@ class Indexer:
         if pool is not None:
             pool.close()
 
-    def _commit(self, batch, by_hash, tokenize) -> int:
-        """Write one batch of extracted files: documents, chunks and a BM25 segment."""
+    def _prepare(self, p: _Pending, out, by_hash, tokenize) -> tuple:
+        """One extracted file with its text's hash, passages and their terms (none for a file that
+        may be a moved one: its chunks are kept)."""
+        chunks, terms = [], []
+        h = None
+        if out.status == "ok":
+            text = out.extracted.text
+            h = _hash_text(text)
+            if out.passages is not None:  # cut in the extraction child
+                chunks, terms = out.passages
+                self._cut_by_reader += 1
+            elif not (h in by_hash and p.old_id is None):
+                s = self.settings
+                chunks, terms = cut(text, tokenize, s.chunk_tokens, s.chunk_overlap)
+        return p, out, h, chunks, terms
+
+    def _commit(self, prepared, by_hash, tokenize) -> int:
+        """Write one batch of extracted files (`_prepare`d): documents, chunks and a BM25 segment."""
         s = self.settings
-        prepared = []
-        for p, out in batch:
-            chunks, terms = [], []
-            h = None
-            if out.status == "ok":
-                text = out.extracted.text
-                h = _hash_text(text)
-                if not (h in by_hash and p.old_id is None):
-                    chunks = chunk_text(text, tokenize, s.chunk_tokens, s.chunk_overlap)
-                    terms = [analyze(text[c.start : c.end]) for c in chunks]
-            prepared.append((p, out, h, chunks, terms))
         moved = 0
         removed_chunks: list[int] = []
         now = time.time()
@@ -375,9 +389,8 @@ class Indexer:
                     self._moved_hashes.add(h)
                     moved += 1
                     continue
-                if src is not None:  # a second copy of a moved file: index it normally
-                    chunks = chunk_text(x.text, tokenize, s.chunk_tokens, s.chunk_overlap)
-                    terms = [analyze(x.text[c.start : c.end]) for c in chunks]
+                if src is not None and not chunks:  # a second copy of a moved file: index it normally
+                    chunks, terms = cut(x.text, tokenize, s.chunk_tokens, s.chunk_overlap)
                 status, reason = ("indexed", None) if chunks else ("skipped", "no searchable text")
                 if chunks and x.truncated:
                     reason = truncated_reason(s.max_chars)
@@ -411,8 +424,7 @@ class Indexer:
             self.store.write_document(w, None, dict(values, status=m.status, reason=m.reason, kind=None,
                                                     encoding=None, title=None, text=None, content_hash=None))
             return {}
-        chunks = chunk_text(x.text, tokenize, s.chunk_tokens, s.chunk_overlap)
-        terms = [analyze(x.text[c.start : c.end]) for c in chunks]
+        chunks, terms = cut(x.text, tokenize, s.chunk_tokens, s.chunk_overlap)
         status, reason = ("indexed", None) if chunks else ("skipped", "no searchable text")
         if chunks and x.truncated:
             reason = truncated_reason(s.max_chars)
