@@ -331,3 +331,51 @@ def test_source_file_is_not_modified(tmp_path: Path) -> None:
     before = (f.read_bytes(), f.stat().st_mtime_ns)
     extract_text(f)
     assert (f.read_bytes(), f.stat().st_mtime_ns) == before
+
+
+# pages where html.parser and libxml2 (lxml) could part ways: the fast reader must give the same text
+AWKWARD_PAGES = [
+    "<nav>menu<p>hidden?</p></div><p>after</p>",
+    "<p><b>bold <i>both</b> italic</i></p><p>two</p>",
+    "<pre>line1<br>line2<br/>  indented</pre><p>x</p>",
+    "<P CLASS='headerlink'>\u00b6</P><DIV>Hello <B>World</B></DIV>",
+    "<div hidden>secret</div><p>shown</p>",
+    "<p>caf&eacute; &amp; &lt;tag&gt; &#8212; &nbsp;x</p>",
+    "<body><title>T</title><p>body</p></body>",
+    "<p>a</p><script>if (a<b) { document.write('<p>x</p>') }</script><p>b</p>",
+    "just text with <unknown>tags</unknown> and < signs",
+    "<p>one<p>two<div>three</div>four",
+    "<?xml version='1.0' encoding='utf-8'?><html><body><p>x</p></body></html>",
+    "<table><tr><td>a</td><td>b</td></tr></table>",
+    "<pre>code\n  more",
+    "<p>a<!-- hidden --> b</p><!-- <p>c</p> -->",
+    "<main><header><h1>Title</h1></header><p>text</p></main><footer>foot</footer>",
+    "<div class='sphinxsidebar'><p>side</p></div><h1>Heading<a class='headerlink'>\u00b6</a></h1><p>body</p>",
+]
+
+
+@pytest.mark.parametrize("page", AWKWARD_PAGES)
+def test_html_read_by_lxml_gives_what_html_parser_gives(page: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from desktop_search.documents import html
+
+    fast = html.html_text(page)
+    assert html._lxml_collect(page, None) is not None  # the fast reader read it
+    monkeypatch.setattr(html, "_lxml_collect", lambda raw, max_chars: None)
+    assert fast == html.html_text(page)
+
+
+def test_html_that_lxml_refuses_is_read_by_html_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    from lxml import etree
+
+    from desktop_search.documents import html
+
+    class Refusing:
+        def __init__(self, **kwargs):
+            pass
+
+        def feed(self, data):
+            raise etree.ParserError("refused")
+
+    monkeypatch.setattr(etree, "HTMLParser", Refusing)
+    assert html._lxml_collect("<p>x</p>", None) is None
+    assert html.html_text("<title>T</title><p>kept text</p>") == ("T\nkept text", "T")

@@ -246,17 +246,13 @@ def _write_passage_texts(tmp_path: Path) -> list[str]:
     return [write(tmp_path / name, text) for name, text in PASSAGE_TEXTS.items()]
 
 
-def test_passages_cut_in_the_child_are_the_ones_cut_here(tmp_path: Path, model_path: str,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    from desktop_search.documents import worker
+def test_passages_cut_in_the_child_are_the_ones_cut_here(tmp_path: Path, model_path: str) -> None:
     from desktop_search.passages import PassageSpec, cut
 
-    monkeypatch.setattr(worker, "PREPARE_SHARE_STEP", 0.0)  # the child cuts every file
     spec = PassageSpec(model_path, 64, 8)
     paths = _write_passage_texts(tmp_path)
     with ExtractorPool(prepare=spec) as pool:
-        pool.prepare_share = 1.0
-        outcomes = list(pool.extract_many(paths))
+        outcomes = [pool.extract(p) for p in paths]  # one at a time: nothing else waits, the child cuts
     tokenize = spec.tokenize()
     for o in outcomes:
         assert o.status == "ok" and o.passages is not None, o.path
@@ -273,23 +269,39 @@ def test_without_prepare_the_child_cuts_nothing(tmp_path: Path) -> None:
     assert all(o.passages is None for o in outcomes)
 
 
-def test_the_childs_share_of_cutting_follows_who_waits(tmp_path: Path) -> None:
-    """A caller slower than the child (its replies wait) hands it all the cutting; a child slower
-    than the caller (the caller waits) gets none, so a slow reader (PDFs) is not held up more."""
+def test_the_child_cuts_when_it_would_wait_and_leaves_it_when_files_wait(tmp_path: Path) -> None:
+    """A caller slower than the child (so no file waits in the child) gets its texts cut; a child
+    slower than the caller (files wait for it) leaves the cutting to the caller, so a slow reader
+    (PDFs) is not held up more."""
     from desktop_search.passages import PassageSpec
 
     spec = PassageSpec(None, 64, 8)
-    fast = [write(tmp_path / f"fast{i}.txt", f"quick text number {i}") for i in range(40)]
+    fast = [write(tmp_path / f"fast{i}.txt", f"quick text number {i}") for i in range(30)]
     with ExtractorPool(prepare=spec, _extract_fn=MISBEHAVING) as pool:
         cut_there = []
         for o in pool.extract_many(fast, ahead=4):
             time.sleep(0.03)  # the caller's own work on each file
             cut_there.append(o.passages is not None)
-        assert pool.prepare_share >= 0.9  # from 0.5: the replies waited nearly every time
-        assert sum(cut_there[-10:]) >= 8
-    slow = [write(tmp_path / f"SLOW{i}.txt", f"slow text number {i}") for i in range(40)]
+    assert sum(cut_there[10:]) >= 18  # after the first files read ahead, nearly all
+    slow = [write(tmp_path / f"SLOW{i}.txt", f"slow text number {i}") for i in range(30)]
     with ExtractorPool(prepare=spec, _extract_fn=MISBEHAVING) as pool:
-        outcomes = list(pool.extract_many(slow, ahead=4))
-        assert pool.prepare_share <= 0.1
-    assert [o.extracted.text for o in outcomes] == [f"slow text number {i}" for i in range(40)]
-    assert sum(o.passages is not None for o in outcomes[-20:]) <= 2
+        outcomes = list(pool.extract_many(slow, ahead=8))
+    assert [o.extracted.text for o in outcomes] == [f"slow text number {i}" for i in range(30)]
+    assert sum(o.passages is not None for o in outcomes[:20]) <= 2  # the queue drains only at the end
+
+
+def test_extract_many_reads_ahead_within_a_byte_budget(tmp_path: Path) -> None:
+    paths = [write(tmp_path / f"f{i}.txt", "x" * 1000) for i in range(6)]
+    with ExtractorPool() as pool:
+        sent = []
+        orig = pool._send
+
+        def spy(path, may_start):
+            sent.append(path)
+            return orig(path, may_start)
+
+        pool._send = spy
+        outcomes = pool.extract_many(paths, ahead=16, ahead_bytes=2500)
+        next(outcomes)
+        assert len(sent) == 3  # 3,000 bytes queued reach the budget: no fourth before the first is taken
+        assert [o.status for o in outcomes] == ["ok"] * 5

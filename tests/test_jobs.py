@@ -165,7 +165,7 @@ def test_a_few_small_text_files_are_read_without_the_child_and_give_the_same_ind
 def test_passages_cut_by_the_reader_or_here_make_the_same_index(tmp_path, model_path, monkeypatch, pools):
     """Whatever share of the files the extraction child cuts (all, none), the passages and the BM25
     postings are the same, with the real model's tokenizer."""
-    from desktop_search.documents import worker
+    from desktop_search.jobs import indexing
 
     docs = tmp_path / "docs"
     docs.mkdir()
@@ -180,12 +180,14 @@ def test_passages_cut_by_the_reader_or_here_make_the_same_index(tmp_path, model_
         enc.path = model_path  # passages cut with the real model's tokenizer
         return enc
 
-    def index(name: str, share: float):
-        monkeypatch.setattr(worker, "PREPARE_SHARE_START", share)
-        monkeypatch.setattr(worker, "PREPARE_SHARE_STEP", 0.0)
+    def index(name: str, in_child: bool):
+        if in_child:  # one file queued at a time: the child never has another waiting, so it cuts all
+            monkeypatch.setattr(indexing, "READ_AHEAD_FILES", 1)
+        else:
+            monkeypatch.setattr(indexing.Indexer, "_passage_spec", lambda self: None)
         svc = SearchService(tmp_path / name, encoder_factory=encoder)
         try:
-            assert run(svc.index([docs], embed=False)).stats["cut_by_reader"] == round(24 * share)
+            assert run(svc.index([docs], embed=False)).stats["cut_by_reader"] == (24 if in_child else 0)
             chunks = svc.store.conn.execute(
                 "SELECT d.path, c.ord, c.start, c.end, c.n_tokens, c.bm25_len FROM chunks c "
                 "JOIN documents d ON d.id = c.doc_id ORDER BY d.path, c.ord").fetchall()
@@ -199,9 +201,9 @@ def test_passages_cut_by_the_reader_or_here_make_the_same_index(tmp_path, model_
         finally:
             svc.close()
 
-    everything = index("child", 1.0)
+    everything = index("child", True)
     assert pools[-1].prepare is not None and pools[-1].prepare.tokenizer == model_path
-    nothing = index("here", 0.0)
+    nothing = index("here", False)
     assert len(everything[0]) > 24 and everything == nothing
 
 

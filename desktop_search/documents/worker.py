@@ -5,10 +5,10 @@ from __future__ import annotations
 import importlib
 import multiprocessing
 import os
+import queue
 import signal
 import sys
 import threading
-import time
 import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -44,12 +44,12 @@ _OUT_OF_MEMORY = "parser crashed (out of memory)"
 # heap a big file made (45 MB of nested HTML left 0.77 GB), a fresh worker costs about 0.3 s
 RECYCLE_ABOVE_BYTES = 512 * 1024**2
 _MAX_START_FAILURES = 3  # in a row; then every file fails fast instead of spawning again
-# With `prepare`, the share of files the child also cuts into passages starts here and moves by
-# the step on each reply that one side waited for (more than the quiet time): down when the caller
-# waited for the reply, up when the child waited for the file.
-PREPARE_SHARE_START = 0.5
-PREPARE_SHARE_STEP = 0.02
-PREPARE_SHARE_QUIET_S = 0.0005
+# With `prepare`: how many of its replies the parent must have still to take before the child cuts
+# texts for it (see _child_main); the parent's read-ahead window must be larger. Measured on two
+# cores (Python's documentation, SciFact): 8 left the child cutting through the parent's batch
+# writes and holding it up after them (7.9-8.2 s, 2.3-2.5 s), 64 gave 6.7-7.4 s, 128 6.1-6.6 s
+# and 2.1-2.4 s.
+CUT_LEAD_FILES = 128
 
 ExtractFn = Callable[..., Extracted]
 
@@ -121,8 +121,13 @@ def _child_main(
     prepare: PassageSpec | None = None,
 ) -> None:
     """Child loop: receive a path, reply (status, reason, extracted); exit on None or a closed pipe.
-    With `prepare`, each reply has two more items: the text's passages cut by it, packed, for a
-    path sent as (path, True) (else None), and the seconds this child waited for that path."""
+
+    With `prepare`, a path comes as (path, replies the parent has taken from this child), and each
+    reply has a fourth item: the text's passages cut here, packed, or None (the parent cuts).
+    This child cuts when the parent has CUT_LEAD_FILES of its replies still to take (the parent
+    is behind: its work is what to lighten) or when no other file waits here (this child would be
+    idle otherwise); otherwise it reads on. So the cutting goes to whichever side has time: a
+    child busy reading (PDFs, big pages) leaves it to the parent, one that keeps up takes it over."""
     try:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's business
     except (ValueError, OSError):
@@ -138,22 +143,25 @@ def _child_main(
         return
     conn.send(("ready", None, None))
     tokenize = None
+    waiting: deque[str] = deque()  # paths received and not read yet
+    sent = taken = 0  # replies sent, and those the parent had taken when it last wrote
     while True:
-        waited = time.monotonic()
         try:
-            path = conn.recv()
+            while not waiting or _has_more(conn):  # take every message there is: the newest count
+                message = conn.recv()
+                if message is None:
+                    return
+                if isinstance(message, tuple):
+                    message, taken = message
+                waiting.append(message)
         except (EOFError, OSError):
             return  # parent went away
-        if path is None:
-            return
-        idle_s = time.monotonic() - waited  # how long this child had nothing to do
-        wants_passages = isinstance(path, tuple)
-        if wants_passages:
-            path = path[0]
+        path = waiting.popleft()
         reply: tuple = run_extractor(fn, path, max_bytes, max_chars, options)
         if prepare is not None:
             packed = None
-            if wants_passages and reply[0] == "ok" and reply[2] is not None:
+            if reply[0] == "ok" and reply[2] is not None and (
+                    sent - taken >= CUT_LEAD_FILES or not (waiting or _has_more(conn))):
                 try:
                     from desktop_search.passages import cut, pack
 
@@ -162,7 +170,8 @@ def _child_main(
                     packed = pack(cut(reply[2].text, tokenize, prepare.chunk_tokens, prepare.overlap))
                 except Exception:  # noqa: BLE001 - the parent cuts this text itself
                     packed = None
-            reply = (*reply, packed, idle_s)
+            reply = (*reply, packed)
+        sent += 1
         try:
             conn.send(reply)
         except (EOFError, OSError):
@@ -173,6 +182,50 @@ def _child_main(
             return  # the heap may be fragmented or half-built objects linger: start afresh
 
 
+def _has_more(conn: Connection) -> bool:
+    """Whether another message already waits on the pipe."""
+    try:
+        return conn.poll(0)
+    except (EOFError, OSError):
+        return False
+
+
+class _Inbox:
+    """The child's messages, taken off the pipe by a thread of their own as they come.
+
+    A pipe holds 64-208 KB: a few HTML pages. Read only when the caller asked for the next file,
+    it kept the child blocked on a full pipe while the caller cut or wrote (3.4-3.8 s of a 9-12 s
+    index of Python's documentation), instead of reading ahead. What waits here is bounded by
+    the files queued in the child (`extract_many`'s `ahead`)."""
+
+    _END = object()
+
+    def __init__(self, conn: Connection) -> None:
+        self._messages: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._pump, args=(conn,), name="desktop-search-extractor-inbox",
+                                        daemon=True)
+        self._thread.start()
+
+    def _pump(self, conn: Connection) -> None:
+        try:
+            while True:
+                self._messages.put(conn.recv())
+        except Exception:  # noqa: BLE001 - EOF, a closed pipe, a reply that cannot be unpickled
+            pass
+        self._messages.put(self._END)
+
+    def get(self, timeout: float) -> Any:
+        """The next message; queue.Empty after `timeout` seconds, EOFError once the child is gone."""
+        item = self._messages.get(timeout=timeout)
+        if item is self._END:
+            self._messages.put(self._END)  # and every later call
+            raise EOFError
+        return item
+
+    def join(self, timeout: float) -> None:
+        self._thread.join(timeout)
+
+
 class ExtractorPool:
     """One child process that extracts files one at a time, killed and replaced when it hangs or dies.
 
@@ -181,9 +234,8 @@ class ExtractorPool:
     are extracted in the calling process without a time limit, saving the IPC round trip.
     ``_extract_fn`` ("module:function") replaces ``extract_text`` in the child; for tests.
     ``options``: more keyword arguments for the extractor (``{"ocr": False}``).
-    ``prepare``: with it, ``extract_many`` has the child also cut some texts into passages
-    (``Outcome.passages``): as large a share of the files as keeps the child from holding the
-    caller up (the caller's time goes to writing them); ``None`` for the rest.
+    ``prepare``: with it, the child also cuts a text into passages (``Outcome.passages``) when no
+    other file waits for it; ``None`` for the rest (see `_child_main`).
     """
 
     def __init__(
@@ -207,13 +259,12 @@ class ExtractorPool:
         self.memory_limit_bytes = memory_limit_bytes
         self.options = dict(options or {})
         self.prepare = prepare
-        # the share of files the child cuts, steered by whether its replies wait for the caller
-        self.prepare_share = PREPARE_SHARE_START
-        self._credit = 0.0
+        self._taken = 0  # replies taken from the current child
         self._extract_fn = _extract_fn
         self._ctx = multiprocessing.get_context("spawn")
         self._proc: BaseProcess | None = None
         self._conn: Connection | None = None
+        self._inbox: _Inbox | None = None  # the current child's replies
         self._lock = threading.Lock()
         self._closed = False
         self._start_failures = 0
@@ -325,39 +376,44 @@ class ExtractorPool:
             child_conn.close()
             return f"could not start extractor process: {type(err).__name__}: {err}"[:200]
         child_conn.close()
-        self._proc, self._conn = proc, parent_conn
+        self._proc, self._conn, self._inbox = proc, parent_conn, _Inbox(parent_conn)
+        self._taken = 0
         return None
 
     def _await_ready(self) -> str | None:
         """Wait until the launched child reports ready; an error reason (child stopped) on failure."""
-        parent_conn = self._conn
-        assert parent_conn is not None
+        inbox = self._inbox
+        assert inbox is not None
         try:
-            if parent_conn.poll(max(_STARTUP_TIMEOUT_S, self.timeout_s)):
-                status, reason, _ = parent_conn.recv()
-                if status == "ready":
-                    return None
-                self._stop_child()
-                return str(reason)
-        except (EOFError, OSError):
+            status, reason, _ = inbox.get(max(_STARTUP_TIMEOUT_S, self.timeout_s))
+            if status == "ready":
+                return None
+            self._stop_child()
+            return str(reason)
+        except (EOFError, queue.Empty):
             pass
         self._stop_child()
         return "extractor process failed to start"
 
     def _stop_child(self) -> None:
-        proc, conn = self._proc, self._conn
-        self._proc = self._conn = None
+        """Stop the child, then its inbox thread (it ends at the pipe's EOF), then close the pipe:
+        closed first, its descriptor could be reused under the thread's read."""
+        proc, conn, inbox = self._proc, self._conn, self._inbox
+        self._proc = self._conn = self._inbox = None
         self._starting = False
+        if proc is not None:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(_KILL_GRACE_S)
+            if proc.is_alive():
+                proc.kill()
+                proc.join(_KILL_GRACE_S)
+        if inbox is not None:
+            inbox.join(_KILL_GRACE_S)
         if conn is not None:
             conn.close()
         if proc is None:
             return
-        if proc.is_alive():
-            proc.terminate()
-            proc.join(_KILL_GRACE_S)
-        if proc.is_alive():
-            proc.kill()
-            proc.join(_KILL_GRACE_S)
         try:
             proc.close()
         except ValueError:
@@ -378,31 +434,38 @@ class ExtractorPool:
                 raise RuntimeError("ExtractorPool is closed")
             return self._extract_in_child(path)
 
-    def extract_many(self, paths: Iterable[str], ahead: int = 16) -> Iterator[Outcome]:
+    def extract_many(self, paths: Iterable[str], ahead: int = 16,
+                     ahead_bytes: int | None = None) -> Iterator[Outcome]:
         """Outcomes of `paths`, in order, with up to `ahead` files queued in the child: it reads the
         next files while the caller works on this one's text (indexing: chunking and analysis),
         so the two processes overlap instead of taking turns. The same guarantees as `extract`:
         a hang, crash or memory recycle costs that file (or nothing), and the files queued behind
         it go to a fresh child. A hang is caught `timeout_s` after the caller starts waiting for
-        that file's reply."""
+        that file's reply. With `ahead_bytes`, the files queued also hold at most that many bytes
+        on disk (one file at least): their texts wait in this process until the caller takes them."""
         source = iter(paths)
         # (path, state): "local" (extracted here), "sent" (queued in the current child) or "wait";
         # the sent ones always come before the waiting ones, so replies arrive in window order
-        window: deque[list[str]] = deque()
+        window: deque[list] = deque()
         exhausted = False
+        queued_bytes = 0
         while True:
-            while not exhausted and len(window) < max(1, ahead):
+            while not exhausted and len(window) < max(1, ahead) and (
+                    ahead_bytes is None or not window or queued_bytes < ahead_bytes):
                 nxt = next(source, None)
                 if nxt is None:
                     exhausted = True
                     break
                 path = os.fspath(nxt)
                 kind = kind_for(path)
-                window.append([path, "local" if kind is None or kind in self.in_process_kinds else "wait"])
+                size = _size_on_disk(path) if ahead_bytes is not None else 0
+                queued_bytes += size
+                window.append([path, "local" if kind is None or kind in self.in_process_kinds else "wait", size])
             self._queue(window)
             if not window:
                 return
-            path, state = window.popleft()
+            path, state, size = window.popleft()
+            queued_bytes -= size
             if state == "local":
                 yield Outcome(path, *run_extractor(extract_text, path, self.max_bytes, self.max_chars, self.options))
             elif state == "wait":  # no child took it (none could start): one more try, on its own
@@ -415,7 +478,7 @@ class ExtractorPool:
                             item[1] = "wait"
                 yield out
 
-    def _queue(self, window: deque[list[str]]) -> None:
+    def _queue(self, window: deque[list]) -> None:
         """Send the waiting files to the child, in order, until one cannot be sent. A new child is
         started only when none of the window is queued in the old one (whose replies come first)."""
         outstanding = any(item[1] == "sent" for item in window)
@@ -439,39 +502,21 @@ class ExtractorPool:
                 return False
             assert self._conn is not None
             try:
-                self._conn.send((path, True) if self._child_cuts() else path)
+                self._conn.send(path if self.prepare is None else (path, self._taken))
             except (OSError, ValueError):
                 self._stop_child()
                 return False
             return True
-
-    def _child_cuts(self) -> bool:
-        """Whether the file being sent is one the child cuts: `prepare_share` of them, evenly spread."""
-        if self.prepare is None:
-            return False
-        self._credit += self.prepare_share
-        if self._credit >= 1.0:
-            self._credit -= 1.0
-            return True
-        return False
-
-    def _steer(self, caller_waited_s: float, child_idle_s: float) -> None:
-        """The caller waiting for a reply means the child holds it up: give the child less of the
-        cutting; the child waiting for work means it has time to spare: give it more."""
-        if max(caller_waited_s, child_idle_s) < PREPARE_SHARE_QUIET_S:
-            return  # neither waited: the share is right
-        step = -PREPARE_SHARE_STEP if caller_waited_s > child_idle_s else PREPARE_SHARE_STEP
-        self.prepare_share = min(1.0, max(0.0, self.prepare_share + step))
 
     def _receive(self, path: str) -> tuple[Outcome, bool]:
         """The reply for the oldest queued file: (outcome, whether the child was stopped)."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("ExtractorPool is closed")
-            conn, proc = self._conn, self._proc
-            if conn is None or proc is None:
+            inbox, proc = self._inbox, self._proc
+            if inbox is None or proc is None:
                 return self._extract_in_child(path), True
-            return self._await_reply(path, conn, proc)
+            return self._await_reply(path, inbox, proc)
 
     def _extract_locked(self, path: str) -> Outcome:
         with self._lock:
@@ -485,8 +530,8 @@ class ExtractorPool:
         error = self._ensure_child()
         if error is not None:
             return Outcome(path, "failed", error, None)
-        assert self._conn is not None and self._proc is not None
-        conn, proc = self._conn, self._proc
+        assert self._conn is not None and self._inbox is not None and self._proc is not None
+        conn, inbox, proc = self._conn, self._inbox, self._proc
         try:
             conn.send(path)
         except (EOFError, OSError):
@@ -494,32 +539,30 @@ class ExtractorPool:
             reason = "extraction cancelled" if self._closed else _crash_reason(proc.exitcode)
             self._stop_child()
             return Outcome(path, "failed", reason, None)
-        return self._await_reply(path, conn, proc)[0]
+        return self._await_reply(path, inbox, proc)[0]
 
-    def _await_reply(self, path: str, conn: Connection, proc: BaseProcess) -> tuple[Outcome, bool]:
+    def _await_reply(self, path: str, inbox: _Inbox, proc: BaseProcess) -> tuple[Outcome, bool]:
         """Wait for the child's reply about `path`: (outcome, whether the child was stopped)."""
         try:
-            waited = time.monotonic()
-            if not conn.poll(self.timeout_s):
-                self._stop_child()
-                return Outcome(path, "failed", f"timed out after {self.timeout_s:.0f} s", None), True
-            reply: tuple[Any, ...] = conn.recv()
-        except (EOFError, OSError):
+            reply: tuple[Any, ...] = inbox.get(self.timeout_s)
+            self._taken += 1
+        except queue.Empty:
+            self._stop_child()
+            return Outcome(path, "failed", f"timed out after {self.timeout_s:.0f} s", None), True
+        except EOFError:
             proc.join(_KILL_GRACE_S)
             reason = "extraction cancelled" if self._closed else _crash_reason(proc.exitcode)
             self._stop_child()
             return Outcome(path, "failed", reason, None), True
         status, reason, extracted = reply[:3]
         passages = None
-        if len(reply) == 5:  # the child was given `prepare`
-            self._steer(time.monotonic() - waited, reply[4])
-            if reply[3] is not None:
-                from desktop_search.passages import unpack
+        if len(reply) > 3 and reply[3] is not None:  # cut by the child
+            from desktop_search.passages import unpack
 
-                try:
-                    passages = unpack(reply[3])
-                except (TypeError, ValueError, IndexError):
-                    passages = None  # the caller cuts the text itself
+            try:
+                passages = unpack(reply[3])
+            except (TypeError, ValueError, IndexError):
+                passages = None  # the caller cuts the text itself
         out_of_memory = reason is not None and "out of memory" in reason
         if out_of_memory and self.memory_limit_bytes:
             reason = (f"{reason}: it needs more than the {self.memory_limit_bytes // 1024**2:,} MB a reader may "
@@ -528,6 +571,13 @@ class ExtractorPool:
         if stopped:
             self._stop_child()  # the next file gets a fresh worker, and the memory goes back
         return Outcome(path, status, reason, extracted, passages), stopped
+
+
+def _size_on_disk(path: str) -> int:
+    try:
+        return os.stat(path).st_size
+    except (OSError, ValueError):
+        return 0
 
 
 def _resident_bytes(pid: int | None) -> int:
