@@ -80,7 +80,7 @@ class _ReadHere:
     def __exit__(self, *exc) -> None:
         pass
 
-    def extract_many(self, paths, ahead: int = 0, ahead_bytes: int | None = None) -> Iterator[Outcome]:
+    def extract_many(self, paths, ahead: int = 0, ahead_bytes: int | None = None, size_of=None) -> Iterator[Outcome]:
         for path in paths:
             yield Outcome(path, *run_extractor(extract_text, path, self.max_bytes, self.max_chars))
 
@@ -283,8 +283,9 @@ class Indexer:
         # process, so a stuck read or parser is stopped
         with self._take_pool(todo) as pool:
             # the child reads ahead while this process chunks and analyses (extract_many)
+            sizes = {p.entry.path: p.entry.size for p in todo}
             outcomes = pool.extract_many((p.entry.path for p in todo), ahead=READ_AHEAD_FILES,
-                                         ahead_bytes=READ_AHEAD_BYTES)
+                                         ahead_bytes=READ_AHEAD_BYTES, size_of=lambda path: sizes.get(path, 0))
             for i, (p, out) in enumerate(zip(todo, outcomes)):
                 self._check()
                 # cut as each file arrives, not when its batch is written: the child reads (and
