@@ -238,8 +238,8 @@ class ExtractorPool:
     are extracted in the calling process without a time limit, saving the IPC round trip.
     ``_extract_fn`` ("module:function") replaces ``extract_text`` in the child; for tests.
     ``options``: more keyword arguments for the extractor (``{"ocr": False}``).
-    ``prepare``: with it, the child also cuts a text into passages (``Outcome.passages``) when no
-    other file waits for it; ``None`` for the rest (see `_child_main`).
+    ``prepare``: with it, the child also cuts a text into passages (``Outcome.passages``) when the
+    caller lags behind it or it has nothing else to read; ``None`` for the rest (see `_child_main`).
     """
 
     def __init__(
