@@ -2,8 +2,8 @@
 
 Cutting and analysing are most of an index run's work on plain text (SciFact: 5.3 s of 10 s in the
 indexing process, under load). The extraction child can do them for the files it reads, on the
-other core, when it has time to spare (`ExtractorPool(prepare=...)` balances the share); the
-indexing process does the rest. Both sides call `cut`, with the same tokenizer (`tokenizer_for`
+other core, when the indexing process lags behind it or it would be idle (`ExtractorPool(prepare=...)`,
+see `documents.worker._child_main`); the indexing process does the rest. Both sides call `cut`, with the same tokenizer (`tokenizer_for`
 of the same model folder), so the passages are the same wherever they were cut.
 """
 

@@ -596,8 +596,8 @@ def _size_on_disk(path: str) -> int:
 
 
 def _resident_bytes(pid: int | None) -> int:
-    """The resident memory of a process now (0 if it cannot be read). Read after every file: on
-    Linux from /proc (one small read), elsewhere through psutil."""
+    """The resident memory of a process now (0 if it cannot be read). Read after big files and
+    every MEMORY_LOOK_EVERY files: on Linux from /proc (one small read), elsewhere through psutil."""
     if pid is None:
         return 0
     try:

@@ -97,11 +97,7 @@ class BM25Index:
                 lists.append(terms)
         if not lists:
             return
-        # numbering the terms in C (dict.fromkeys, map): a Python loop a term was a tenth of indexing
-        every = list(chain.from_iterable(lists))
-        words = list(dict.fromkeys(every))
-        number = dict(zip(words, range(len(words))))
-        tids = np.fromiter(map(number.__getitem__, every), dtype=np.int64, count=len(every))
+        words, tids = _numbered(list(chain.from_iterable(lists)))
         key = (tids << 32) | np.repeat(np.array(cids, dtype=np.int64), lens)
         uniq, tf = np.unique(key, return_counts=True)  # sorted by term number, then chunk id
         _insert_segment(w, words, uniq >> 32, (uniq & 0xFFFFFFFF).astype(np.int32),
@@ -418,6 +414,14 @@ def _live_chunks(w: sqlite3.Connection) -> int:
     return w.execute("SELECT COUNT(*) FROM chunks").fetchone()[0]
 
 
+def _numbered(terms) -> tuple[list[str], np.ndarray]:
+    """The distinct terms in first-seen order, and each of `terms` as its number among them. In C
+    (dict.fromkeys, map): a Python loop a term was a tenth of an index run."""
+    words = list(dict.fromkeys(terms))
+    number = dict(zip(words, range(len(words))))
+    return words, np.fromiter(map(number.__getitem__, terms), dtype=np.int64, count=len(terms))
+
+
 def _insert_segment(w: sqlite3.Connection, vocab: list[str], term_no: np.ndarray, ids: np.ndarray,
                     tfs: np.ndarray, *, n_chunks: int) -> None:
     """One segment row and its postings: `term_no` (sorted) numbers terms of `vocab`, with `ids` and
@@ -447,12 +451,10 @@ def _merge(w: sqlite3.Connection, victims: list[int]) -> None:
     if not rows:
         return
     row_terms, id_blobs, tf_blobs = zip(*rows)
-    vocab = list(dict.fromkeys(row_terms))
-    number = dict(zip(vocab, range(len(vocab))))
+    vocab, row_no = _numbered(row_terms)
     ids = np.frombuffer(b"".join(id_blobs), dtype=np.int32)
     tfs = np.frombuffer(b"".join(tf_blobs), dtype=np.int32)
-    term_no = np.repeat(np.fromiter(map(number.__getitem__, row_terms), dtype=np.int64, count=len(rows)),
-                        np.fromiter(map(len, id_blobs), dtype=np.int64, count=len(rows)) // 4)
+    term_no = np.repeat(row_no, np.fromiter(map(len, id_blobs), dtype=np.int64, count=len(rows)) // 4)
     keep = live[np.clip(ids, 0, max_id + 1)] & (ids >= 0)
     ids, tfs, term_no = ids[keep], tfs[keep], term_no[keep]
     order = np.argsort((term_no << 32) | ids.astype(np.int64), kind="stable")
