@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import re
+from array import array
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
-
-import numpy as np
 
 _BOUNDARY = re.compile(r"\n\s*\n|\n|[.!?;:]\s")
 
@@ -19,17 +18,21 @@ class Chunk:
     n_tokens: int
 
 
+Offsets = array  # array("q"): start0, end0, start1, end1, ... (token i at [2i], [2i + 1])
+
+
 class TokenOffsets(Protocol):
-    """(start, end) character offsets of a text's tokens: an (n, 2) integer array.
+    """The character offsets of a text's tokens, flat: (start, end) of token i at [2i], [2i + 1].
 
-    An array, not a list of tuples: 5 million characters are 1.8 million tokens, 29 MB as an
-    array and 226 MB as Python tuples (benchmarks/bad_input_memory.py)."""
+    A flat array("q"), not a list of tuples: 5 million characters are 1.8 million tokens, 29 MB as
+    an array and 226 MB as Python tuples (benchmarks/bad_input_memory.py). The standard library's
+    array, not NumPy's: a re-index of a few files then never imports NumPy (50 ms of its start)."""
 
-    def __call__(self, text: str) -> np.ndarray: ...
+    def __call__(self, text: str) -> Offsets: ...
 
 
-def _offsets(pairs) -> np.ndarray:
-    return np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
+def _offsets(flat=()) -> Offsets:
+    return array("q", flat)
 
 
 class RegexTokenizer:
@@ -37,8 +40,11 @@ class RegexTokenizer:
 
     _PIECE = re.compile(r"\w{1,6}|[^\w\s]")
 
-    def __call__(self, text: str) -> np.ndarray:
-        return _offsets([(m.start(), m.end()) for m in self._PIECE.finditer(text)])
+    def __call__(self, text: str) -> Offsets:
+        flat = _offsets()
+        for m in self._PIECE.finditer(text):
+            flat.extend(m.span())
+        return flat
 
 
 class AsciiWordPiece:
@@ -57,6 +63,11 @@ class AsciiWordPiece:
     tests/test_chunking_fast.py checks it against the library on real and random text."""
 
     _PRE = re.compile(r"[A-Za-z0-9]+|[!-/:-@\[-`{-~]")
+    # beyond ASCII, the characters whose BERT normalisation is one character (accents stripped and
+    # lower-cased where the tokenizer does both, a space for a space separator) are taken here too:
+    # Latin, Greek, Cyrillic, punctuation, super- and subscripts, currency, letterlike, arrows and
+    # mathematical signs; anything else (CJK, combining marks, controls, emoji) goes to the library
+    _COVERED_RANGES = ((0x80, 0x24F), (0x370, 0x3FF), (0x400, 0x4FF), (0x2000, 0x22FF))
     _NOT_PLAIN = re.compile(r"[^\t\n\r\x20-\x7e]")
     # a whitespace-separated word holding a character the plain path does not cover
     _ODD_WORD = re.compile(r"[^ \t\n\r]*[^\t\n\r\x20-\x7e][^ \t\n\r]*")
@@ -64,13 +75,56 @@ class AsciiWordPiece:
     _CACHE_MAX = 500_000
 
     def __init__(self, vocab: set[str], *, lowercase: bool, prefix: str = "##", max_chars: int = 100,
-                 added: list[str] = ()):
+                 added: list[str] = (), strip_accents: bool | None = None):
         self._vocab = vocab
         self._lowercase = lowercase
         self._prefix = prefix
         self._max_chars = max_chars
         self._added = re.compile("|".join(re.escape(a) for a in added), re.IGNORECASE) if added else None
         self._cache: dict[str, tuple[int, ...] | None] = {}
+        self._strip_accents = lowercase if strip_accents is None else strip_accents
+        self._table: dict[int, str] | None = None  # made when the first such word comes
+        self._odd_pre: re.Pattern | None = None
+
+    def _normalising(self) -> tuple[dict[int, str], re.Pattern]:
+        """`str.translate` table of the covered characters (to their normalised character; ASCII
+        capitals to small ones when lower-casing) and the pre-tokenizer's pattern for the result:
+        runs of anything but spaces and punctuation, and single punctuation marks."""
+        if self._table is None:
+            import unicodedata
+
+            table: dict[int, str] = {}
+            punct = ["!-/:-@\\[-`{-~"]
+            for lo, hi in self._COVERED_RANGES:
+                for cp in range(lo, hi + 1):
+                    c = chr(cp)
+                    cat = unicodedata.category(c)
+                    if cat == "Zs":
+                        table[cp] = " "
+                        continue
+                    if cat[0] in "CZM":  # controls and format characters (removed), marks, line separators
+                        continue
+                    n = c
+                    if self._strip_accents:
+                        n = "".join(x for x in unicodedata.normalize("NFD", n) if unicodedata.category(x) != "Mn")
+                    if self._lowercase:
+                        n = n.lower()
+                    if len(n) != 1 or (n != c and unicodedata.category(n)[0] != cat[0]):
+                        continue  # normalised to more or fewer characters, or to another kind of one
+                    table[cp] = n
+                    if cat[0] == "P":
+                        punct.append(re.escape(n))
+            if self._lowercase:
+                table.update((cp, chr(cp + 32)) for cp in range(ord("A"), ord("Z") + 1))
+            cls = "".join(punct)
+            self._odd_pre = re.compile(f"[^ {cls}]+|[{cls}]")
+            self._table = table
+        return self._table, self._odd_pre
+
+    def _covers(self, word: str) -> bool:
+        """Whether every character of `word` is plain ASCII or in the table (no library needed)."""
+        table = self._normalising()[0]
+        return all(" " <= c <= "~" or ord(c) in table for c in word)
 
     @classmethod
     def from_tokenizer_json(cls, spec: dict) -> AsciiWordPiece | None:
@@ -80,9 +134,14 @@ class AsciiWordPiece:
                 or model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict)):
             return None
         added = [str(t["content"]) for t in spec.get("added_tokens") or [] if t.get("content")]
+        if not norm.get("handle_chinese_chars", True):
+            return None  # CJK characters are not split out: covered characters are cut as usual,
+            # but keep to the configuration the library and this class have been checked on
+        strip = norm.get("strip_accents")
         return cls(set(model["vocab"]), lowercase=bool(norm.get("lowercase")),
                    prefix=str(model.get("continuing_subword_prefix", "##")),
-                   max_chars=int(model.get("max_input_chars_per_word", 100)), added=added)
+                   max_chars=int(model.get("max_input_chars_per_word", 100)), added=added,
+                   strip_accents=None if strip is None else bool(strip))
 
     def _cut(self, word: str) -> tuple[int, ...] | None:
         """The end of each piece of `word` (relative), or None when the word is one token."""
@@ -105,7 +164,7 @@ class AsciiWordPiece:
             start = end
         return None if len(ends) == 1 else tuple(ends)
 
-    def __call__(self, text: str, library: Callable[[str], np.ndarray] | None = None) -> np.ndarray | None:
+    def __call__(self, text: str, library: Callable[[str], Offsets] | None = None) -> Offsets | None:
         """Offsets of `text`'s tokens, or None when this path does not cover it. With `library`
         (text -> offsets), words holding other characters (accents, curly quotes, CJK) go to it one
         whitespace-separated word at a time: BERT's normaliser and pre-tokenizer never join across
@@ -113,33 +172,40 @@ class AsciiWordPiece:
         words goes to the library whole (None)."""
         if self._added is not None and self._added.search(text):
             return None
-        flat: list[int] = []
+        flat = _offsets()
         if text.isascii() and not self._NOT_PLAIN.search(text):
             self._plain(text, 0, flat)
-            return np.array(flat, dtype=np.int64).reshape(-1, 2)
+            return flat
         if library is None:
             return None
-        odd = list(self._ODD_WORD.finditer(text))
-        if len(odd) * self._ODD_SHARE > len(text):
+        odd = [(m, self._covers(m.group())) for m in self._ODD_WORD.finditer(text)]
+        if sum(not covered for _, covered in odd) * self._ODD_SHARE > len(text):
             return None
         pos = 0
-        for m in odd:
+        for m, covered in odd:
             self._plain(text[pos:m.start()], pos, flat)
-            offs = library(m.group())
-            if len(offs):
-                flat.extend((offs + m.start()).ravel().tolist())
+            base = m.start()
+            if covered:  # each character normalises to one: the offsets are those of the result
+                table, pre = self._normalising()
+                self._pieces(m.group().translate(table), base, flat, pre)
+            else:
+                flat.extend([o + base for o in library(m.group())])
             pos = m.end()
         self._plain(text[pos:], pos, flat)
-        return np.array(flat, dtype=np.int64).reshape(-1, 2)
+        return flat
 
-    def _plain(self, text: str, base: int, flat: list[int]) -> None:
+    def _plain(self, text: str, base: int, flat: Offsets) -> None:
         """Append the offsets (+ base) of plain ASCII text's tokens to `flat`."""
-        low = text.lower() if self._lowercase else text
+        self._pieces(text.lower() if self._lowercase else text, base, flat, self._PRE)
+
+    def _pieces(self, low: str, base: int, flat: Offsets, pre: re.Pattern) -> None:
+        """Append the offsets (+ base) of the tokens of normalised text (one character for each of
+        the original's), words and punctuation as `pre` finds them."""
         cache = self._cache
         if len(cache) > self._CACHE_MAX:
             cache.clear()
         add = flat.extend
-        for m in self._PRE.finditer(low):
+        for m in pre.finditer(low):
             w = m.group()
             try:
                 cut = cache[w]
@@ -183,16 +249,16 @@ class HFTokenizer:
             self._tok = tok
         return self._tok
 
-    def __call__(self, text: str) -> np.ndarray:
+    def __call__(self, text: str) -> Offsets:
         if self._fast is not None:
             offs = self._fast(text, self.library_offsets)
             if offs is not None:
                 return offs
         return self.library_offsets(text)
 
-    def library_offsets(self, text: str) -> np.ndarray:
-        """The offsets as the `tokenizers` library gives them."""
-        out: list[np.ndarray] = []
+    def library_offsets(self, text: str) -> Offsets:
+        """The offsets as the `tokenizers` library gives them (tokens of no characters left out)."""
+        out = _offsets()
         # Encode in slices so a huge text never becomes one giant encoding.
         step = 100_000
         pos = 0
@@ -203,10 +269,11 @@ class HFTokenizer:
                 if ws > pos:
                     end = ws
             enc = self._library().encode(text[pos:end], add_special_tokens=False)
-            offs = _offsets(enc.offsets)
-            out.append(offs[offs[:, 1] > offs[:, 0]] + pos)
+            for s, e in enc.offsets:
+                if e > s:
+                    out.extend((s + pos, e + pos))
             pos = end
-        return np.concatenate(out) if out else _offsets([])
+        return out
 
 
 def tokenizer_for(model_path: str | None) -> TokenOffsets:
@@ -221,29 +288,29 @@ def chunk_text(text: str, tokenize: TokenOffsets, max_tokens: int = 256, overlap
     consecutive ones sharing about `overlap` tokens, cut at a sentence or line end when
     one lies in the last quarter of the window."""
     offs = tokenize(text)
-    if len(offs) == 0:
+    n = len(offs) // 2
+    if n == 0:
         return []
     size = max(8, max_tokens - 2)
     overlap = max(0, min(overlap, size // 2))
     chunks: list[Chunk] = []
     i = 0
-    n = len(offs)
     while i < n:
         j = min(n, i + size)
         if j < n:
             j = _best_cut(text, offs, i, j, size)
-        chunks.append(Chunk(int(offs[i][0]), int(offs[j - 1][1]), j - i))
+        chunks.append(Chunk(int(offs[2 * i]), int(offs[2 * j - 1]), j - i))
         if j >= n:
             break
         i = max(j - overlap, i + 1)
     return chunks
 
 
-def _best_cut(text: str, offs: np.ndarray, i: int, j: int, size: int) -> int:
+def _best_cut(text: str, offs: Offsets, i: int, j: int, size: int) -> int:
     """Move the end of a window back to just after a boundary, if one is near the end."""
     lo = max(i + 1, j - size // 4)
-    start_char = int(offs[lo][0])
-    window = text[start_char : int(offs[j][0])]
+    start_char = int(offs[2 * lo])
+    window = text[start_char : int(offs[2 * j])]
     last = None
     for m in _BOUNDARY.finditer(window):
         last = m
@@ -252,6 +319,6 @@ def _best_cut(text: str, offs: np.ndarray, i: int, j: int, size: int) -> int:
     cut_char = start_char + last.start() + 1
     # first token starting at or after the cut
     k = j
-    while k > lo and offs[k - 1][0] >= cut_char:
+    while k > lo and offs[2 * (k - 1)] >= cut_char:
         k -= 1
     return max(k, i + 1)

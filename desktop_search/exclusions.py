@@ -96,6 +96,12 @@ class Exclusions:
             return True
         return False
 
+    def may_exclude_files_in(self, folder: str) -> bool:
+        """Whether a file directly in `folder` (below the root) can be excluded: False when no
+        pattern and no .gitignore applies there, so the scan asks once a folder, not once a file."""
+        probe = os.path.join(folder, "x")
+        return not (self._plain(probe) and self._nothing_applies(probe))
+
     def _plain(self, path: str) -> bool:
         """Whether `path` is already absolute and normal below the root (what the scan yields),
         so its relative part is a slice: os.path.abspath and relpath were a fifth of a re-scan."""

@@ -8,7 +8,7 @@ out), against the base on those same queries, so its figure never rewards memori
 
 from __future__ import annotations
 
-import numpy as np
+from .lazy import np
 
 from .store.judgments import query_key
 

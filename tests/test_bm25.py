@@ -49,8 +49,17 @@ def _random_docs(n, seed=0):
     return [[rnd.choice(WORDS[: rnd.randint(3, len(WORDS))]) for _ in range(rnd.randint(3, 40))] for _ in range(n)]
 
 
+@pytest.fixture(params=["small", "numpy"])
+def writer(request, monkeypatch):
+    """Both ways of building a segment: dicts and arrays for a few files' terms, NumPy for a batch."""
+    from desktop_search.retrievers import bm25
+
+    monkeypatch.setattr(bm25, "SMALL_SEGMENT_TERMS", 10**9 if request.param == "small" else -1)
+    return request.param
+
+
 @pytest.mark.parametrize("segments", [1, 7])
-def test_scores_match_rank_bm25(tmp_path, segments):
+def test_scores_match_rank_bm25(tmp_path, segments, writer):
     docs = _random_docs(120)
     store = _make_store(tmp_path, docs, segments)
     idx = BM25Index(store)
@@ -63,7 +72,7 @@ def test_scores_match_rank_bm25(tmp_path, segments):
         np.testing.assert_allclose(got, expected, rtol=1e-5, atol=1e-6)
 
 
-def test_deletion_and_merge_keep_oracle_scores(tmp_path):
+def test_deletion_and_merge_keep_oracle_scores(tmp_path, writer):
     docs = _random_docs(200, seed=3)
     store = _make_store(tmp_path, docs, 20)
     idx = BM25Index(store)
@@ -94,6 +103,63 @@ def test_deletion_and_merge_keep_oracle_scores(tmp_path):
     for ib, in store.conn.execute("SELECT ids FROM bm25_postings"):
         assert not (set(np.frombuffer(ib, dtype=np.int32).tolist()) & dead)
     check()
+
+
+def test_small_segments_are_byte_for_byte_those_numpy_writes(tmp_path, monkeypatch):
+    """A re-index of a few files writes and merges its segments without NumPy (its import is a
+    quarter of such a run): the rows must be exactly the ones the NumPy path writes, deletions,
+    tier merges and the final settle included."""
+    from desktop_search.retrievers import bm25
+
+    monkeypatch.setattr(bm25, "TIER_BASE", 40)
+
+    def build(where, small: bool):
+        monkeypatch.setattr(bm25, "SMALL_SEGMENT_TERMS", 10**9 if small else -1)
+        store = _make_store(tmp_path / where, _random_docs(300, seed=11), 60)
+        with store.write() as w:
+            w.executemany("DELETE FROM chunks WHERE id=?", [(i,) for i in range(2, 301, 7)])
+            BM25Index.maybe_merge(w, settle=True)
+            w.executemany("DELETE FROM chunks WHERE id=?", [(i,) for i in range(3, 301, 5)])
+            BM25Index.maybe_merge(w, force=True)
+        return (store.conn.execute("SELECT id, n_postings, n_chunks FROM bm25_segments ORDER BY id").fetchall(),
+                store.conn.execute("SELECT segment_id, term, ids, tfs FROM bm25_postings ORDER BY segment_id, term").fetchall())
+
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    small, big = build("a", True), build("b", False)
+    assert [tuple(r) for r in small[0]] == [tuple(r) for r in big[0]] and len(small[0]) == 1
+    assert [tuple(r) for r in small[1]] == [tuple(r) for r in big[1]] and len(small[1]) == len(WORDS)
+
+
+def test_a_reindex_of_a_few_files_never_imports_numpy(tmp_path):
+    """What a command-line re-index of a few changed text files runs (scan, read, cut, BM25 segment,
+    settle) leaves NumPy unimported: 50 ms of its start (benchmarks/lexical_index.py)."""
+    import subprocess
+    import sys
+
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    for i in range(6):
+        (docs / f"n{i}.txt").write_text(f"Note {i} about otters, caf\u00e9s and \u03b1-waves.\n" * 20, encoding="utf-8")
+    code = (
+        "import sys\n"
+        "from desktop_search.service import SearchService\n"
+        f"svc = SearchService({str(tmp_path / 'data')!r}, encoder_factory=None)\n"
+        "for _ in range(int(sys.argv[1])):\n"
+        "    for i in range(2):\n"
+        f"        open({str(docs)!r} + f'/n{{i}}.txt', 'a').write(' more text')\n"
+        f"    list(svc.index([{str(docs)!r}], embed=False))\n"
+        "segments = svc.store.conn.execute('SELECT COUNT(*) FROM bm25_segments').fetchone()[0]\n"
+        "print(svc.store.conn.execute('SELECT COUNT(*) FROM documents').fetchone()[0], segments,\n"
+        "      'numpy' in sys.modules)\n"
+    )
+    first = subprocess.run([sys.executable, "-c", code, "1"], capture_output=True, text=True, timeout=120)
+    assert first.returncode == 0 and first.stdout.split()[0] == "6", first.stderr[-2000:]  # a new folder
+    out = subprocess.run([sys.executable, "-c", code, "6"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    files, segments, numpy_imported = out.stdout.split()
+    # six re-indexes wrote six small segments; the settle merges kept them few, without NumPy
+    assert files == "6" and int(segments) < 4 and numpy_imported == "False", out.stdout
 
 
 def test_required_and_excluded_terms(tmp_path):

@@ -39,7 +39,7 @@ def tok(model_path):
 
 def _same(tok: HFTokenizer, text: str) -> None:
     got, want = tok(text), tok.library_offsets(text)
-    assert got.shape == want.shape and np.array_equal(got, want), repr(text[:80])
+    assert got.typecode == want.typecode == "q" and got == want, repr(text[:80])
 
 
 @pytest.mark.parametrize("text", SAMPLES)
@@ -84,8 +84,41 @@ def test_text_with_many_odd_words_goes_to_the_library_whole(tok):
         calls.append(text)
         return tok.library_offsets(text)
 
-    german = "Gr\u00fc\u00dfe aus M\u00fcnchen f\u00fcr \u00e4ltere B\u00fcrger " * 20
-    assert tok._fast(german, library) is None and not calls  # most words odd: one library call instead
-    mostly_plain = "plain words " * 200 + "caf\u00e9 "
+    japanese = "\u3072\u3089\u304c\u306a \u30ab\u30bf\u30ab\u30ca " * 20
+    assert tok._fast(japanese, library) is None and not calls  # most words odd: one library call instead
+    mostly_plain = "plain words " * 200 + "\u4e2d\u6587 "
     offs = tok._fast(mostly_plain, library)
-    assert calls == ["caf\u00e9"] and np.array_equal(offs, tok.library_offsets(mostly_plain))
+    assert calls == ["\u4e2d\u6587"] and offs == tok.library_offsets(mostly_plain)
+
+
+def test_accented_and_greek_words_need_no_library(tok):
+    """Latin with accents, Greek, Cyrillic, typographic punctuation and signs: each character
+    normalises to one, so the offsets come without the library, and they are the library's."""
+    calls = []
+
+    def library(text):
+        calls.append(text)
+        return tok.library_offsets(text)
+
+    text = ("Gr\u00fc\u00dfe aus M\u00fcnchen f\u00fcr \u00e4ltere B\u00fcrger; TNF-\u03b1 \u00b1 5 \u00b5m "
+            "at 37\u00b0C, \u201cquoted\u201d \u2014 don\u2019t \u041c\u043e\u0441\u043a\u0432\u0430 "
+            "x\u00b2 \u2264 \u20ac12 \u2192 \u2211 ") * 20
+    offs = tok._fast(text, library)
+    assert not calls and offs == tok.library_offsets(text)
+
+
+def test_every_covered_character_is_cut_as_the_library_cuts_it(tok):
+    """Each character the table takes, alone, inside and beside words, doubled and with vocabulary
+    pieces around it: the same offsets as the library's (a character the two disagree on would
+    change passages)."""
+    fast = tok._fast
+    table = fast._normalising()[0]
+    covered = [chr(cp) for cp in table if cp >= 0x80]
+    assert len(covered) > 1400  # Latin, Greek, Cyrillic, punctuation, signs
+    probes = []
+    for c in covered:
+        probes.append(f"{c} a{c}b {c}{c}ing x{c} {c}9 UN{c}BELIEVABLE.{c}, ({c})")
+    for i in range(0, len(probes), 50):
+        text = "\n".join(probes[i:i + 50])
+        got = fast(text, lambda t: pytest.fail(f"library asked for {t!r}"))
+        assert got == tok.library_offsets(text), text[:80]

@@ -229,3 +229,28 @@ def test_deep_tree_has_no_recursion_limit(tmp_path: Path) -> None:
     entries, problems = scan(tmp_path)
     assert [os.path.basename(e.path) for e in entries] == ["bottom.txt"]
     assert problems == []
+
+
+def test_exclusions_are_asked_once_a_folder_where_nothing_applies(tmp_path: Path) -> None:
+    """With no pattern and no .gitignore the scan asks about each folder, not each of its files;
+    a folder whose .gitignore applies still has its files checked and left out."""
+    from desktop_search.exclusions import Exclusions
+
+    (tmp_path / "quiet").mkdir()
+    (tmp_path / "loud").mkdir()
+    for i in range(20):
+        (tmp_path / "quiet" / f"n{i}.txt").write_text("x")
+    (tmp_path / "loud" / ".gitignore").write_text("*.log\n")
+    (tmp_path / "loud" / "keep.txt").write_text("x")
+    (tmp_path / "loud" / "drop.log").write_text("x")
+    ex = Exclusions(str(tmp_path))
+    asked: list[str] = []
+
+    def exclude(path: str, is_dir: bool) -> bool:
+        asked.append(path)
+        return ex.excluded(path, is_dir)
+
+    entries, _ = scan(tmp_path, exclude=exclude, files_may_be_excluded=ex.may_exclude_files_in)
+    assert sorted(names(entries, tmp_path)) == ["loud/keep.txt"] + [f"quiet/n{i}.txt" for i in sorted(range(20), key=str)]
+    assert not [p for p in asked if "quiet" + os.sep in p]  # no file of the quiet folder was asked about
+    assert {os.path.basename(p) for p in asked} >= {"keep.txt", "drop.log"}

@@ -8,6 +8,7 @@ import stat
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 DEFAULT_EXCLUDED_DIRS: frozenset[str] = frozenset(
     {
@@ -35,9 +36,8 @@ DEFAULT_EXCLUDED_DIRS: frozenset[str] = frozenset(
 _EXCLUDED_ONLY_IF_VIRTUALENV: frozenset[str] = frozenset({"env"})
 
 
-@dataclass(frozen=True)
-class FileEntry:
-    """A regular file found by the scan."""
+class FileEntry(NamedTuple):
+    """A regular file found by the scan (a named tuple: made once a file, 5,000 a re-scan)."""
 
     path: str
     size: int
@@ -60,6 +60,7 @@ class _Frame:
     path: str
     key: tuple[int, int] | None
     pending: list[os.DirEntry[str]] = field(default_factory=list)
+    check_files: bool = True  # whether `exclude` is asked about each of its files
 
 
 def _dir_key(st: os.stat_result) -> tuple[int, int] | None:
@@ -118,6 +119,7 @@ def iter_files(
     on_problem: Callable[[ScanProblem], None] | None = None,
     cancel: Callable[[], bool] | None = None,
     exclude: Callable[[str, bool], bool] | None = None,
+    files_may_be_excluded: Callable[[str], bool] | None = None,
 ) -> Iterator[FileEntry]:
     """Yield regular files under ``roots`` depth-first, sorted by name within each folder.
 
@@ -126,8 +128,13 @@ def iter_files(
     links are skipped silently unless ``follow_symlinks``, and every folder is walked at
     most once, so link loops and overlapping roots terminate without duplicates.
     ``exclude(path, is_dir)`` (exclusion patterns, see exclusions.py) leaves out files and
-    whole folders below the roots.
+    whole folders below the roots; `files_may_be_excluded(folder)`, when given, is asked once a
+    folder, and `exclude` is not asked about the files of a folder where it says no.
     """
+
+    def frame(path: str, key: tuple[int, int] | None, listing: list[os.DirEntry[str]]) -> _Frame:
+        check = exclude is not None and (files_may_be_excluded is None or files_may_be_excluded(path))
+        return _Frame(path, key, listing, check)
 
     def report(path: str, reason: str) -> None:
         if on_problem is not None:
@@ -166,20 +173,20 @@ def iter_files(
             continue
         if root_key is not None:
             visited.add(root_key)
-        stack = [_Frame(root_path, root_key, listing)]
+        stack = [frame(root_path, root_key, listing)]
 
         while stack:
-            frame = stack[-1]
-            if not frame.pending:
+            top = stack[-1]
+            if not top.pending:
                 stack.pop()
                 continue
             if cancelled():
                 return
-            entry = frame.pending.pop()
+            entry = top.pending.pop()
             name = entry.name
             if not include_hidden and name.startswith("."):
                 continue
-            path = os.path.join(frame.path, name)
+            path = entry.path  # the folder's path joined with the name, as os.path.join would
             try:
                 is_link = entry.is_symlink()
             except OSError:
@@ -220,9 +227,9 @@ def iter_files(
                 except OSError as err:
                     report(path, _os_reason(err, folder=True))
                     continue
-                stack.append(_Frame(path, key, listing))
+                stack.append(frame(path, key, listing))
             elif is_file:
-                if exclude is not None and exclude(path, False):
+                if top.check_files and exclude(path, False):
                     continue
                 try:
                     st = entry.stat(follow_symlinks=follow_symlinks)

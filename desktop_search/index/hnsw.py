@@ -25,7 +25,7 @@ import threading
 import time
 from pathlib import Path
 
-import numpy as np
+from ..lazy import np
 
 from ..store import Store
 from ..util import atomic_write_text

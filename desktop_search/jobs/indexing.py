@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
-import numpy as np
+from ..lazy import np
 
 from ..config import IndexSettings
 from ..documents import ExtractorPool, FileEntry, ScanProblem, iter_files
@@ -226,18 +226,18 @@ class Indexer:
         for entry in iter_files(
             [root], excluded_dirs=excluded, include_hidden=self.settings.include_hidden,
             follow_symlinks=self.settings.follow_symlinks, on_problem=problems.append, cancel=self.cancel,
-            exclude=exclude,
+            exclude=exclude, files_may_be_excluded=exclusions.may_exclude_files_in if exclude else None,
         ):
             raw = raw_path(entry.path)
             seen.add(raw)
-            row = known.get(raw)
+            row = known.get(raw)  # (id, size, mtime_ns, status)
             if row is None:
                 todo.append(_Pending(entry, fid, None))
                 self._note_to_read(entry)
-            elif row["size"] != entry.size or row["mtime_ns"] != entry.mtime_ns or (
-                retry_failed and row["status"] == "failed"
+            elif row[1] != entry.size or row[2] != entry.mtime_ns or (
+                retry_failed and row[3] == "failed"
             ) or (stale and kind_for(entry.path) in stale):
-                todo.append(_Pending(entry, fid, row["id"]))
+                todo.append(_Pending(entry, fid, row[0]))
                 self._note_to_read(entry)
             n += 1
             if n % 500 == 0:
@@ -252,7 +252,8 @@ class Indexer:
         if problems or self.store.has_scan_problems(fid):
             with self.store.write() as w:
                 self.store.replace_scan_problems(w, fid, [(display_path(p.path), p.reason) for p in problems])
-        missing = [r for raw, r in known.items() if raw not in seen]  # deleted, or excluded now
+        # deleted, or excluded now: their whole rows (a moved file is found again by its hash)
+        missing = self.store.docs_by_id([r[0] for raw, r in known.items() if raw not in seen])
         return todo, missing
 
     def _stale_kinds(self, folder_id: int) -> set[str]:

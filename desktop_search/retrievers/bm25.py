@@ -18,18 +18,21 @@ tf part = tf * (k1 + 1) / (tf + k1 * (1 - b + b * dl / avgdl)), N and df over li
 
 from __future__ import annotations
 
+import json
 import math
 import sqlite3
 import threading
 import time
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
+from array import array
 from itertools import chain
 
-import numpy as np
+from ..lazy import np
 
 from ..store import Store
 
+_INT32 = "i" if array("i").itemsize == 4 else "l"  # the postings' blobs: int32 in the machine's order, as NumPy's
 K1 = 1.2
 B = 0.75
 MERGE_FACTOR = 16  # segments of one size tier merged into one of the next (8: 4.3x the store written at 108k passages)
@@ -45,6 +48,9 @@ PRUNE_MIN_CHUNKS = 1_000_000
 # always stay while it is scored): unbounded, 300 SciFact queries and 100 paragraph-long ones left
 # a searching process at 1.25M passages holding 470 MB, most of it postings (benchmarks/million.py)
 POSTINGS_CACHE_BYTES = 128 * 1024 * 1024
+# a segment of up to this many terms (a re-index of a few files) is built with dicts and arrays, not
+# NumPy, so such a run never imports NumPy (50 ms); a full batch keeps NumPy's sort (many times faster)
+SMALL_SEGMENT_TERMS = 50_000
 
 
 @dataclass
@@ -96,6 +102,10 @@ class BM25Index:
                 lens.append(len(terms))
                 lists.append(terms)
         if not lists:
+            return
+        if sum(lens) <= SMALL_SEGMENT_TERMS:
+            _insert_small_segment(w, cids, lists)
+            BM25Index.maybe_merge(w)
             return
         words, tids = _numbered(list(chain.from_iterable(lists)))
         key = (tids << 32) | np.repeat(np.array(cids, dtype=np.int64), lens)
@@ -427,24 +437,50 @@ def _insert_segment(w: sqlite3.Connection, vocab: list[str], term_no: np.ndarray
     """One segment row and its postings: `term_no` (sorted) numbers terms of `vocab`, with `ids` and
     `tfs` beside it (ids ascending within a term). Rows go in key order (term text), so the segment
     is one run of appended pages."""
-    cur = w.execute("INSERT INTO bm25_segments(n_postings, n_chunks, created_at) VALUES (?, ?, ?)",
-                    (len(ids), n_chunks, time.time()))
-    seg = cur.lastrowid
     at = _group(term_no, len(vocab)).tolist()
     ib, tb = ids.astype(np.int32, copy=False).tobytes(), tfs.astype(np.int32, copy=False).tobytes()
-    w.executemany(
-        "INSERT INTO bm25_postings(segment_id, term, ids, tfs) VALUES (?, ?, ?, ?)",
-        ((seg, vocab[t], ib[4 * at[t] : 4 * at[t + 1]], tb[4 * at[t] : 4 * at[t + 1]])
-         for t in sorted(range(len(vocab)), key=vocab.__getitem__) if at[t + 1] > at[t]),
-    )
+    _insert_rows(w, ((vocab[t], ib[4 * at[t] : 4 * at[t + 1]], tb[4 * at[t] : 4 * at[t + 1]])
+                     for t in sorted(range(len(vocab)), key=vocab.__getitem__) if at[t + 1] > at[t]),
+                 n_postings=len(ids), n_chunks=n_chunks)
+
+
+def _insert_small_segment(w: sqlite3.Connection, cids: list[int], lists: list[list[str]]) -> None:
+    """The segment `_insert_segment` writes for these chunks (the same rows, byte for byte), built
+    with a dict of int32 arrays: for a few files' terms, without NumPy's import."""
+    ids_of: dict[str, array] = {}
+    tfs_of: dict[str, array] = {}
+    for k in sorted(range(len(cids)), key=cids.__getitem__):  # ids ascending within each term
+        cid = cids[k]
+        for term, tf in Counter(lists[k]).items():
+            ids = ids_of.get(term)
+            if ids is None:
+                ids_of[term], tfs_of[term] = array(_INT32, (cid,)), array(_INT32, (tf,))
+            else:
+                ids.append(cid)
+                tfs_of[term].append(tf)
+    _insert_rows(w, ((t, ids_of[t].tobytes(), tfs_of[t].tobytes()) for t in sorted(ids_of)),
+                 n_postings=sum(map(len, ids_of.values())), n_chunks=len(cids))
+
+
+def _insert_rows(w: sqlite3.Connection, rows, *, n_postings: int, n_chunks: int) -> None:
+    """One segment row, then its postings rows: (term, ids blob, tfs blob), in term order."""
+    cur = w.execute("INSERT INTO bm25_segments(n_postings, n_chunks, created_at) VALUES (?, ?, ?)",
+                    (n_postings, n_chunks, time.time()))
+    seg = cur.lastrowid
+    w.executemany("INSERT INTO bm25_postings(segment_id, term, ids, tfs) VALUES (?, ?, ?, ?)",
+                  ((seg, t, i, f) for t, i, f in rows))
 
 
 def _merge(w: sqlite3.Connection, victims: list[int]) -> None:
     """Replace the segments `victims` by one holding their live postings."""
+    q = ",".join("?" * len(victims))
+    held = w.execute(f"SELECT COALESCE(SUM(n_postings), 0) FROM bm25_segments WHERE id IN ({q})", victims).fetchone()[0]
+    if held <= SMALL_SEGMENT_TERMS:
+        _merge_small(w, victims)
+        return
     max_id = w.execute("SELECT COALESCE(MAX(id), 0) FROM chunks").fetchone()[0]
     live = np.zeros(max_id + 2, dtype=bool)  # the last slot: every id past max_id (dead)
     live[np.fromiter((r[0] for r in w.execute("SELECT id FROM chunks")), dtype=np.int64)] = True
-    q = ",".join("?" * len(victims))
     rows = w.execute(f"SELECT term, ids, tfs FROM bm25_postings WHERE segment_id IN ({q})", victims).fetchall()
     w.execute(f"DELETE FROM bm25_postings WHERE segment_id IN ({q})", victims)
     w.execute(f"DELETE FROM bm25_segments WHERE id IN ({q})", victims)
@@ -459,5 +495,36 @@ def _merge(w: sqlite3.Connection, victims: list[int]) -> None:
     ids, tfs, term_no = ids[keep], tfs[keep], term_no[keep]
     order = np.argsort((term_no << 32) | ids.astype(np.int64), kind="stable")
     ids, tfs, term_no = ids[order], tfs[order], term_no[order]
-    n_chunks = int(len(np.unique(ids)))
-    _insert_segment(w, vocab, term_no, ids, tfs, n_chunks=n_chunks)
+    if len(ids):  # no segment for postings that are all dead
+        _insert_segment(w, vocab, term_no, ids, tfs, n_chunks=int(len(np.unique(ids))))
+
+
+def _merge_small(w: sqlite3.Connection, victims: list[int]) -> None:
+    """`_merge` for segments of few postings (the small ones a few re-indexes leave), with dicts and
+    arrays: the same rows, byte for byte, without NumPy's import."""
+    q = ",".join("?" * len(victims))
+    rows = w.execute(f"SELECT term, ids, tfs FROM bm25_postings WHERE segment_id IN ({q})", victims).fetchall()
+    w.execute(f"DELETE FROM bm25_postings WHERE segment_id IN ({q})", victims)
+    w.execute(f"DELETE FROM bm25_segments WHERE id IN ({q})", victims)
+    if not rows:
+        return
+    lists: dict[str, list[tuple[int, int]]] = {}
+    for term, id_blob, tf_blob in rows:
+        ids, tfs = array(_INT32), array(_INT32)
+        ids.frombytes(id_blob)
+        tfs.frombytes(tf_blob)
+        lists.setdefault(term, []).extend(zip(ids, tfs))
+    wanted = sorted({i for pairs in lists.values() for i, _ in pairs if i >= 0})
+    live = {r[0] for r in w.execute("SELECT id FROM chunks WHERE id IN (SELECT value FROM json_each(?))",
+                                    (json.dumps(wanted),))}
+    out = []
+    n_postings = 0
+    for term in sorted(lists):
+        pairs = sorted(p for p in lists[term] if p[0] in live)  # a chunk id is in one segment only
+        if pairs:
+            out.append((term, array(_INT32, [i for i, _ in pairs]).tobytes(),
+                        array(_INT32, [f for _, f in pairs]).tobytes()))
+            n_postings += len(pairs)
+    if out:  # as _merge: no segment when every posting is dead
+        _insert_rows(w, out, n_postings=n_postings,
+                     n_chunks=len({i for pairs in lists.values() for i, _ in pairs if i in live}))

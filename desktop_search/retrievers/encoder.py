@@ -10,7 +10,7 @@ import threading
 from pathlib import Path
 from typing import Protocol
 
-import numpy as np
+from ..lazy import np
 
 from ..errors import ModelLoadError
 

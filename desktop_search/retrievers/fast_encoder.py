@@ -21,7 +21,7 @@ import sys
 import threading
 from pathlib import Path
 
-import numpy as np
+from ..lazy import np
 
 INT8_SUFFIX = "@int8"  # appended to a model's vector key for int8 vectors
 STREAM_BATCH = 8  # passages per OpenVINO request

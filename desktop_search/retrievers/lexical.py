@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-import numpy as np
+from ..lazy import np
 
 from ..store import Store
 from .analysis import analyze, parse_query, phrase_pattern

@@ -12,7 +12,7 @@ import subprocess
 import threading
 from pathlib import Path
 
-import numpy as np
+from ..lazy import np
 
 from ..errors import ModelLoadError
 from .encoder import model_key

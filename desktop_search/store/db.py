@@ -386,12 +386,23 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
         return self.conn.execute("SELECT id, raw_path, path, added_at FROM folders ORDER BY path").fetchall()
 
     # -- documents --------------------------------------------------------------------
-    def docs_under(self, folder_id: int) -> dict[bytes, sqlite3.Row]:
-        rows = self.conn.execute(
-            "SELECT id, raw_path, size, mtime_ns, inode, status, content_hash FROM documents WHERE folder_id=?",
-            (folder_id,),
-        ).fetchall()
-        return {bytes(r["raw_path"]): r for r in rows}
+    def docs_under(self, folder_id: int) -> dict[bytes, tuple[int, int, int, str]]:
+        """raw path -> (id, size, mtime_ns, status) of the folder's documents: what a scan compares
+        (as plain tuples: 5,000 rows a re-scan, where a Row each cost a third more)."""
+        cur = self.conn.cursor()
+        cur.row_factory = None
+        cur.execute("SELECT raw_path, id, size, mtime_ns, status FROM documents WHERE folder_id=?", (folder_id,))
+        return {bytes(r[0]): r[1:] for r in cur}
+
+    def docs_by_id(self, ids: list[int]) -> list[sqlite3.Row]:
+        """id, raw_path, size, mtime_ns, inode, status and content_hash of these documents."""
+        out: list[sqlite3.Row] = []
+        for i in range(0, len(ids), 500):
+            part = ids[i:i + 500]
+            out += self.conn.execute(
+                "SELECT id, raw_path, size, mtime_ns, inode, status, content_hash FROM documents "
+                f"WHERE id IN ({','.join('?' * len(part))})", part).fetchall()
+        return out
 
     def doc(self, doc_id: int) -> DocRow | None:
         r = self.conn.execute(f"SELECT {DOC_COLUMNS} FROM documents WHERE id=?", (doc_id,)).fetchone()
