@@ -155,10 +155,10 @@ def test_a_reindex_of_a_few_files_never_imports_numpy(tmp_path):
     )
     first = subprocess.run([sys.executable, "-c", code, "1"], capture_output=True, text=True, timeout=120)
     assert first.returncode == 0 and first.stdout.split()[0] == "6", first.stderr[-2000:]  # a new folder
-    out = subprocess.run([sys.executable, "-c", code, "6"], capture_output=True, text=True, timeout=120)
+    out = subprocess.run([sys.executable, "-c", code, "17"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr[-2000:]
     files, segments, numpy_imported = out.stdout.split()
-    # six re-indexes wrote six small segments; the settle merges kept them few, without NumPy
+    # 17 re-indexes wrote 17 small segments; the tier merge (16 of tier 0) kept them few, without NumPy
     assert files == "6" and int(segments) < 4 and numpy_imported == "False", out.stdout
 
 
@@ -336,6 +336,29 @@ def test_the_end_of_a_run_settles_small_segments_into_one(tmp_path):
     np.testing.assert_allclose(got, LuceneOracle(docs, k1=1.2, b=0.75).get_scores(["beta", "nu"]), rtol=1e-5, atol=1e-6)
     with store.write() as w:  # one small segment more: not worth a rewrite
         assert not BM25Index.maybe_merge(w, settle=True)
+
+
+def test_a_run_settles_only_the_segments_it_wrote(tmp_path):
+    """A re-index of a few files writes one small segment; settling must not rewrite the earlier
+    small ones each time (they wait for the tier merge), only what this run wrote."""
+    store = _make_store(tmp_path, _random_docs(90, seed=8), 6)
+    count = lambda: store.conn.execute("SELECT COUNT(*) FROM bm25_segments").fetchone()[0]  # noqa: E731
+    since = BM25Index.last_segment(store.conn)
+    assert since == 6
+    with store.write() as w:
+        assert not BM25Index.maybe_merge(w, settle=True, since=since)  # nothing new: nothing settled
+    with store.write() as w:
+        for i in range(5):  # this "run" writes five small segments of its own
+            cur = w.execute("INSERT INTO documents(raw_path, path, name, ext, status, folder_id) "
+                            "VALUES (?, ?, 'n', 'txt', 'indexed', 1)", (f"/new{i}".encode(), f"/new{i}"))
+            c = w.execute("INSERT INTO chunks(doc_id, ord, start, end, n_tokens, bm25_len) VALUES (?, 0, 0, 0, 0, 2)",
+                          (cur.lastrowid,))
+            BM25Index.write_segment(w, {c.lastrowid: ["alpha", "omega"]})
+    assert count() == 11
+    with store.write() as w:
+        assert BM25Index.maybe_merge(w, settle=True, since=since)
+    assert count() == 7  # the six earlier segments, and one of the run's five
+    assert [r[0] for r in store.conn.execute("SELECT id FROM bm25_segments ORDER BY id")][:6] == list(range(1, 7))
 
 
 def test_the_postings_cache_keeps_to_its_budget_and_scores_stay_the_same(tmp_path, monkeypatch):

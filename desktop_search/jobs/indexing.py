@@ -162,6 +162,7 @@ class Indexer:
             missing[f["id"]] = missing_f
         stats = {"scan_s": round(time.monotonic() - t0, 3), "to_read": len(todo), "excluded": self._excluded}
         t1 = time.monotonic()
+        first_segment = BM25Index.last_segment(self.store.conn)  # the run settles only its own (maybe_merge)
         moved = yield from self._extract_all(todo, missing)
         stats.update(extract_s=round(time.monotonic() - t1, 3), moved=moved, cut_by_reader=self._cut_by_reader)
         if self._ocr[0]:  # what OCR cost, beside what reading cost in all (extract_s)
@@ -176,7 +177,7 @@ class Indexer:
         if self._left:
             stats["folders_removed"] = sorted(self._left.values())
         with self.store.write() as w:
-            if BM25Index.maybe_merge(w, settle=True):
+            if BM25Index.maybe_merge(w, settle=True, since=first_segment):
                 self.store.bump_generation(w)
         if embed:
             t2 = time.monotonic()

@@ -91,6 +91,11 @@ class BM25Index:
 
     # -- writing (inside the caller's transaction) ----------------------------------------
     @staticmethod
+    def last_segment(conn: sqlite3.Connection) -> int:
+        """The number of the newest segment (0 when none): `maybe_merge(since=...)` of a run's start."""
+        return conn.execute("SELECT COALESCE(MAX(id), 0) FROM bm25_segments").fetchone()[0]
+
+    @staticmethod
     def write_segment(w: sqlite3.Connection, chunk_terms: dict[int, list[str]]) -> None:
         """Add one segment holding the postings of the given chunks, then merge by tier."""
         cids: list[int] = []
@@ -115,16 +120,19 @@ class BM25Index:
         BM25Index.maybe_merge(w)
 
     @staticmethod
-    def maybe_merge(w: sqlite3.Connection, force: bool = False, settle: bool = False) -> bool:
+    def maybe_merge(w: sqlite3.Connection, force: bool = False, settle: bool = False, since: int = 0) -> bool:
         """Merge segments: `MERGE_FACTOR` of a size tier (with any smaller ones) into one, until no tier
         holds that many; everything when `force` or when a `DEAD_SHARE` of their chunks is deleted;
-        with `settle` (the end of an indexing run) the small tier-0 segments too, `SETTLE_MIN` or more
-        of them (a query reads a row per segment and term: fewer rows to read cold).
+        with `settle` (the end of an indexing run) the small tier-0 segments numbered above `since`
+        (those the run wrote) too, `SETTLE_MIN` or more of them (a query reads a row per segment and
+        term: fewer rows to read cold). Only the run's own: a re-index of a few files writes one small
+        segment, and settling every earlier one each time rewrote them again and again (a 50-file
+        re-index took 40 ms more every third run); the tier rule still merges them by sixteen.
         Dead postings are dropped. Returns whether anything was merged."""
         merged = False
         if settle:
-            small = [r[0] for r in w.execute("SELECT id, n_postings FROM bm25_segments ORDER BY id")
-                     if _tier(r[1]) == 0]
+            small = [r[0] for r in w.execute("SELECT id, n_postings FROM bm25_segments WHERE id > ? ORDER BY id",
+                                             (since,)) if _tier(r[1]) == 0]
             if len(small) >= SETTLE_MIN:
                 _merge(w, small)
                 merged = True
