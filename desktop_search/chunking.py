@@ -134,9 +134,6 @@ class AsciiWordPiece:
                 or model.get("type") != "WordPiece" or not isinstance(model.get("vocab"), dict)):
             return None
         added = [str(t["content"]) for t in spec.get("added_tokens") or [] if t.get("content")]
-        if not norm.get("handle_chinese_chars", True):
-            return None  # CJK characters are not split out: covered characters are cut as usual,
-            # but keep to the configuration the library and this class have been checked on
         strip = norm.get("strip_accents")
         return cls(set(model["vocab"]), lowercase=bool(norm.get("lowercase")),
                    prefix=str(model.get("continuing_subword_prefix", "##")),

@@ -23,9 +23,9 @@ import math
 import sqlite3
 import threading
 import time
+from array import array
 from collections import Counter, OrderedDict
 from dataclasses import dataclass
-from array import array
 from itertools import chain
 
 from ..lazy import np
@@ -534,5 +534,4 @@ def _merge_small(w: sqlite3.Connection, victims: list[int]) -> None:
                         array(_INT32, [f for _, f in pairs]).tobytes()))
             n_postings += len(pairs)
     if out:  # as _merge: no segment when every posting is dead
-        _insert_rows(w, out, n_postings=n_postings,
-                     n_chunks=len({i for pairs in lists.values() for i, _ in pairs if i in live}))
+        _insert_rows(w, out, n_postings=n_postings, n_chunks=len(live))
