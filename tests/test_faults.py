@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -233,6 +234,47 @@ def test_search_right_after_the_damage_says_so(library, fake_cli, capsys, monkey
     scribble(data / "library.sqlite3", at=at + 16, n=size - 32)
     code, out, err = fake_cli(capsys, data, "search", "quantum", "--retriever", "bm25")
     assert checks == [1] and "is damaged" in err and "desktop-search repair" in err
+
+
+def test_an_index_run_reads_the_database_through_when_due(library, fake_cli, capsys, monkeypatch):
+    """A run that changed a few files of a checked store does not read every page again (a large
+    library would pay seconds each time); one that rewrote a quarter of it, or a day after the
+    last read-through, does; and damage from outside is still found first (check_if_changed)."""
+    from desktop_search.store import health
+
+    docs, data, clean = library
+    for i in range(14):  # 20 files: a quarter is 5
+        (docs / f"extra{i}.txt").write_text(f"An extra note number {i} about gardening and tomatoes.\n")
+    checks = []
+    real = health.quick_check
+    monkeypatch.setattr(health, "quick_check", lambda conn, *a: checks.append(1) or real(conn, *a))
+    fake_cli(capsys, data, "index")
+    assert checks == [1], "14 new files of 20 rewrote much: read through"
+
+    def touch(n: int) -> None:
+        for i in range(n):
+            p = docs / f"extra{i}.txt"
+            p.write_text(p.read_text() + f"More about tomatoes {time.time()}.\n")
+
+    touch(2)
+    code, out, err = fake_cli(capsys, data, "index")
+    assert code == 0 and checks == [1], "2 changed files of 20 on a checked store: nothing read through"
+    touch(5)
+    fake_cli(capsys, data, "index")
+    assert checks == [1, 1], "5 of 20 is a quarter"
+    db = data / "library.sqlite3"
+    note = health.read_checked(db)
+    assert note["stamp"] == health.file_stamp(db), "close() noted the state it left"
+    note["read_through_at"] -= health.READ_THROUGH_EVERY_S + 1
+    health.checked_path(db).write_text(json.dumps(note))
+    touch(1)
+    fake_cli(capsys, data, "index")
+    assert checks == [1, 1, 1], "a day after the last read-through"
+    touch(1)
+    at, size = page_of(db, "chunks")
+    scribble(db, at=at + 16, n=size - 32)
+    code, out, err = fake_cli(capsys, data, "index")
+    assert checks == [1, 1, 1, 1] and code == 2 and "is damaged" in err and "repair" in err
 
 
 @pytest.mark.parametrize("how", ["header", "truncate"])

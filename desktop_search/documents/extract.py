@@ -19,7 +19,10 @@ from typing import Any
 
 from .base import Extracted, ExtractionFailed, Member, SkipFile
 from .base import short as _short
-from .html import HTML_EXTRACTION_VERSION, html_text
+
+# Bump when the text documents/html.py extracts from the same HTML changes: indexed pages are read
+# again. (Here, not there: html.py loads html.parser, which a re-index of text files never needs.)
+HTML_EXTRACTION_VERSION = 4
 
 # What the extractor of each kind would make of an unchanged file; a kind whose version differs from the one
 # a folder was last scanned with is read again (kinds not named here are at version 1).
@@ -525,6 +528,13 @@ def _read_member(data: bytes, name: str, *, depth: int, max_bytes: int, max_char
         raise ExtractionFailed(f"{kind} parser ran out of memory") from None
     except Exception as err:  # an archive reader bug must stay one member's status
         raise ExtractionFailed(_short(f"{kind} parser error: {type(err).__name__}: {err}")) from None
+
+
+def html_text(raw: str, max_chars: int | None = None) -> tuple[str, str | None]:
+    """Text and title of an HTML page (documents/html.py, loaded on first use)."""
+    from .html import html_text as read_html
+
+    return read_html(raw, max_chars)
 
 
 def html_bytes_text(data: bytes) -> tuple[str, str | None]:

@@ -13,8 +13,7 @@ from __future__ import annotations
 
 from html.parser import HTMLParser
 
-# Bump when the text extracted from the same HTML changes: indexed pages are read again.
-HTML_EXTRACTION_VERSION = 4
+# HTML_EXTRACTION_VERSION (documents/extract.py) is bumped when the text made here changes.
 FEED_CHARS = 1 << 20  # the parser reads a page in slices this long, to stop at max_chars
 
 BLOCK_TAGS = frozenset(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import importlib
-import multiprocessing
 import os
 import queue
 import signal
@@ -13,8 +12,6 @@ import warnings
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
-from multiprocessing.process import BaseProcess
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +26,9 @@ from desktop_search.documents.extract import (
 )
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.process import BaseProcess
+
     from desktop_search.passages import PassageSpec, Passages
 
 # The worker's address-space cap (Linux; settings.extract_memory_mb). 2 GiB leaves an 8 GB laptop
@@ -265,6 +265,8 @@ class ExtractorPool:
         self.prepare = prepare
         self._taken = 0  # replies taken from the current child
         self._extract_fn = _extract_fn
+        import multiprocessing  # here: a re-index of a few text files starts no child (5 ms of imports)
+
         self._ctx = multiprocessing.get_context("spawn")
         self._proc: BaseProcess | None = None
         self._conn: Connection | None = None

@@ -8,8 +8,10 @@ and the HNSW file is reconciled with the store when opened.
 Faults end a job cleanly, with what to do: below `settings.min_free_mb` free on the disk holding
 the index (checked before the job and every few seconds during it) the job stops with
 `DiskFull` before SQLite runs out of room; a full disk met anyway rolls the open transaction
-back (store.write) and says the same. Each run ends with `PRAGMA quick_check`: a damaged
-database raises `StoreDamaged` (and is remembered: store/health.py) instead of reporting success.
+back (store.write) and says the same. A run ends with `PRAGMA quick_check` when it did not start
+from a checked state, rewrote much of the store, or the last read-through is a day old
+(Store.check_after_run): a damaged database raises `StoreDamaged` (and is remembered:
+store/health.py) instead of reporting success.
 """
 
 from __future__ import annotations
@@ -60,6 +62,10 @@ READ_HERE_MAX_FILES = 64
 # The extraction child reads (and cuts) this far ahead of the indexing process: far enough to keep
 # reading through a batch write (16 files ahead left it idle for 3.5 s of a 9 s index of Python's
 # documentation); the texts read ahead wait in this process, hence the bound on their size.
+# a run that read (or embedded the passages of) this many files, or a quarter of the library, reads
+# the database through at its end (Store.check_after_run); a smaller one only when a day has passed
+REWROTE_MUCH_FILES = 1000
+PASSAGES_PER_FILE = 4
 READ_AHEAD_FILES = 256
 READ_AHEAD_BYTES = 32 * 1024 * 1024
 
@@ -119,6 +125,7 @@ class Indexer:
         self.cancel = cancel or (lambda: False)
         self._moved_hashes: set[str] = set()
         self._excluded = 0
+        self._files_seen = 0  # by the scan: how large the library is (check_after_run)
         self._ocr = [0, 0.0]  # pages (or images) read by OCR in this run, and the seconds it took
         self._left: dict[int, str] = {}  # folders removed from the library while this run read them
         self._folder_paths: dict[int, str] = {}
@@ -184,7 +191,9 @@ class Indexer:
             n = yield from self.embed_missing()
             stats.update(embed_s=round(time.monotonic() - t2, 3), embedded=n)
         self.bm25.invalidate()
-        problems = self.store.quick_check()
+        rewritten = len(todo) + removed + stats.get("embedded", 0) // PASSAGES_PER_FILE
+        problems = self.store.check_after_run(
+            rewrote_much=rewritten >= min(REWROTE_MUCH_FILES, max(1, self._files_seen // 4)))
         if problems:
             raise StoreDamaged(damaged_message(self.store.path, "; ".join(problems)[:500]))
         counts = self.store.counts()
@@ -241,6 +250,7 @@ class Indexer:
                 todo.append(_Pending(entry, fid, row[0]))
                 self._note_to_read(entry)
             n += 1
+            self._files_seen += 1
             if n % 500 == 0:
                 yield Progress("scan", n, 0, display_path(entry.path), message=f"Found {n} files")
         # an archive's members (raw path: the archive's, NUL, the member's name) stay while it does;

@@ -9,7 +9,20 @@ from functools import lru_cache
 import Stemmer
 
 _WORD = re.compile(r"\w+", re.UNICODE)
-_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]")
+_CJK_CLASS = r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff]"
+
+
+@lru_cache(maxsize=1)
+def _cjk() -> re.Pattern:
+    # compiled on the first text with a character from U+3040 on: its wide ranges cost 2 ms to compile
+    return re.compile(_CJK_CLASS)
+
+
+def _has_cjk(text: str) -> bool:
+    """Whether `text` holds a CJK character. ASCII text answers at once (str.isascii is O(1)), and
+    text with nothing from U+3040 on (Latin, Greek, Cyrillic, punctuation) without the regex."""
+    return not text.isascii() and max(text) >= "\u3040" and _cjk().search(text) is not None
+
 
 STOPWORDS = frozenset(
     """a about above after again against all am an and any are as at be because been before being
@@ -31,7 +44,7 @@ def _stem(word: str) -> str:
 
 def _expand(word: str) -> list[str]:
     """CJK runs become overlapping character bigrams; other words stay whole."""
-    if not _CJK.search(word):
+    if not _has_cjk(word):
         return [word]
     chars = [c for c in word]
     if len(chars) == 1:
@@ -50,7 +63,7 @@ def analyze(text: str) -> list[str]:
     findall and dict lookups, about half the time of the general one (`_analyze_words`), with the
     same terms."""
     low = text.lower()
-    if _CJK.search(low):
+    if _has_cjk(low):
         return _analyze_words(low)
     stems = _STEMS
     if len(stems) > _STEMS_MAX:
@@ -80,7 +93,7 @@ def analyze_with_offsets(text: str) -> list[tuple[str, int, int]]:
     """(term, start, end) for each word of a text: used to highlight matches (every snippet twice).
 
     Text without CJK takes a quick path (the stem cache of `analyze`, no CJK test a word)."""
-    if not _CJK.search(text):
+    if not _has_cjk(text):
         stems = _STEMS
         if len(stems) > _STEMS_MAX:
             stems.clear()
@@ -97,7 +110,7 @@ def analyze_with_offsets(text: str) -> list[tuple[str, int, int]]:
     out = []
     for m in _WORD.finditer(text):
         w = m.group().lower()
-        if _CJK.search(w):
+        if _has_cjk(w):
             for i, t in enumerate(_expand(w)):
                 out.append((t, m.start() + i, m.start() + i + len(t)))
             continue
@@ -110,7 +123,7 @@ def analyze_with_offsets(text: str) -> list[tuple[str, int, int]]:
 def term_spans(text: str, want: set[str] | frozenset[str]) -> list[tuple[int, int]]:
     """(start, end) of the words of `text` whose term is in `want`: what `analyze_with_offsets`
     gives filtered by `want`, without a tuple for every other word (snippets call this twice a hit)."""
-    if _CJK.search(text):
+    if _has_cjk(text):
         return [(a, b) for t, a, b in analyze_with_offsets(text) if t in want]
     stems = _STEMS
     if len(stems) > _STEMS_MAX:

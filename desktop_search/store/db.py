@@ -311,8 +311,21 @@ class Store(IndexingQueries, LibraryQueries, JudgmentQueries):
         else:
             self._trusted = True
             if health.file_stamp(self.path) == stamp:  # nothing wrote meanwhile: this state was checked
-                health.record_checked(self.path, stamp)
+                health.record_checked(self.path, stamp, read_through=True)
         return problems
+
+    def check_after_run(self, rewrote_much: bool) -> list[str]:
+        """What an indexing run ends with: `quick_check` (every page read) when this process did
+        not start from a checked state, when the store is known damaged, after a run that rewrote
+        much of it (`rewrote_much`), or when the last read-through is a day old or more; else []
+        (nothing to read: a checked state plus this run's own committed writes, which close()
+        notes). So a re-index of a few changed files does not read a large library through every
+        time (18 ms of a 50-file re-index at 24 MB, seconds at a million passages), and damage
+        from outside is still found by the next command's `check_if_changed`."""
+        if (not self._trusted or rewrote_much or self.damage() is not None
+                or health.read_through_due(self.path)):
+            return self.quick_check()
+        return []
 
     def check_if_changed(self) -> list[str]:
         """`quick_check` when the database files changed since the last check that passed (a

@@ -148,23 +148,42 @@ def file_stamp(db_path: Path) -> list:
     return out
 
 
-def record_checked(db_path: Path, stamp: list) -> None:
-    """Note that the database, as `stamp` describes it, passed quick_check."""
+READ_THROUGH_EVERY_S = 24 * 3600  # an index run reads every page again at least this often
+
+
+def read_checked(db_path: Path) -> dict:
+    """The note of the last passing check: {"stamp", "at", "read_through_at"}, {} when none."""
+    try:
+        d = json.loads(checked_path(db_path).read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return d if isinstance(d, dict) else {}
+
+
+def record_checked(db_path: Path, stamp: list, read_through: bool = False) -> None:
+    """Note that the database, as `stamp` describes it, is sound: read through by quick_check
+    (`read_through`), or a state that was so plus this process's own writes (Store.close). When
+    it was last read through is kept either way (see `read_through_due`)."""
     from ..util import atomic_write_text
 
+    now = time.time()
+    last = now if read_through else read_checked(db_path).get("read_through_at")
     try:
-        atomic_write_text(checked_path(db_path), json.dumps({"stamp": stamp, "at": time.time()}))
+        atomic_write_text(checked_path(db_path), json.dumps(
+            {"stamp": stamp, "at": now, "read_through_at": last}))
     except OSError:
         pass
 
 
 def changed_since_checked(db_path: Path) -> bool:
     """Whether the database files changed since the last quick_check that passed (or none did)."""
-    try:
-        d = json.loads(checked_path(db_path).read_text("utf-8"))
-    except (OSError, ValueError):
-        return True
-    return not isinstance(d, dict) or d.get("stamp") != file_stamp(db_path)
+    return read_checked(db_path).get("stamp") != file_stamp(db_path)
+
+
+def read_through_due(db_path: Path, every_s: float = READ_THROUGH_EVERY_S) -> bool:
+    """Whether the last time quick_check read the whole database is unknown or over `every_s` ago."""
+    last = read_checked(db_path).get("read_through_at")
+    return not isinstance(last, (int, float)) or not 0 <= time.time() - last < every_s
 
 
 def quick_check(conn: sqlite3.Connection, max_errors: int = 10) -> list[str]:
