@@ -100,8 +100,13 @@ class ModelRegistry:
                 from .chunking import tokenizer_for
 
                 self._tokenizer_source = getattr(self.encoder, "path", None)
-                self._tokenizer = tokenizer_for(self._tokenizer_source)
+                self._tokenizer = tokenizer_for(self._tokenizer_source, self.tokenizer_cache)
             return self._tokenizer
+
+    @property
+    def tokenizer_cache(self) -> str:
+        """Where the tokenizer's vocabulary is kept ready to load (chunking._wordpiece_spec)."""
+        return str(self.data_dir / "cache")
 
     @property
     def tokenizer_source(self) -> str | None:

@@ -24,9 +24,10 @@ class PassageSpec:
     tokenizer: str | None  # the model folder whose tokenizer.json cuts them (None: the regex stand-in)
     chunk_tokens: int
     overlap: int
+    cache_dir: str | None = None  # where the tokenizer's vocabulary is kept ready (chunking._wordpiece_spec)
 
     def tokenize(self) -> TokenOffsets:
-        return tokenizer_for(self.tokenizer)
+        return tokenizer_for(self.tokenizer, self.cache_dir)
 
 
 def cut(text: str, tokenize: TokenOffsets, chunk_tokens: int, overlap: int) -> Passages:

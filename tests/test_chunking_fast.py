@@ -122,3 +122,32 @@ def test_every_covered_character_is_cut_as_the_library_cuts_it(tok):
         text = "\n".join(probes[i:i + 50])
         got = fast(text, lambda t: pytest.fail(f"library asked for {t!r}"))
         assert got == tok.library_offsets(text), text[:80]
+
+
+def test_the_kept_vocabulary_gives_the_same_offsets_and_follows_the_file(model_path, tmp_path):
+    """With a cache folder the fast path reads its vocabulary from a copy made on first use; the
+    offsets are the same, a changed tokenizer.json makes a new copy, and a damaged copy is ignored."""
+    import shutil
+
+    model = tmp_path / "model"
+    model.mkdir()
+    shutil.copy(Path(model_path) / "tokenizer.json", model / "tokenizer.json")
+    cache = tmp_path / "cache"
+    plain = HFTokenizer(model)
+    first = HFTokenizer(model, cache_dir=cache)
+    (copy,) = cache.glob("tokenizer-*.json")
+    kept = json.loads(copy.read_text("utf-8"))
+    assert isinstance(kept["spec"]["model"]["vocab"], list) and kept["stamp"][1] == (model / "tokenizer.json").stat().st_size
+    again = HFTokenizer(model, cache_dir=cache)
+    assert again._fast is not None and again._fast._vocab == plain._fast._vocab
+    for text in SAMPLES:
+        assert first(text) == again(text) == plain(text), repr(text[:60])
+    # a tokenizer.json that changed (a new token): the copy is made again from it
+    spec = json.loads((model / "tokenizer.json").read_text("utf-8"))
+    spec["model"]["vocab"]["zymurgyx"] = len(spec["model"]["vocab"])
+    (model / "tokenizer.json").write_text(json.dumps(spec), "utf-8")
+    changed = HFTokenizer(model, cache_dir=cache)
+    assert "zymurgyx" in changed._fast._vocab and "zymurgyx" in json.loads(copy.read_text("utf-8"))["spec"]["model"]["vocab"]
+    copy.write_text("{not json", "utf-8")
+    damaged = HFTokenizer(model, cache_dir=cache)
+    assert damaged._fast is not None and "zymurgyx" in damaged._fast._vocab

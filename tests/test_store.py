@@ -158,6 +158,29 @@ def test_migrations_make_the_same_schema_as_before(tmp_path):
     reopened.close()
 
 
+def test_a_scan_lists_documents_from_an_index_alone(tmp_path):
+    """What a re-scan compares (raw path, size, time, status) comes from the documents_scan index,
+    never from the table's rows, which hold each file's text (schema 4); a schema-3 store gets it."""
+    store = Store(tmp_path / "s.db")
+    plan = " ".join(r[3] for r in store.conn.execute(
+        "EXPLAIN QUERY PLAN SELECT raw_path, id, size, mtime_ns, status FROM documents WHERE folder_id=?", (1,)))
+    assert "COVERING INDEX documents_scan" in plan
+    store.close()
+    old = sqlite3.connect(tmp_path / "v3.db", isolation_level=None)
+    for v in (1, 2, 3):
+        old.executescript(_MIGRATIONS[v])
+    old.execute("PRAGMA user_version=3")
+    old.execute("INSERT INTO folders(id, raw_path, path, added_at) VALUES (1, x'2f', '/', 0)")
+    old.execute("INSERT INTO documents(id, raw_path, path, name, ext, status, folder_id, size, mtime_ns, text) "
+                "VALUES (7, x'2f61', '/a', 'a', '', 'indexed', 1, 5, 9, 'hello')")
+    old.close()
+    migrated = Store(tmp_path / "v3.db")
+    names = {r[0] for r in migrated.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")}
+    assert "documents_scan" in names and "documents_folder" not in names
+    assert migrated.docs_under(1) == {b"/a": (7, 5, 9, "indexed")}
+    migrated.close()
+
+
 def test_a_loaded_vector_index_holds_no_spare_capacity_and_still_grows(store, tmp_path):
     """The saved capacity (up to 1.5x the count after growth) is not allocated again on load: a
     searching process holds what the index holds; adding vectors afterwards resizes it."""

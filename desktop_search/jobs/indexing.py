@@ -341,7 +341,8 @@ class Indexer:
         source = getattr(self.models, "tokenizer_source", False)
         if source is False:  # a registry that cannot say which tokenizer it cuts with
             return None
-        return PassageSpec(source, self.settings.chunk_tokens, self.settings.chunk_overlap)
+        return PassageSpec(source, self.settings.chunk_tokens, self.settings.chunk_overlap,
+                           getattr(self.models, "tokenizer_cache", None))
 
     def _take_pool(self, todo: list[_Pending]) -> ExtractorPool | _ReadHere:
         """The prestarted pool (the caller closes it), a new one, or this process for a few small

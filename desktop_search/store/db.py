@@ -21,7 +21,7 @@ from .queries import LibraryQueries
 if TYPE_CHECKING:  # sqlite_utils loads on first use: a search that never needs it starts faster
     import sqlite_utils
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _MIGRATIONS: dict[int, str] = {
     1: """
@@ -118,6 +118,13 @@ _MIGRATIONS: dict[int, str] = {
     DROP TABLE bm25_postings;
     ALTER TABLE bm25_postings_v3 RENAME TO bm25_postings;
     ALTER TABLE bm25_segments ADD COLUMN n_chunks INTEGER NOT NULL DEFAULT 0;
+    """,
+    # what a scan compares, in an index of its own: listing a folder's documents read each row's
+    # page of the table (a row holds the file's text), 5,183 pages for SciFact; the old folder index
+    # is this one's first column
+    4: """
+    CREATE INDEX IF NOT EXISTS documents_scan ON documents(folder_id, raw_path, size, mtime_ns, status);
+    DROP INDEX IF EXISTS documents_folder;
     """,
 }
 
