@@ -40,5 +40,22 @@ def main(argv: list[str] | None = None) -> int:
     return run_command(args)
 
 
+def gui_main(argv: list[str] | None = None) -> int:
+    """`desktop-search-gui [--data-dir DIR] [--model M]`: the window only, with the options `desktop-search`
+    takes (before, the launcher ignored them and opened the default library). A command is refused:
+    a launcher without a console would run it where nobody sees its output."""
+    argv = sys.argv[1:] if argv is None else argv
+    from .cli import build_parser
+
+    parser = build_parser()
+    parser.prog = "desktop-search-gui"
+    args = parser.parse_args(argv)
+    if args.command is not None or args.self_test:
+        parser.error("desktop-search-gui only opens the window; run commands with `desktop-search`")
+    from .app import main as window_main
+
+    return window_main(data_dir=args.data_dir, model=args.model)
+
+
 if __name__ == "__main__":
     sys.exit(main())

@@ -33,6 +33,28 @@ def test_app_main_opens_window_without_torch(tmp_path):
     assert "Traceback" not in r.stderr
 
 
+def test_the_window_launcher_opens_the_library_it_is_given(tmp_path):
+    """`desktop-search-gui --data-dir DIR` opens DIR's library (it used to open the default one)."""
+    chosen = tmp_path / "chosen"
+    code = "import sys; from desktop_search.entry import gui_main; sys.exit(gui_main(sys.argv[1:]))"
+    r = subprocess.run([sys.executable, "-c", code, "--data-dir", str(chosen)], env=_env(tmp_path),
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 0, r.stderr
+    from desktop_search.service import DB_NAME
+
+    assert (chosen / DB_NAME).is_file()
+    assert not (tmp_path / "data").exists()  # the default library was left alone
+
+
+def test_the_window_launcher_refuses_a_command(capsys):
+    from desktop_search.entry import gui_main
+
+    with pytest.raises(SystemExit) as e:
+        gui_main(["search", "anything"])
+    assert e.value.code == 2
+    assert "only opens the window" in capsys.readouterr().err
+
+
 def test_gui_modules_do_not_import_heavy_libraries():
     code = ("import sys, desktop_search.app, desktop_search.gui.main_window, desktop_search.gui.training, "
             "desktop_search.service; "
