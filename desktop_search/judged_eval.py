@@ -142,7 +142,8 @@ def evaluate_judgments(svc, *, versions: list[str] | None = None, min_queries: i
            "verdict": {}}
     if len(queries) < min_queries:
         out["enough"] = False
-        out["message"] = (f"{len(queries)} judged queries with a relevant mark; mark results for at least "
+        n = len(queries)
+        out["message"] = (f"{n} judged {'query' if n == 1 else 'queries'} with a relevant mark; mark results for at least "
                           f"{min_queries} queries to see how search does on them.")
         return out
     out["enough"] = True
